@@ -1,0 +1,33 @@
+/**
+ * Builds the Express app from its dependencies without listening, so tests drive it with
+ * supertest and `server.ts` owns the socket.
+ */
+import express, { type Express, type Router } from 'express';
+import helmet from 'helmet';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from './config';
+import { healthRouter } from './http/health';
+import { errorHandler, notFound } from './http/problem';
+import { requestLogging } from './http/request-logging';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  pool: pg.Pool;
+  /** Feature routers mounted after health checks; each brings its own body parser and auth. */
+  routers?: Router[];
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  // Heroku's router is the one proxy in front of the dyno.
+  app.set('trust proxy', 1);
+  app.use(helmet());
+  app.use(requestLogging(deps.logger));
+  app.use(healthRouter(deps.pool));
+  for (const router of deps.routers ?? []) app.use(router);
+  app.use(notFound);
+  app.use(errorHandler());
+  return app;
+}

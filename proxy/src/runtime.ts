@@ -1,0 +1,84 @@
+/**
+ * Process wiring shared by the web and worker entry points: config, logger, database,
+ * migrations, worker, and an orderly shutdown.
+ */
+import type { Runner } from 'graphile-worker';
+import { ConfigError, loadConfig, type Config } from './config';
+import { createLogger, type Logger } from './logger';
+import { openDatabase, type Database } from './store/database';
+import { migrate } from './store/migrate';
+import { startWorker } from './jobs/worker';
+import { buildTaskList } from './jobs/tasks';
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  worker: Runner | undefined;
+}
+
+/** Loads config or exits 1 with one line naming every bad variable. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+export async function startRuntime(config: Config, options: { worker: boolean }): Promise<Runtime> {
+  const logger = createLogger({ level: config.logLevel });
+  const database = await openDatabase(config.database, logger);
+  try {
+    const applied = await migrate(database.pool);
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    const worker = options.worker
+      ? await startWorker({
+          pool: database.pool,
+          logger,
+          concurrency: config.worker.concurrency,
+          taskList: buildTaskList(),
+        })
+      : undefined;
+    return { config, logger, database, worker };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
+export async function stopRuntime(runtime: Runtime): Promise<void> {
+  await runtime.worker?.stop();
+  await runtime.database.close();
+}
+
+/** Runs `stop` once on SIGTERM/SIGINT, then exits 0 (1 if stopping failed or took too long). */
+export function onShutdownSignal(logger: Logger, timeoutMs: number, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ timeoutMs }, 'shutdown timed out');
+      process.exit(1);
+    }, timeoutMs);
+    timer.unref();
+    stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
