@@ -12,6 +12,8 @@ export interface InboxMessageInput {
   /** The sender's id for this delivery (Notification/Id, webhook event id, event UUID). */
   dedupeKey: string;
   payload: unknown;
+  /** The record this message is about (`task:<id>`…); messages with one key are processed in order. */
+  recordKey?: string;
 }
 
 export interface InboxMessage extends InboxMessageInput {
@@ -36,14 +38,15 @@ export async function insertInboxMessages(
   try {
     await client.query('BEGIN');
     const result = await client.query<{ id: string }>(
-      `INSERT INTO inbox_messages (source, dedupe_key, payload)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
+      `INSERT INTO inbox_messages (source, dedupe_key, payload, record_key)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[])
        ON CONFLICT (source, dedupe_key) DO NOTHING
        RETURNING id`,
       [
         messages.map((message) => message.source),
         messages.map((message) => message.dedupeKey),
         messages.map((message) => JSON.stringify(message.payload)),
+        messages.map((message) => message.recordKey ?? null),
       ],
     );
     await client.query('COMMIT');

@@ -1,6 +1,6 @@
 /**
  * Numbered, append-only SQL migrations (`migrations/NNNN_name.sql`), each applied once in its
- * own transaction and recorded in `schema_migrations`. A session-level advisory lock makes two
+ * own transaction and recorded in `schema_migrations`, after graphile-worker's own migrations. A session-level advisory lock makes two
  * processes starting at once (web + worker + release) take turns instead of racing.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -52,6 +52,8 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
         name text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now()
       )`);
+    // graphile-worker's schema first: our triggers enqueue jobs with graphile_worker.add_job.
+    await runWorkerMigrations({ pgPool: pool, logger: silentWorkerLogger });
     const done = new Set(
       (await client.query<{ id: number }>('SELECT id FROM schema_migrations')).rows.map((row) => row.id),
     );
@@ -71,7 +73,6 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
         throw new Error(`migration ${migration.id}_${migration.name} failed: ${(error as Error).message}`);
       }
     }
-    await runWorkerMigrations({ pgPool: pool, logger: silentWorkerLogger });
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     client.release();
