@@ -49,8 +49,22 @@ const parser = new XMLParser({
   isArray: (name) => name === 'Notification',
 });
 
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+/**
+ * Entity processing is off in the parser (no DOCTYPE can declare any: those are refused), so the
+ * five predefined XML entities and character references are decoded here, and nothing else.
+ */
+export function decodeXmlText(value: string): string {
+  return value.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);/g, (whole, name: string) => {
+    if (name.startsWith('#x')) return String.fromCodePoint(parseInt(name.slice(2), 16));
+    if (name.startsWith('#')) return String.fromCodePoint(parseInt(name.slice(1), 10));
+    return PREDEFINED[name] ?? whole;
+  });
+}
+
 function text(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return decodeXmlText(value);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (value && typeof value === 'object' && '#text' in value)
     return text((value as Record<string, unknown>)['#text']);
