@@ -1,0 +1,136 @@
+/**
+ * The REST API the org's Apex calls through the Named Credential `Custompms_Proxy`
+ * (documented in proxy/openapi/proxy.yaml). Authenticated by the bearer key the admin stores in
+ * the External Credential; constant-time compare. Reads serve change batches already mapped to
+ * Salesforce fields; writes (results, deletions) are stored in the inbox before they are
+ * acknowledged and processed by jobs afterwards.
+ */
+import { createHash } from 'node:crypto';
+import express, { Router, type RequestHandler } from 'express';
+import type pg from 'pg';
+import { z } from 'zod';
+import { getBatch } from '../store/batches';
+import { insertInboxMessages } from '../store/inbox';
+import { HttpProblem } from './problem';
+import { bearerToken, secretsEqual } from './secrets';
+
+export interface ApexApiOptions {
+  pool: pg.Pool;
+  /** undefined refuses every call: no key, no access. */
+  apiKey: string | undefined;
+  bodyLimit: string;
+}
+
+const salesforceId = z.string().regex(/^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/, 'a Salesforce id');
+
+export const batchResultsSchema = z.object({
+  results: z
+    .array(
+      z.object({
+        kind: z.enum(['division', 'task']),
+        key: z.string().min(1).max(255),
+        success: z.boolean(),
+        salesforceId: salesforceId.nullish(),
+        created: z.boolean().optional(),
+        errors: z
+          .array(
+            z.object({ statusCode: z.string(), message: z.string(), fields: z.array(z.string()).optional() }),
+          )
+          .optional(),
+      }),
+    )
+    .max(10_000),
+});
+export type BatchResults = z.infer<typeof batchResultsSchema>;
+
+export const taskDeletionsSchema = z.object({
+  events: z
+    .array(
+      z.object({
+        taskId: salesforceId,
+        custompmsId: z.string().max(64).nullish(),
+        operation: z.enum(['delete', 'undelete']),
+        eventUuid: z.string().min(1).max(64),
+      }),
+    )
+    .min(1)
+    .max(2_000),
+});
+export type TaskDeletions = z.infer<typeof taskDeletionsSchema>;
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    throw new HttpProblem(422, 'Invalid Body', 'the request body does not match the schema', {
+      errors: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+    });
+  }
+  return parsed.data;
+}
+
+export function apexApiRouter(options: ApexApiOptions): Router {
+  const authenticate: RequestHandler = (req, _res, next) => {
+    if (options.apiKey === undefined) {
+      throw new HttpProblem(503, 'Not Configured', 'PROXY_API_KEY is not set on the proxy');
+    }
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined || !secretsEqual(token, options.apiKey)) {
+      throw new HttpProblem(401, 'Unauthorized', 'a valid bearer key is required');
+    }
+    next();
+  };
+
+  const router = Router();
+  router.use('/salesforce/v1/change-batches', authenticate);
+  router.use('/salesforce/v1/task-deletions', authenticate);
+  const json = express.json({ limit: options.bodyLimit });
+
+  router.get('/salesforce/v1/change-batches/:batchId', async (req, res) => {
+    const batch = await getBatch(options.pool, req.params.batchId);
+    if (!batch || batch.status === 'open') throw new HttpProblem(404, 'Not Found', 'no such change batch');
+    if (batch.status === 'superseded')
+      throw new HttpProblem(410, 'Gone', 'this batch was superseded by a newer one');
+    res.json({
+      batchId: batch.id,
+      divisions: batch.items
+        .filter((item) => item.kind === 'division')
+        .map((item) => ({ key: item.custompmsId, record: item.record })),
+      tasks: batch.items
+        .filter((item) => item.kind === 'task')
+        .map((item) => ({ key: item.custompmsId, record: item.record })),
+    });
+  });
+
+  router.post('/salesforce/v1/change-batches/:batchId/results', json, async (req, res) => {
+    const body = parseBody(batchResultsSchema, req.body);
+    const batch = await getBatch(options.pool, req.params.batchId);
+    if (!batch) throw new HttpProblem(404, 'Not Found', 'no such change batch');
+    // The same results posted twice are one delivery.
+    const digest = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    await insertInboxMessages(options.pool, [
+      {
+        source: 'salesforce.results',
+        dedupeKey: `${batch.id}:${digest}`,
+        recordKey: `batch:${batch.id}`,
+        payload: { batchId: batch.id, ...body },
+      },
+    ]);
+    res.status(204).end();
+  });
+
+  router.post('/salesforce/v1/task-deletions', json, async (req, res) => {
+    const body = parseBody(taskDeletionsSchema, req.body);
+    const stored = await insertInboxMessages(
+      options.pool,
+      body.events.map((event) => ({
+        source: 'salesforce.deletion' as const,
+        dedupeKey: event.eventUuid,
+        recordKey: `sf:${event.taskId}`,
+        payload: event,
+      })),
+    );
+    res.status(202).json({ accepted: body.events.length, duplicates: stored.duplicates });
+  });
+
+  return router;
+}

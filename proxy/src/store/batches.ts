@@ -1,0 +1,175 @@
+/**
+ * The Salesforce-bound outbox and the change batches built from it. A Custompms change is
+ * planned into the outbox (coalesced per record); a batch takes up to N unbatched rows, is
+ * announced by one platform event (apex path) or written directly (api path), and completes
+ * when per-record results come back. A batch past its deadline without results is announced
+ * again: every step is idempotent.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FlowName } from './links';
+import type { Queryable } from './transaction';
+
+export type OutboxKind = 'division' | 'task';
+
+export interface OutboxItem {
+  flow: FlowName;
+  custompmsId: string;
+  kind: OutboxKind;
+  /** Final Salesforce field values (already mapped). */
+  record: Record<string, unknown>;
+  /** Whatever the job needs to record once the write succeeds (snapshot, versions). */
+  plan: Record<string, unknown>;
+  custompmsVersion: number;
+}
+
+export interface ChangeBatch {
+  id: string;
+  status: 'open' | 'published' | 'completed' | 'superseded';
+  items: OutboxItem[];
+  publishCount: number;
+  deadline: Date | null;
+}
+
+/** Adds or replaces the pending Salesforce write for one record (newest plan wins). */
+export async function putOutboxItem(db: Queryable, item: OutboxItem): Promise<void> {
+  await db.query(
+    `INSERT INTO outbox (flow, custompms_id, kind, record, plan, custompms_version)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (flow, custompms_id) DO UPDATE SET
+       kind = EXCLUDED.kind, record = EXCLUDED.record, plan = EXCLUDED.plan,
+       custompms_version = EXCLUDED.custompms_version, batch_id = NULL, created_at = now()
+     WHERE outbox.custompms_version <= EXCLUDED.custompms_version`,
+    [
+      item.flow,
+      item.custompmsId,
+      item.kind,
+      JSON.stringify(item.record),
+      JSON.stringify(item.plan),
+      item.custompmsVersion,
+    ],
+  );
+}
+
+export async function countUnbatched(db: Queryable): Promise<number> {
+  const result = await db.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE batch_id IS NULL');
+  return Number(result.rows[0]?.n ?? 0);
+}
+
+/**
+ * Moves up to `size` unbatched rows into a new batch (divisions first: tasks reference them).
+ * Call inside a transaction; SKIP LOCKED lets two workers build batches side by side.
+ */
+export async function takeBatch(db: Queryable, size: number): Promise<ChangeBatch | undefined> {
+  const rows = await db.query<{
+    flow: FlowName;
+    custompms_id: string;
+    kind: OutboxKind;
+    record: Record<string, unknown>;
+    plan: Record<string, unknown>;
+    custompms_version: number;
+  }>(
+    `SELECT flow, custompms_id, kind, record, plan, custompms_version FROM outbox
+     WHERE batch_id IS NULL ORDER BY (kind = 'task'), created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [size],
+  );
+  if (rows.rows.length === 0) return undefined;
+  const id = `b_${randomUUID()}`;
+  const items: OutboxItem[] = rows.rows.map((row) => ({
+    flow: row.flow,
+    custompmsId: row.custompms_id,
+    kind: row.kind,
+    record: row.record,
+    plan: row.plan,
+    custompmsVersion: row.custompms_version,
+  }));
+  await db.query(`INSERT INTO change_batches (id, status, items) VALUES ($1, 'open', $2)`, [
+    id,
+    JSON.stringify(items),
+  ]);
+  await db.query(
+    `UPDATE outbox SET batch_id = $1
+     WHERE (flow, custompms_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
+    [id, items.map((item) => item.flow), items.map((item) => item.custompmsId)],
+  );
+  return { id, status: 'open', items, publishCount: 0, deadline: null };
+}
+
+export async function markBatchPublished(db: Queryable, id: string, deadline: Date): Promise<void> {
+  await db.query(
+    `UPDATE change_batches SET status = 'published', publish_count = publish_count + 1,
+       published_at = now(), deadline = $2 WHERE id = $1 AND status IN ('open', 'published')`,
+    [id, deadline],
+  );
+}
+
+interface BatchRow {
+  id: string;
+  status: ChangeBatch['status'];
+  items: OutboxItem[];
+  publish_count: number;
+  deadline: Date | null;
+}
+
+function fromRow(row: BatchRow): ChangeBatch {
+  return {
+    id: row.id,
+    status: row.status,
+    items: row.items,
+    publishCount: row.publish_count,
+    deadline: row.deadline,
+  };
+}
+
+export async function getBatch(db: Queryable, id: string, lock = false): Promise<ChangeBatch | undefined> {
+  const result = await db.query<BatchRow>(
+    `SELECT * FROM change_batches WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
+    [id],
+  );
+  return result.rows[0] && fromRow(result.rows[0]);
+}
+
+/** Marks a batch done and removes the outbox rows it still carries (newer plans stay). */
+export async function completeBatch(db: Queryable, id: string): Promise<void> {
+  await db.query(`UPDATE change_batches SET status = 'completed', completed_at = now() WHERE id = $1`, [id]);
+  await db.query('DELETE FROM outbox WHERE batch_id = $1', [id]);
+}
+
+/** Published batches whose deadline passed without results. */
+export async function overdueBatches(db: Queryable, now: Date, limit = 100): Promise<ChangeBatch[]> {
+  const result = await db.query<BatchRow>(
+    `SELECT * FROM change_batches WHERE status = 'published' AND deadline < $1 ORDER BY deadline LIMIT $2`,
+    [now, limit],
+  );
+  return result.rows.map(fromRow);
+}
+
+/** Gives up on a batch: its rows go back to the outbox for a fresh batch. */
+export async function supersedeBatch(db: Queryable, id: string): Promise<void> {
+  await db.query(`UPDATE change_batches SET status = 'superseded' WHERE id = $1`, [id]);
+  await db.query('UPDATE outbox SET batch_id = NULL WHERE batch_id = $1', [id]);
+}
+
+export async function addWaitingChange(
+  db: Queryable,
+  waiting: { flow: FlowName; custompmsId: string; waitsForFlow: FlowName; waitsForId: string },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO waiting_changes (flow, custompms_id, waits_for_flow, waits_for_id) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (flow, custompms_id) DO UPDATE SET waits_for_flow = EXCLUDED.waits_for_flow,
+       waits_for_id = EXCLUDED.waits_for_id`,
+    [waiting.flow, waiting.custompmsId, waiting.waitsForFlow, waiting.waitsForId],
+  );
+}
+
+/** Removes and returns the changes that waited for this record. */
+export async function releaseWaitingChanges(
+  db: Queryable,
+  flow: FlowName,
+  custompmsId: string,
+): Promise<{ flow: FlowName; custompmsId: string }[]> {
+  const result = await db.query<{ flow: FlowName; custompms_id: string }>(
+    'DELETE FROM waiting_changes WHERE waits_for_flow = $1 AND waits_for_id = $2 RETURNING flow, custompms_id',
+    [flow, custompmsId],
+  );
+  return result.rows.map((row) => ({ flow: row.flow, custompmsId: row.custompms_id }));
+}

@@ -1,0 +1,150 @@
+import request from 'supertest';
+import type { Express } from 'express';
+import { createApp } from '../../../proxy/src/app';
+import { loadConfig } from '../../../proxy/src/config';
+import { apexApiRouter } from '../../../proxy/src/http/apex-api';
+import {
+  markBatchPublished,
+  putOutboxItem,
+  takeBatch,
+  supersedeBatch,
+} from '../../../proxy/src/store/batches';
+import { listInboxMessages } from '../../../proxy/src/store/inbox';
+import { withTransaction } from '../../../proxy/src/store/transaction';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { captureLogs } from '../../support/logs';
+
+const KEY = 'pak_0123456789abcdef0123456789abcdef';
+
+describe('REST API for the org Apex', () => {
+  let db: TestDatabase;
+  let app: Express;
+  beforeEach(async () => {
+    db = await createTestDatabase({ migrated: true });
+    app = createApp({
+      config: loadConfig({}),
+      logger: captureLogs().logger,
+      pool: db.pool,
+      routers: [apexApiRouter({ pool: db.pool, apiKey: KEY, bodyLimit: '1mb' })],
+    });
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  async function publishedBatch(): Promise<string> {
+    await putOutboxItem(db.pool, {
+      flow: 'customers',
+      custompmsId: 'cus_1',
+      kind: 'division',
+      record: { Name: 'Acme', IsActive: true },
+      plan: {},
+      custompmsVersion: 1,
+    });
+    await putOutboxItem(db.pool, {
+      flow: 'projects',
+      custompmsId: 'prj_1',
+      kind: 'task',
+      record: { Custompms_Id__c: 'prj_1', Custompms_Type__c: 'Project', Subject: 'Launch' },
+      plan: {},
+      custompmsVersion: 3,
+    });
+    const batch = await withTransaction(db.pool, (client) => takeBatch(client, 200));
+    await markBatchPublished(db.pool, batch!.id, new Date(Date.now() + 60_000));
+    return batch!.id;
+  }
+
+  it('refuses calls without the bearer key', async () => {
+    await request(app).get('/salesforce/v1/change-batches/b_x').expect(401);
+    await request(app)
+      .get('/salesforce/v1/change-batches/b_x')
+      .set('Authorization', 'Bearer wrong')
+      .expect(401);
+    await request(app).post('/salesforce/v1/task-deletions').send({}).expect(401);
+  });
+
+  it('serves a published batch already mapped, divisions and tasks apart', async () => {
+    const id = await publishedBatch();
+    const res = await request(app)
+      .get(`/salesforce/v1/change-batches/${id}`)
+      .set('Authorization', `Bearer ${KEY}`)
+      .expect(200);
+    expect(res.body).toEqual({
+      batchId: id,
+      divisions: [{ key: 'cus_1', record: { Name: 'Acme', IsActive: true } }],
+      tasks: [
+        {
+          key: 'prj_1',
+          record: { Custompms_Id__c: 'prj_1', Custompms_Type__c: 'Project', Subject: 'Launch' },
+        },
+      ],
+    });
+    await request(app)
+      .get('/salesforce/v1/change-batches/b_unknown')
+      .set('Authorization', `Bearer ${KEY}`)
+      .expect(404);
+    await supersedeBatch(db.pool, id);
+    await request(app)
+      .get(`/salesforce/v1/change-batches/${id}`)
+      .set('Authorization', `Bearer ${KEY}`)
+      .expect(410);
+  });
+
+  it('stores results once, however often they are posted', async () => {
+    const id = await publishedBatch();
+    const results = {
+      results: [
+        { kind: 'division', key: 'cus_1', success: true, salesforceId: '02d000000000001AAA', created: true },
+        {
+          kind: 'task',
+          key: 'prj_1',
+          success: false,
+          errors: [{ statusCode: 'STRING_TOO_LONG', message: 'Subject' }],
+        },
+      ],
+    };
+    for (let i = 0; i < 2; i++) {
+      await request(app)
+        .post(`/salesforce/v1/change-batches/${id}/results`)
+        .set('Authorization', `Bearer ${KEY}`)
+        .send(results)
+        .expect(204);
+    }
+    const stored = await listInboxMessages(db.pool, 'salesforce.results');
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.payload).toEqual({ batchId: id, ...results });
+  });
+
+  it('validates bodies with a clear 422', async () => {
+    const id = await publishedBatch();
+    const res = await request(app)
+      .post(`/salesforce/v1/change-batches/${id}/results`)
+      .set('Authorization', `Bearer ${KEY}`)
+      .send({ results: [{ kind: 'account', key: 'x', success: 'yes' }] })
+      .expect(422);
+    expect(res.type).toBe('application/problem+json');
+    expect(res.body.errors.map((error: { path: string }) => error.path)).toEqual([
+      'results.0.kind',
+      'results.0.success',
+    ]);
+    expect(await listInboxMessages(db.pool)).toHaveLength(0);
+  });
+
+  it('stores task deletions de-duplicated on the event UUID', async () => {
+    const body = {
+      events: [{ taskId: '00T000000000001AAA', custompmsId: 'tsk_1', operation: 'delete', eventUuid: 'e-1' }],
+    };
+    await request(app)
+      .post('/salesforce/v1/task-deletions')
+      .set('Authorization', `Bearer ${KEY}`)
+      .send(body)
+      .expect(202);
+    const again = await request(app)
+      .post('/salesforce/v1/task-deletions')
+      .set('Authorization', `Bearer ${KEY}`)
+      .send(body)
+      .expect(202);
+    expect(again.body).toEqual({ accepted: 1, duplicates: 1 });
+    expect(await listInboxMessages(db.pool, 'salesforce.deletion')).toHaveLength(1);
+  });
+});
