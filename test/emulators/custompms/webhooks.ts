@@ -1,0 +1,201 @@
+/**
+ * Webhook delivery as Custompms does it: each event POSTed to the configured URL, signed with
+ * the shared signer (one `v1` per secret), re-signed on every attempt, retried with exponential
+ * backoff until a 2xx answer or the attempts run out. Loss, duplication and latency come from
+ * the fault injector.
+ */
+import type { WebhookEvent } from '../../../proxy/src/custompms/types';
+import { SIGNATURE_HEADER, signWebhookPayload } from '../../../proxy/src/custompms/webhook-signature';
+import type { FaultInjector } from './faults';
+
+export interface WebhookTarget {
+  url: string;
+  /** One secret, or several while rotating (each signs a `v1`). */
+  secret?: string;
+  secrets?: string[];
+  /** Attempts per delivery, the first included. Default 6. */
+  maxAttempts?: number;
+  /** Backoff before the first retry; doubles each time. Default 200 ms. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Per-attempt timeout. Default 5000 ms. */
+  timeoutMs?: number;
+}
+
+export interface DeliveryAttempt {
+  eventId: string;
+  eventType: string;
+  /** 1-based attempt within this copy of the event. */
+  attempt: number;
+  /** 1 normally, 2 for the injected duplicate. */
+  copy: number;
+  status?: number;
+  error?: string;
+  at: number;
+}
+
+export type DeliveryOutcome = 'delivered' | 'failed' | 'lost' | 'no-target' | 'stopped';
+
+export class WebhookDispatcher {
+  #target: WebhookTarget | undefined;
+  readonly #attempts: DeliveryAttempt[] = [];
+  readonly #outcomes = new Map<string, DeliveryOutcome[]>();
+  readonly #events: WebhookEvent[] = [];
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #controller = new AbortController();
+  #pending = 0;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(
+    target: WebhookTarget | undefined,
+    readonly faults: FaultInjector,
+    readonly clock: () => number,
+  ) {
+    this.#target = target;
+  }
+
+  setTarget(target: WebhookTarget | undefined): void {
+    this.#target = target;
+  }
+
+  /** Every event emitted, delivered or not. */
+  events(): WebhookEvent[] {
+    return [...this.#events];
+  }
+
+  /** Every delivery attempt, in order. */
+  attempts(): DeliveryAttempt[] {
+    return [...this.#attempts];
+  }
+
+  /** Final outcome of each copy of an event. */
+  outcomes(eventId: string): DeliveryOutcome[] {
+    return [...(this.#outcomes.get(eventId) ?? [])];
+  }
+
+  get pending(): number {
+    return this.#pending;
+  }
+
+  emit(event: WebhookEvent): void {
+    this.#events.push(event);
+    const target = this.#target;
+    if (!target) {
+      this.#record(event.id, 'no-target');
+      return;
+    }
+    if (this.faults.dropWebhook()) {
+      this.#record(event.id, 'lost');
+      return;
+    }
+    const copies = this.faults.duplicateWebhook() ? 2 : 1;
+    for (let copy = 1; copy <= copies; copy++) this.#start(event, target, copy);
+  }
+
+  /** Resolves once no delivery is pending (or after `timeoutMs`, rejecting). */
+  idle(timeoutMs = 10_000): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`webhook deliveries still pending after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.#idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  stop(): void {
+    this.#controller.abort();
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  #start(event: WebhookEvent, target: WebhookTarget, copy: number): void {
+    this.#pending++;
+    void this.#deliver(event, target, copy).then(
+      (outcome) => this.#finish(event.id, outcome),
+      () => this.#finish(event.id, 'failed'),
+    );
+  }
+
+  #finish(eventId: string, outcome: DeliveryOutcome): void {
+    this.#record(eventId, outcome);
+    this.#pending--;
+    if (this.#pending === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const waiter of waiters) waiter();
+    }
+  }
+
+  #record(eventId: string, outcome: DeliveryOutcome): void {
+    this.#outcomes.set(eventId, [...(this.#outcomes.get(eventId) ?? []), outcome]);
+  }
+
+  async #deliver(event: WebhookEvent, target: WebhookTarget, copy: number): Promise<DeliveryOutcome> {
+    const secrets = target.secrets ?? (target.secret !== undefined ? [target.secret] : []);
+    if (secrets.length === 0) throw new Error('webhook target has no secret');
+    const maxAttempts = target.maxAttempts ?? 6;
+    const body = JSON.stringify(event);
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const wait =
+        this.faults.webhookLatency() +
+        (attempt === 1
+          ? 0
+          : Math.min(target.maxDelayMs ?? 30_000, (target.baseDelayMs ?? 200) * 2 ** (attempt - 2)));
+      if (wait > 0 && !(await this.#sleep(wait))) return 'stopped';
+      if (this.#controller.signal.aborted) return 'stopped';
+      const record: DeliveryAttempt = {
+        eventId: event.id,
+        eventType: event.type,
+        attempt,
+        copy,
+        at: this.clock(),
+      };
+      try {
+        const response = await fetch(target.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'Custompms-Webhooks/1.0 (reference server)',
+            [SIGNATURE_HEADER]: signWebhookPayload(body, secrets, { now: this.clock }),
+          },
+          body,
+          signal: AbortSignal.any([this.#controller.signal, AbortSignal.timeout(target.timeoutMs ?? 5_000)]),
+        });
+        await response.arrayBuffer();
+        record.status = response.status;
+        this.#attempts.push(record);
+        if (response.ok) return 'delivered';
+      } catch (error) {
+        if (this.#controller.signal.aborted) return 'stopped';
+        record.error = error instanceof Error ? error.message : String(error);
+        this.#attempts.push(record);
+      }
+    }
+    return 'failed';
+  }
+
+  /** Resolves true after `ms`, false if the dispatcher stopped first. */
+  #sleep(ms: number): Promise<boolean> {
+    if (this.#controller.signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const signal = this.#controller.signal;
+      const onAbort = () => {
+        clearTimeout(timer);
+        this.#timers.delete(timer);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(true);
+      }, ms);
+      this.#timers.add(timer);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
