@@ -1,0 +1,3 @@
+trigger CustompmsTaskTrigger on Task(after delete, after undelete) {
+  new CustompmsTaskTriggerHandler().run();
+}
