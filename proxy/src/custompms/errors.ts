@@ -217,11 +217,17 @@ export function isCustompmsError(error: unknown): error is CustompmsError {
 }
 
 function describeCause(cause: unknown): string {
-  if (!(cause instanceof Error)) return String(cause);
-  // undici wraps the socket error: "fetch failed" with the useful part in `cause`.
-  const inner = (cause as Error & { cause?: unknown }).cause;
-  const code = (inner as { code?: unknown } | undefined)?.code;
-  if (inner instanceof Error)
-    return `${cause.message} (${typeof code === 'string' ? `${code}: ` : ''}${inner.message})`;
-  return cause.message;
+  // Duck-typed, not instanceof: undici's errors may come from another realm (jest's vm contexts).
+  const message = (value: unknown) =>
+    typeof value === 'object' && value !== null && typeof (value as Error).message === 'string'
+      ? (value as Error).message
+      : undefined;
+  const outer = message(cause);
+  if (outer === undefined) return String(cause);
+  // undici wraps the socket error: "fetch failed", with the useful part in `cause`.
+  const inner = (cause as { cause?: unknown }).cause;
+  const innerMessage = message(inner);
+  if (innerMessage === undefined) return outer;
+  const code = (inner as { code?: unknown }).code;
+  return `${outer} (${typeof code === 'string' ? `${code}: ` : ''}${innerMessage})`;
 }

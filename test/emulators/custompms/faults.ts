@@ -106,6 +106,7 @@ export class FaultInjector {
     this.#faults = faults;
     if (faults.seed !== undefined) this.#random = seededRandom(faults.seed);
     this.#rules = (faults.rules ?? []).map((rule) => ({ rule, ...compileRoute(rule.route), fired: 0 }));
+    this.#hits.length = 0;
   }
 
   get current(): Faults {
@@ -116,7 +117,7 @@ export class FaultInjector {
     return this.#random();
   }
 
-  /** Every fault that fired, in order. */
+  /** Every fault that fired since the faults were last set, in order. */
   hits(): { route: string; method: string; path: string; action: string }[] {
     return [...this.#hits];
   }
