@@ -29,6 +29,13 @@ export interface SideState {
   readonly modifiedAt: string | null;
   /** The record was deleted on this side. */
   readonly deleted: boolean;
+  /**
+   * Fields the sync wrote without a version check, with the version each write produced
+   * (Salesforce upserts are blind). A notification older than such a write still carries the
+   * field's earlier value; that field is ignored in it, the rest of it is news. Entries go once
+   * the side's applied version passes them.
+   */
+  readonly written?: Readonly<Record<string, number | string>>;
 }
 
 /** One synced pair. Plain data: store it as JSON columns beside the two ids. */

@@ -284,7 +284,9 @@ function ordering(incoming: Incoming, state: SideState): 'stale' | 'duplicate' |
   if (incoming.version === null || state.version === null) return null;
   const order = compareVersions(incoming.version, state.version);
   if (order < 0) return 'stale';
-  if (order === 0 && !incoming.change.replay) return 'duplicate';
+  // A delete is an event of its own: the same version as the last upsert is not a duplicate of it
+  // (a repeated delete is caught by the side's `deleted` flag).
+  if (order === 0 && !incoming.change.replay && incoming.change.operation !== 'delete') return 'duplicate';
   return null;
 }
 
@@ -294,12 +296,41 @@ function withSide(link: Link, side: Side, state: SideState, id?: string): Link {
   return { ...link, salesforce: state, ...(id === undefined ? {} : { salesforceId: id }) };
 }
 
+/** Blind writes still ahead of `version`: the ones a notification of that version predates. */
+function writtenAfter(
+  written: SideState['written'],
+  version: number | string | null,
+): Record<string, number | string> | undefined {
+  if (written === undefined) return undefined;
+  const ahead: Record<string, number | string> = {};
+  let any = false;
+  for (const [name, at] of Object.entries(written)) {
+    if (version === null || compareVersions(at, version) > 0) {
+      ahead[name] = at;
+      any = true;
+    }
+  }
+  return any ? ahead : undefined;
+}
+
 function advanced(state: SideState, incoming: Incoming, deleted = state.deleted): SideState {
+  const version = incoming.version ?? state.version;
+  const written = writtenAfter(state.written, version);
   return {
-    version: incoming.version ?? state.version,
+    version,
     modifiedAt: incoming.modifiedAt ?? state.modifiedAt,
     deleted,
+    ...(written === undefined ? {} : { written }),
   };
+}
+
+/** The incoming values without fields a later blind write of ours has overwritten since. */
+function unmasked(incoming: Incoming, state: SideState): Incoming {
+  const ahead = writtenAfter(state.written, incoming.version);
+  if (ahead === undefined) return incoming;
+  const values = { ...incoming.values };
+  for (const name of Object.keys(ahead)) delete values[name];
+  return { ...incoming, values };
 }
 
 function withoutNulls(values: Values): Values {
@@ -434,8 +465,9 @@ function merge(
     let changedCp = changedOn(field, cp);
     const changedSf = changedOn(field, sf);
     let derived: Conversion | undefined;
-    if (!changedCp && field.kind === 'project_division' && cp.present && snapshot !== null) {
-      // The Division follows the project's customer, which can change while this record does not.
+    if (!changedCp && field.kind === 'project_division' && snapshot !== null) {
+      // The Division follows the project (which a Salesforce edit may just have changed above)
+      // and the project's customer (which can change while this record does not).
       const source = cp.current[field.custompms!];
       if (source !== undefined) {
         const conversion = convertField(flow.name, field, 'salesforce', source, context);
@@ -589,10 +621,12 @@ function planCreate(
     custompmsId: source === 'custompms' ? incoming.id : null,
     salesforceId: source === 'salesforce' ? incoming.id : null,
     status: 'active',
+    // The target's snapshot keeps the nulls: an empty field is a known value, so a later edit of
+    // it is a change (a default the target fills in comes back as one, and syncs back).
     snapshot:
       source === 'custompms'
-        ? { custompms: incoming.values, salesforce: fields }
-        : { custompms: fields, salesforce: incoming.values },
+        ? { custompms: incoming.values, salesforce: mapped.values }
+        : { custompms: mapped.values, salesforce: incoming.values },
     custompms: source === 'custompms' ? advanced(EMPTY_SIDE, incoming) : targetState,
     salesforce: source === 'salesforce' ? advanced(EMPTY_SIDE, incoming) : targetState,
   };
@@ -615,8 +649,14 @@ function planMerge(
   readProblems: Problem[],
 ): Plan {
   const source = primary.side;
-  const custompms = source === 'custompms' ? primary : counterpart;
-  const salesforce = source === 'salesforce' ? primary : counterpart;
+  const pick = (side: Side): Incoming | null => {
+    const incoming = primary.side === side ? primary : counterpart;
+    return incoming === null
+      ? null
+      : unmasked(incoming, side === 'custompms' ? link.custompms : link.salesforce);
+  };
+  const custompms = pick('custompms');
+  const salesforce = pick('salesforce');
   const cpState = custompms ? advanced(link.custompms, custompms, false) : link.custompms;
   const sfState = salesforce ? advanced(link.salesforce, salesforce, false) : link.salesforce;
   const result = merge(
@@ -769,6 +809,13 @@ export interface WriteResult {
    * version read later could belong to someone else's edit, which would then be dropped.
    */
   readonly version?: number | string;
+  /**
+   * The write could not have mixed with changes the sync has not seen: a Custompms PATCH with
+   * `If-Match: expectedVersion`, or a create. Then `version` is marked applied (its notification
+   * is a duplicate). Otherwise (a blind Salesforce upsert) `version` is only remembered for the
+   * fields written, and the notification of that version is still read for anyone else's edits.
+   */
+  readonly conditional?: boolean;
   /** The record as the target stored it, when the response has it: the snapshot then holds what is really there. */
   readonly record?: RawRecord;
 }
@@ -786,12 +833,22 @@ export function applyWriteResult(
 ): { link: Link; followUps: Write[] } {
   const side = write.side;
   const state = side === 'custompms' ? link.custompms : link.salesforce;
-  const versionRaw = result.version === undefined ? null : canonicalVersion(side, result.version);
-  const version =
-    versionRaw !== null && (state.version === null || compareVersions(versionRaw, state.version) > 0)
-      ? versionRaw
-      : state.version;
-  let next: Link = withSide(link, side, { ...state, version, deleted: write.action === 'delete' });
+  const reported = result.version === undefined ? null : canonicalVersion(side, result.version);
+  const newer = reported !== null && (state.version === null || compareVersions(reported, state.version) > 0);
+  let nextState: SideState = { ...state, deleted: write.action === 'delete' };
+  if (newer && result.conditional) {
+    const written = writtenAfter(state.written, reported);
+    nextState = { version: reported, modifiedAt: state.modifiedAt, deleted: nextState.deleted };
+    if (written !== undefined) nextState = { ...nextState, written };
+  } else if (newer) {
+    const written: Record<string, number | string> = { ...state.written };
+    for (const name of Object.keys(write.fields)) {
+      const before = written[name];
+      if (before === undefined || compareVersions(reported, before) > 0) written[name] = reported;
+    }
+    nextState = { ...nextState, written };
+  }
+  let next: Link = withSide(link, side, nextState);
   if (write.action === 'create' && result.id !== undefined) {
     const id = side === 'salesforce' ? canonicalSalesforceId(result.id) : result.id;
     if (typeof id === 'string') next = withSide(next, side, next[side], id);
@@ -810,7 +867,17 @@ export function applyWriteResult(
   const followUps: Write[] = [];
   const idField = flow.fields.find((field) => field.enabled && field.kind === 'id');
   if (write.action === 'create' && side === 'custompms' && idField && next.custompmsId && next.salesforceId) {
-    const fields = { [idField.salesforce]: next.custompmsId };
+    const fields: Record<string, Scalar> = { [idField.salesforce]: next.custompmsId };
+    // A Task created in Salesforce gets its Division from its project in the same write.
+    for (const field of flow.fields) {
+      if (field.kind !== 'project_division' || !isActiveRow(field, context)) continue;
+      const source = next.snapshot.custompms[field.custompms!];
+      if (source === undefined) continue;
+      const conversion = convertField(flow.name, field, 'salesforce', source, context);
+      if ('value' in conversion && conversion.value !== next.snapshot.salesforce[field.salesforce]) {
+        fields[field.salesforce] = conversion.value;
+      }
+    }
     followUps.push({
       side: 'salesforce',
       action: 'update',

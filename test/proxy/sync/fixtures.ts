@@ -134,7 +134,7 @@ export function salesforceChange(record: RawRecord, extra: Partial<Change> = {})
 export function commit(
   flow: FlowName,
   plan: Plan,
-  results: (write: Write) => { id?: string; version?: number | string } = () => ({}),
+  results: (write: Write) => { id?: string; version?: number | string; conditional?: boolean } = () => ({}),
 ): Link | null {
   let link = plan.link;
   if (link === null) return null;
@@ -142,7 +142,9 @@ export function commit(
   const queue = [...plan.writes];
   while (queue.length > 0) {
     const write = queue.shift()!;
-    const applied = applyWriteResult(FLOWS[flow], ctx, link, write, results(write));
+    // Creates cannot mix with unseen edits: their version is applied.
+    const result = { conditional: write.action === 'create', ...results(write) };
+    const applied = applyWriteResult(FLOWS[flow], ctx, link, write, result);
     link = applied.link;
     queue.push(...applied.followUps);
   }
