@@ -7,7 +7,10 @@ import helmet from 'helmet';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from './config';
+import { apexApiRouter } from './http/apex-api';
+import { custompmsWebhookRouter } from './http/custompms-webhooks';
 import { healthRouter } from './http/health';
+import { outboundMessageRouter } from './http/outbound-messages';
 import { errorHandler, notFound } from './http/problem';
 import { requestLogging } from './http/request-logging';
 
@@ -15,8 +18,25 @@ export interface AppDeps {
   config: Config;
   logger: Logger;
   pool: pg.Pool;
-  /** Feature routers mounted after health checks; each brings its own body parser and auth. */
+  /**
+   * Feature routers mounted after health checks; each brings its own body parser and auth.
+   * Default: the product's routes, configured from `config`.
+   */
   routers?: Router[];
+}
+
+/** The product's routes: Salesforce outbound messages, the API for the org's Apex, Custompms webhooks. */
+export function productRouters(deps: Pick<AppDeps, 'config' | 'logger' | 'pool'>): Router[] {
+  const { config, pool, logger } = deps;
+  return [
+    outboundMessageRouter({
+      pool,
+      token: config.salesforce.outboundMessageToken,
+      organizationId: config.salesforce.orgId,
+    }),
+    apexApiRouter({ pool, apiKey: config.salesforce.proxyApiKey, bodyLimit: config.bodyLimit }),
+    custompmsWebhookRouter({ pool, secrets: config.custompms.webhookSecrets, logger }),
+  ];
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -26,7 +46,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(helmet());
   app.use(requestLogging(deps.logger));
   app.use(healthRouter(deps.pool));
-  for (const router of deps.routers ?? []) app.use(router);
+  for (const router of deps.routers ?? productRouters(deps)) app.use(router);
   app.use(notFound);
   app.use(errorHandler());
   return app;

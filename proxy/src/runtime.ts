@@ -8,12 +8,14 @@ import { createLogger, type Logger } from './logger';
 import { openDatabase, type Database } from './store/database';
 import { migrate } from './store/migrate';
 import { startWorker } from './jobs/worker';
-import { buildTaskList } from './jobs/tasks';
+import { buildTaskList, pollerCrontab } from './jobs/tasks';
+import { createSyncDeps, type SyncDeps } from './jobs/deps';
 
 export interface Runtime {
   config: Config;
   logger: Logger;
   database: Database;
+  sync: SyncDeps;
   worker: Runner | undefined;
 }
 
@@ -36,15 +38,17 @@ export async function startRuntime(config: Config, options: { worker: boolean })
   try {
     const applied = await migrate(database.pool);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    const sync = createSyncDeps(config, database.pool, logger);
     const worker = options.worker
       ? await startWorker({
           pool: database.pool,
           logger,
           concurrency: config.worker.concurrency,
-          taskList: buildTaskList(),
+          taskList: buildTaskList(sync),
+          crontab: pollerCrontab(Math.round(config.sync.pollIntervalSeconds / 60)),
         })
       : undefined;
-    return { config, logger, database, worker };
+    return { config, logger, database, sync, worker };
   } catch (error) {
     await database.close();
     throw error;

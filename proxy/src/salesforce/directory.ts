@@ -5,15 +5,14 @@
  */
 import type { SalesforceOperations } from './operations';
 
-export interface UserDirectory {
-  /** Lower-cased email → active user ids (several ids = ambiguous). */
-  idsByEmail: Map<string, string[]>;
-  /** User id → email. */
-  emailById: Map<string, string>;
+export interface OrgUser {
+  id: string;
+  email: string | null;
+  isActive: boolean;
 }
 
 export class OrgDirectory {
-  private users: { value: UserDirectory; loadedAt: number } | undefined;
+  private users: { value: OrgUser[]; loadedAt: number } | undefined;
   private divisions: boolean | undefined;
 
   constructor(
@@ -22,20 +21,17 @@ export class OrgDirectory {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async userDirectory(): Promise<UserDirectory> {
+  /** Every user with an email (inactive ones too: their ids still resolve back to an email). */
+  async listUsers(): Promise<OrgUser[]> {
     if (this.users && this.now() - this.users.loadedAt < this.ttlMs) return this.users.value;
-    const idsByEmail = new Map<string, string[]>();
-    const emailById = new Map<string, string>();
-    for await (const user of this.operations.query<{ Id: string; Email: string | null }>(
-      'SELECT Id, Email FROM User WHERE IsActive = true',
+    const users: OrgUser[] = [];
+    for await (const user of this.operations.query<{ Id: string; Email: string | null; IsActive: boolean }>(
+      'SELECT Id, Email, IsActive FROM User WHERE Email != null',
     )) {
-      if (!user.Email) continue;
-      const email = user.Email.toLowerCase();
-      idsByEmail.set(email, [...(idsByEmail.get(email) ?? []), user.Id]);
-      emailById.set(user.Id, user.Email);
+      users.push({ id: user.Id, email: user.Email, isActive: user.IsActive });
     }
-    this.users = { value: { idsByEmail, emailById }, loadedAt: this.now() };
-    return this.users.value;
+    this.users = { value: users, loadedAt: this.now() };
+    return users;
   }
 
   /** Forget the cached users (e.g. after an owner id the cache does not know). */

@@ -149,6 +149,12 @@ export async function supersedeBatch(db: Queryable, id: string): Promise<void> {
   await db.query('UPDATE outbox SET batch_id = NULL WHERE batch_id = $1', [id]);
 }
 
+/** Gives up on a batch for good (dead letter): its outbox rows are dropped with it. */
+export async function abandonBatch(db: Queryable, id: string): Promise<void> {
+  await db.query(`UPDATE change_batches SET status = 'superseded' WHERE id = $1`, [id]);
+  await db.query('DELETE FROM outbox WHERE batch_id = $1', [id]);
+}
+
 export async function addWaitingChange(
   db: Queryable,
   waiting: { flow: FlowName; custompmsId: string; waitsForFlow: FlowName; waitsForId: string },

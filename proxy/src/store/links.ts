@@ -1,114 +1,110 @@
 /**
- * Links between a Custompms record and a Salesforce record, with the last-synced snapshot and
- * each side's last applied version / SystemModstamp (DESIGN.md "Sync semantics").
+ * Stored links. The link itself is the sync core's `Link`, kept as JSON (the store does not
+ * interpret it); its two ids are columns so a change from either side finds it.
  */
 import type { Queryable } from './transaction';
 
 export type FlowName = 'customers' | 'projects' | 'tasks';
 
-export interface LinkRow {
+/** The part of a link the store needs to see; the rest is carried as is. */
+export interface LinkShape {
   flow: FlowName;
-  custompmsId: string;
-  salesforceId: string;
-  snapshot: Record<string, unknown>;
-  custompmsVersion: number | null;
-  salesforceModstamp: string | null;
+  custompmsId: string | null;
+  salesforceId: string | null;
+}
+
+export interface StoredLink<L extends LinkShape> {
+  id: number;
+  link: L;
+  salesforceStatus: string | null;
 }
 
 interface Row {
-  flow: FlowName;
-  custompms_id: string;
-  salesforce_id: string;
-  snapshot: Record<string, unknown>;
-  custompms_version: number | null;
-  salesforce_modstamp: Date | null;
+  id: string;
+  link: unknown;
+  salesforce_status: string | null;
 }
 
-function fromRow(row: Row): LinkRow {
-  return {
-    flow: row.flow,
-    custompmsId: row.custompms_id,
-    salesforceId: row.salesforce_id,
-    snapshot: row.snapshot,
-    custompmsVersion: row.custompms_version,
-    salesforceModstamp: row.salesforce_modstamp?.toISOString() ?? null,
-  };
+function fromRow<L extends LinkShape>(row: Row): StoredLink<L> {
+  return { id: Number(row.id), link: row.link as L, salesforceStatus: row.salesforce_status };
 }
 
-export async function findLinkByCustompmsId(
+export async function findLink<L extends LinkShape>(
   db: Queryable,
-  flow: FlowName,
-  custompmsId: string,
-): Promise<LinkRow | undefined> {
-  const result = await db.query<Row>('SELECT * FROM links WHERE flow = $1 AND custompms_id = $2', [
-    flow,
-    custompmsId,
-  ]);
-  return result.rows[0] && fromRow(result.rows[0]);
+  query: { flow: FlowName; custompmsId?: string | null; salesforceId?: string | null },
+  options: { forUpdate?: boolean } = {},
+): Promise<StoredLink<L> | undefined> {
+  const result = await db.query<Row>(
+    `SELECT id, link, salesforce_status FROM links
+     WHERE (flow = $1 AND custompms_id = $2) OR salesforce_id = $3
+     ORDER BY (flow = $1 AND custompms_id = $2) DESC LIMIT 1${options.forUpdate ? ' FOR UPDATE' : ''}`,
+    [query.flow, query.custompmsId ?? null, query.salesforceId ?? null],
+  );
+  return result.rows[0] && fromRow<L>(result.rows[0]);
 }
 
-export async function findLinkBySalesforceId(
+/** A link by its Salesforce id, whatever its flow (a Task id belongs to one flow only). */
+export async function findLinkBySalesforceId<L extends LinkShape>(
   db: Queryable,
   salesforceId: string,
-): Promise<LinkRow | undefined> {
-  const result = await db.query<Row>('SELECT * FROM links WHERE salesforce_id = $1', [salesforceId]);
-  return result.rows[0] && fromRow(result.rows[0]);
+): Promise<StoredLink<L> | undefined> {
+  const result = await db.query<Row>(
+    'SELECT id, link, salesforce_status FROM links WHERE salesforce_id = $1',
+    [salesforceId],
+  );
+  return result.rows[0] && fromRow<L>(result.rows[0]);
 }
 
-/** Locks the link row for the rest of the transaction (one writer per record). */
-export async function lockLink(
-  db: Queryable,
-  flow: FlowName,
-  custompmsId: string,
-): Promise<LinkRow | undefined> {
-  const result = await db.query<Row>('SELECT * FROM links WHERE flow = $1 AND custompms_id = $2 FOR UPDATE', [
-    flow,
-    custompmsId,
-  ]);
-  return result.rows[0] && fromRow(result.rows[0]);
-}
-
-/**
- * Creates or moves a link forward. Versions and modstamps never go backwards: a late,
- * out-of-order write cannot roll a link back.
- */
-export async function saveLink(db: Queryable, link: LinkRow): Promise<void> {
+/** Inserts or replaces the link found by either of its ids. */
+export async function saveLink(db: Queryable, link: LinkShape, salesforceStatus?: string): Promise<void> {
   await db.query(
-    `INSERT INTO links (flow, custompms_id, salesforce_id, snapshot, custompms_version, salesforce_modstamp)
-     VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (flow, custompms_id) DO UPDATE SET
-       salesforce_id = EXCLUDED.salesforce_id,
-       snapshot = EXCLUDED.snapshot,
-       custompms_version = GREATEST(links.custompms_version, EXCLUDED.custompms_version),
-       salesforce_modstamp = GREATEST(links.salesforce_modstamp, EXCLUDED.salesforce_modstamp),
-       updated_at = now()`,
-    [
-      link.flow,
-      link.custompmsId,
-      link.salesforceId,
-      JSON.stringify(link.snapshot),
-      link.custompmsVersion,
-      link.salesforceModstamp,
-    ],
+    `WITH existing AS (
+       SELECT id FROM links WHERE (flow = $1 AND custompms_id = $2) OR salesforce_id = $3 LIMIT 1
+     ), updated AS (
+       UPDATE links SET custompms_id = $2, salesforce_id = $3, link = $4,
+         salesforce_status = COALESCE($5, links.salesforce_status), updated_at = now()
+       WHERE id IN (SELECT id FROM existing) RETURNING id
+     )
+     INSERT INTO links (flow, custompms_id, salesforce_id, link, salesforce_status)
+     SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM updated)`,
+    [link.flow, link.custompmsId, link.salesforceId, JSON.stringify(link), salesforceStatus ?? null],
   );
 }
 
-export async function deleteLink(db: Queryable, flow: FlowName, custompmsId: string): Promise<void> {
-  await db.query('DELETE FROM links WHERE flow = $1 AND custompms_id = $2', [flow, custompmsId]);
+export async function setSalesforceStatus(
+  db: Queryable,
+  salesforceId: string,
+  status: string,
+): Promise<void> {
+  await db.query('UPDATE links SET salesforce_status = $2 WHERE salesforce_id = $1', [salesforceId, status]);
 }
 
-/** Salesforce ids linked for a set of Custompms ids (e.g. Divisions of customers). */
-export async function salesforceIdsFor(
+/** Links of the given Custompms ids in a flow. */
+export async function linksByCustompmsIds<L extends LinkShape>(
   db: Queryable,
   flow: FlowName,
-  custompmsIds: string[],
-): Promise<Map<string, string>> {
-  if (custompmsIds.length === 0) return new Map();
-  const result = await db.query<{ custompms_id: string; salesforce_id: string }>(
-    'SELECT custompms_id, salesforce_id FROM links WHERE flow = $1 AND custompms_id = ANY($2)',
+  custompmsIds: readonly string[],
+): Promise<L[]> {
+  if (custompmsIds.length === 0) return [];
+  const result = await db.query<{ link: L }>(
+    'SELECT link FROM links WHERE flow = $1 AND custompms_id = ANY($2)',
     [flow, custompmsIds],
   );
-  return new Map(result.rows.map((row) => [row.custompms_id, row.salesforce_id]));
+  return result.rows.map((row) => row.link);
+}
+
+/** Links of the given Salesforce ids in a flow. */
+export async function linksBySalesforceIds<L extends LinkShape>(
+  db: Queryable,
+  flow: FlowName,
+  salesforceIds: readonly string[],
+): Promise<L[]> {
+  if (salesforceIds.length === 0) return [];
+  const result = await db.query<{ link: L }>(
+    'SELECT link FROM links WHERE flow = $1 AND salesforce_id = ANY($2)',
+    [flow, salesforceIds],
+  );
+  return result.rows.map((row) => row.link);
 }
 
 export async function countLinks(db: Queryable, flow?: FlowName): Promise<number> {

@@ -1,17 +1,20 @@
--- Sync state. A link pairs one Custompms record with one Salesforce record for a flow, with the
--- last-synced snapshot of mapped values and each side's last applied version / SystemModstamp.
+-- Sync state. A link pairs one Custompms record with one Salesforce record for a flow. `link`
+-- holds the sync core's Link as JSON (last-synced snapshot of both sides, each side's last
+-- applied version / SystemModstamp); the ids are columns so either side finds it.
 CREATE TABLE links (
-  flow                 text NOT NULL CHECK (flow IN ('customers', 'projects', 'tasks')),
-  custompms_id         text NOT NULL,
-  salesforce_id        text NOT NULL,
-  snapshot             jsonb NOT NULL,
-  custompms_version    integer,
-  salesforce_modstamp  timestamptz,
-  created_at           timestamptz NOT NULL DEFAULT now(),
-  updated_at           timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (flow, custompms_id)
+  id                 bigserial PRIMARY KEY,
+  flow               text NOT NULL CHECK (flow IN ('customers', 'projects', 'tasks')),
+  custompms_id       text,
+  salesforce_id      text,
+  link               jsonb NOT NULL,
+  -- The last Custompms_Sync_Status__c the proxy wrote on the Salesforce record.
+  salesforce_status  text,
+  created_at         timestamptz NOT NULL DEFAULT now(),
+  updated_at         timestamptz NOT NULL DEFAULT now(),
+  CHECK (custompms_id IS NOT NULL OR salesforce_id IS NOT NULL)
 );
-CREATE UNIQUE INDEX links_salesforce_id ON links (salesforce_id);
+CREATE UNIQUE INDEX links_custompms_id ON links (flow, custompms_id) WHERE custompms_id IS NOT NULL;
+CREATE UNIQUE INDEX links_salesforce_id ON links (salesforce_id) WHERE salesforce_id IS NOT NULL;
 
 -- Custompms changes planned for Salesforce and waiting to be written (coalesced per record:
 -- a newer plan replaces an unsent one). batch_id is set once a batch carries the row.

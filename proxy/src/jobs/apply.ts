@@ -1,0 +1,370 @@
+/**
+ * Turning plans into writes. The sync core decides; this module performs: Custompms writes now
+ * (create with the Salesforce Id as idempotency key, update with If-Match, 409 → re-plan with the
+ * current record as counterpart), Salesforce creates/updates through the outbox (a batch the
+ * org pulls, or a direct Collections upsert), Salesforce deletes directly. The link is stored
+ * only after every write succeeded.
+ */
+import {
+  applyWriteResult,
+  planChange,
+  type Change,
+  type FlowDefinition,
+  type Link,
+  type Plan,
+  type RawRecord,
+  type SyncContext,
+  type Write,
+} from '../sync';
+import { CustompmsConflictError, CustompmsNotFoundError } from '../custompms/errors';
+import { addWaitingChange, putOutboxItem, releaseWaitingChanges, type OutboxItem } from '../store/batches';
+import { enqueueJob } from '../store/jobs';
+import { findLink, saveLink, type StoredLink } from '../store/links';
+import { recordConflicts, recordProblem } from '../store/problems';
+import type { SyncDeps } from './deps';
+import { buildSyncContext } from './sync-context';
+
+export const SYNCED = 'Synced';
+export const ERROR = 'Error';
+
+/** The job that (re)syncs one Custompms record from its current state. */
+export const SYNC_CUSTOMPMS_RECORD = 'sync_custompms_record';
+export const FLUSH_OUTBOX = 'flush_outbox';
+
+export function custompmsRecordKey(type: FlowDefinition['custompmsType'], id: string): string {
+  return `${type}:${id}`;
+}
+
+export async function enqueueCustompmsSync(
+  deps: Pick<SyncDeps, 'pool'>,
+  type: FlowDefinition['custompmsType'],
+  id: string,
+  delayMs = 0,
+): Promise<void> {
+  const key = custompmsRecordKey(type, id);
+  await enqueueJob(
+    deps.pool,
+    SYNC_CUSTOMPMS_RECORD,
+    { type, id },
+    { jobKey: `cpms:${key}`, queueName: `record:${key}`, runAt: new Date(Date.now() + delayMs) },
+  );
+}
+
+export async function scheduleFlush(deps: Pick<SyncDeps, 'pool'>): Promise<void> {
+  // Debounced: changes arriving within a second share one batch.
+  await enqueueJob(
+    deps.pool,
+    FLUSH_OUTBOX,
+    {},
+    { jobKey: FLUSH_OUTBOX, jobKeyMode: 'preserve_run_at', runAt: new Date(Date.now() + 1_000) },
+  );
+}
+
+export function flowOfType(deps: SyncDeps, type: string): FlowDefinition | undefined {
+  return Object.values(deps.definition).find(
+    (flow) => flow.custompmsType === type || flow.salesforceType === type,
+  );
+}
+
+/** Records what the admin must see from a plan: conflicts and problems. */
+async function recordPlanFindings(
+  deps: SyncDeps,
+  plan: Plan,
+  ids: { custompmsId: string | null; salesforceId: string | null },
+) {
+  await recordConflicts(
+    deps.pool,
+    plan.conflicts.map((conflict) => ({
+      flow: plan.flow,
+      custompmsId: ids.custompmsId,
+      salesforceId: ids.salesforceId,
+      field: conflict.field,
+      custompmsValue: conflict.custompmsValue,
+      salesforceValue: conflict.salesforceValue,
+      winner: conflict.winner,
+      policy: conflict.policy,
+    })),
+  );
+  for (const problem of plan.problems) {
+    await recordProblem(deps.pool, {
+      flow: plan.flow,
+      custompmsId: ids.custompmsId,
+      salesforceId: ids.salesforceId,
+      kind: problem.severity === 'error' ? 'error' : 'warning',
+      code: problem.code,
+      message: problem.message,
+    });
+  }
+}
+
+function statusFields(status: string, message: string | null, now: Date): Record<string, unknown> {
+  return {
+    Custompms_Sync_Status__c: status,
+    Custompms_Sync_Error__c: message === null ? null : message.slice(0, 255),
+    Custompms_Last_Synced__c: now.toISOString(),
+  };
+}
+
+/** Writes the per-record sync status on a Salesforce Task (integration user: no outbound echo). */
+export async function writeTaskStatus(
+  deps: SyncDeps,
+  salesforceId: string,
+  status: string,
+  message: string | null,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  const salesforce = await deps.salesforce();
+  const [result] = await salesforce.operations.update('Task', [
+    { Id: salesforceId, ...extra, ...statusFields(status, message, deps.now()) },
+  ]);
+  if (result && !result.success) {
+    deps.logger.warn({ salesforceId, errors: result.errors }, 'could not write sync status on the Task');
+  }
+}
+
+export interface ApplyOutcome {
+  plan: Plan;
+  link: Link | null;
+}
+
+/**
+ * Plans a change and performs it. `counterpart` is the other side's state when known. Returns
+ * the final plan (after any 409 re-plan) and the link stored.
+ */
+export async function planAndApply(
+  deps: SyncDeps,
+  flow: FlowDefinition,
+  change: Change,
+  options: { counterpart?: Change | null; attempt?: number } = {},
+): Promise<ApplyOutcome> {
+  const salesforce = await deps.salesforce();
+  const stored: StoredLink<Link> | undefined = await findLink<Link>(deps.pool, {
+    flow: flow.name,
+    custompmsId: change.side === 'custompms' ? change.id : null,
+    salesforceId: change.side === 'salesforce' ? change.id : null,
+  });
+  const records = [change.record, options.counterpart?.record].filter(
+    (record): record is RawRecord => !!record,
+  );
+  const context = await buildSyncContext(deps.pool, salesforce, records, {
+    ...(flow.name === 'customers' && change.side === 'custompms' ? { customerIds: [change.id] } : {}),
+    ...(flow.name === 'customers' && change.side === 'salesforce' ? { divisionIds: [change.id] } : {}),
+  });
+  const link = stored?.link ?? null;
+  const plan = planChange({ flow, context, link, change, counterpart: options.counterpart ?? null });
+  const ids = {
+    custompmsId: change.side === 'custompms' ? change.id : (link?.custompmsId ?? null),
+    salesforceId: change.side === 'salesforce' ? change.id : (link?.salesforceId ?? null),
+  };
+  deps.logger.debug({ flow: flow.name, side: change.side, id: change.id, kind: plan.kind }, 'planned');
+
+  if (plan.kind === 'skip') {
+    if (plan.link) await saveLink(deps.pool, plan.link);
+    return { plan, link: plan.link };
+  }
+  await recordPlanFindings(deps, plan, ids);
+  if (plan.kind === 'invalid') {
+    deps.logger.warn({ flow: flow.name, id: change.id, problems: plan.problems }, 'change not applied');
+    if (ids.salesforceId && flow.salesforceObject === 'Task') {
+      await writeTaskStatus(
+        deps,
+        ids.salesforceId,
+        ERROR,
+        plan.problems.map((problem) => problem.message).join('; '),
+      );
+    }
+    return { plan, link };
+  }
+  if (plan.kind === 'wait_for_dependency') {
+    await waitForDependencies(deps, flow, change, plan);
+    return { plan, link };
+  }
+  if (!plan.link) return { plan, link };
+
+  try {
+    const next = await performWrites(deps, flow, context, plan, plan.link, stored?.salesforceStatus ?? null);
+    return { plan, link: next };
+  } catch (error) {
+    // The other side moved on since we planned: merge with its current state and try again.
+    if (error instanceof CustompmsConflictError && (options.attempt ?? 0) < 3) {
+      const current = error.current as unknown as RawRecord & {
+        id: string;
+        version: number;
+        updated_at: string;
+      };
+      return planAndApply(deps, flow, change, {
+        attempt: (options.attempt ?? 0) + 1,
+        counterpart: {
+          side: 'custompms',
+          operation: 'upsert',
+          id: current.id,
+          version: current.version,
+          modifiedAt: current.updated_at,
+          record: current,
+        },
+      });
+    }
+    throw error;
+  }
+}
+
+async function waitForDependencies(
+  deps: SyncDeps,
+  flow: FlowDefinition,
+  change: Change,
+  plan: Extract<Plan, { kind: 'wait_for_dependency' }>,
+) {
+  const custompmsId = change.side === 'custompms' ? change.id : null;
+  for (const missing of plan.missing) {
+    if (missing.kind === 'customer_division') {
+      if (custompmsId) {
+        await addWaitingChange(deps.pool, {
+          flow: flow.name,
+          custompmsId,
+          waitsForFlow: 'customers',
+          waitsForId: missing.customerId,
+        });
+      }
+      // The customer may simply never have been synced yet: sync it now.
+      await enqueueCustompmsSync(deps, 'customer', missing.customerId);
+    } else if (missing.kind === 'project') {
+      if (custompmsId) {
+        await addWaitingChange(deps.pool, {
+          flow: flow.name,
+          custompmsId,
+          waitsForFlow: 'projects',
+          waitsForId: missing.projectId,
+        });
+      }
+      await enqueueCustompmsSync(deps, 'project', missing.projectId);
+    }
+  }
+  deps.logger.info({ flow: flow.name, id: change.id, missing: plan.missing }, 'waiting for a dependency');
+}
+
+/** The Custompms resource collection of a flow. */
+function collectionOf(flow: FlowDefinition) {
+  return flow.custompmsCollection;
+}
+
+async function performWrites(
+  deps: SyncDeps,
+  flow: FlowDefinition,
+  context: SyncContext,
+  plan: Plan,
+  initial: Link,
+  salesforceStatus: string | null,
+): Promise<Link> {
+  let link = initial;
+  const queue: Write[] = [...plan.writes];
+  const deferred: OutboxItem[] = [];
+  let statusToWrite: Record<string, unknown> | null = null;
+  while (queue.length > 0) {
+    const write = queue.shift()!;
+    if (write.side === 'custompms') {
+      const result = await writeCustompms(deps, flow, write, link);
+      const folded = applyWriteResult(flow, context, link, write, result);
+      link = folded.link;
+      queue.push(...folded.followUps);
+      continue;
+    }
+    // Salesforce side.
+    if (write.action === 'delete') {
+      const salesforce = await deps.salesforce();
+      const [result] = await salesforce.operations.destroy(flow.salesforceObject, [write.id!]);
+      const gone =
+        result?.success || result?.errors.some((error) => error.statusCode === 'ENTITY_IS_DELETED');
+      if (!gone)
+        throw new Error(`Salesforce delete of ${write.id} failed: ${JSON.stringify(result?.errors)}`);
+      link = applyWriteResult(flow, context, link, write, {}).link;
+      continue;
+    }
+    if (write.id !== null && plan.source === 'salesforce') {
+      // A follow-up on the record that just changed in Salesforce (e.g. Custompms_Id__c after a
+      // create): write it directly, with the sync status, in one call.
+      statusToWrite = { ...(statusToWrite ?? {}), ...write.fields };
+      link = applyWriteResult(flow, context, link, write, {}).link;
+      continue;
+    }
+    deferred.push(outboxItem(flow, write, link, plan));
+  }
+
+  if (deferred.length > 0) {
+    // Salesforce writes from Custompms changes go out in batches; the link is stored when the
+    // batch's results come back (jobs/batches.ts), so nothing is recorded as synced early.
+    for (const item of deferred) await putOutboxItem(deps.pool, item);
+    await scheduleFlush(deps);
+    return link;
+  }
+
+  const salesforceId = link.salesforceId;
+  if (
+    flow.salesforceObject === 'Task' &&
+    salesforceId &&
+    (statusToWrite !== null || salesforceStatus !== SYNCED)
+  ) {
+    await writeTaskStatus(deps, salesforceId, SYNCED, null, statusToWrite ?? {});
+  }
+  await saveLink(deps.pool, link, flow.salesforceObject === 'Task' ? SYNCED : undefined);
+  if (link.custompmsId) await releaseWaiting(deps, flow, link.custompmsId);
+  return link;
+}
+
+function outboxItem(flow: FlowDefinition, write: Write, link: Link, plan: Plan): OutboxItem {
+  const custompmsId = link.custompmsId!;
+  const record: Record<string, unknown> = { ...write.fields };
+  if (flow.salesforceObject === 'Division') {
+    if (write.id) record.Id = write.id;
+  } else {
+    // Tasks are upserted on Custompms_Id__c, so every record carries it.
+    record.Custompms_Id__c = custompmsId;
+    Object.assign(record, { Custompms_Sync_Status__c: SYNCED, Custompms_Sync_Error__c: null });
+  }
+  return {
+    flow: flow.name,
+    custompmsId,
+    kind: flow.salesforceObject === 'Division' ? 'division' : 'task',
+    record,
+    plan: { link, write, source: plan.source },
+    custompmsVersion: typeof link.custompms.version === 'number' ? link.custompms.version : 0,
+  };
+}
+
+async function writeCustompms(deps: SyncDeps, flow: FlowDefinition, write: Write, link: Link) {
+  const client = deps.custompms();
+  const collection = collectionOf(flow);
+  if (write.action === 'create') {
+    // The Salesforce Id makes the create safe to repeat after a crash or a redelivery.
+    const created = await client.create(collection, write.fields as never, {
+      idempotencyKey: `sf:${link.salesforceId ?? ''}`,
+    });
+    const record = created as unknown as RawRecord & { id: string; version: number };
+    return { id: record.id, version: record.version, record };
+  }
+  if (write.action === 'update') {
+    const updated = await client.update(collection, write.id!, write.fields, {
+      ifMatch: Number(write.expectedVersion ?? link.custompms.version ?? 0),
+    });
+    const record = updated as unknown as RawRecord & { version: number };
+    return { version: record.version, record };
+  }
+  try {
+    await client.delete(collection, write.id!);
+  } catch (error) {
+    if (!(error instanceof CustompmsNotFoundError)) throw error;
+  }
+  return {};
+}
+
+/** A record just got linked: changes that waited for it are planned again. */
+export async function releaseWaiting(
+  deps: SyncDeps,
+  flow: FlowDefinition,
+  custompmsId: string,
+): Promise<void> {
+  const released = await releaseWaitingChanges(deps.pool, flow.name, custompmsId);
+  for (const waiting of released) {
+    const waitingFlow = deps.definition[waiting.flow];
+    await enqueueCustompmsSync(deps, waitingFlow.custompmsType, waiting.custompmsId);
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Salesforce-bound batches. `flushOutbox` cuts the outbox into batches and either announces them
+ * to the org (apex path: one `Custompms_Change__e` per batch, up to 200 events per API call) or
+ * writes them itself (api path: sObject Collections, 200 records per call). Both paths record
+ * results through `recordBatchResults`, so links, statuses and problems are kept the same way.
+ */
+import { applyWriteResult, type Link, type Write } from '../sync';
+import {
+  completeBatch,
+  getBatch,
+  markBatchPublished,
+  overdueBatches,
+  abandonBatch,
+  takeBatch,
+  type ChangeBatch,
+  type OutboxItem,
+} from '../store/batches';
+import { saveLink } from '../store/links';
+import { recordProblem } from '../store/problems';
+import { withTransaction } from '../store/transaction';
+import { chunk } from '../salesforce/operations';
+import { releaseWaiting, writeTaskStatus, ERROR, SYNCED } from './apply';
+import type { SyncDeps } from './deps';
+import { buildSyncContext } from './sync-context';
+
+export const CHANGE_EVENT = 'Custompms_Change__e';
+const EVENTS_PER_CALL = 200;
+
+/** One record's outcome, as the org's Apex reports it (proxy/openapi/proxy.yaml, BatchResults). */
+export interface BatchResult {
+  kind: 'division' | 'task';
+  key: string;
+  success: boolean;
+  salesforceId?: string | null;
+  created?: boolean;
+  errors?: { statusCode: string; message: string; fields?: string[] }[];
+}
+type Result = BatchResult;
+
+/** Builds batches until the outbox is empty; returns the batches handled. */
+export async function flushOutbox(deps: SyncDeps): Promise<number> {
+  let handled = 0;
+  for (;;) {
+    const batches: ChangeBatch[] = [];
+    while (batches.length < EVENTS_PER_CALL) {
+      const batch = await withTransaction(deps.pool, (client) => takeBatch(client, deps.settings.batchSize));
+      if (!batch) break;
+      batches.push(batch);
+    }
+    if (batches.length === 0) return handled;
+    if (deps.settings.writePath === 'apex') await announce(deps, batches);
+    else for (const batch of batches) await writeDirectly(deps, batch);
+    handled += batches.length;
+  }
+}
+
+async function announce(deps: SyncDeps, batches: ChangeBatch[]): Promise<void> {
+  const salesforce = await deps.salesforce();
+  const results = await salesforce.operations.publishEvents(
+    CHANGE_EVENT,
+    batches.map((batch) => ({ Batch_Id__c: batch.id, Record_Count__c: batch.items.length })),
+  );
+  const deadline = new Date(deps.now().getTime() + deps.settings.batchDeadlineMs);
+  for (const [index, batch] of batches.entries()) {
+    const result = results[index];
+    // A failed publish leaves the batch open; the overdue check below retries it.
+    if (result?.success) await markBatchPublished(deps.pool, batch.id, deadline);
+    else {
+      await markBatchPublished(deps.pool, batch.id, deps.now());
+      deps.logger.warn({ batchId: batch.id, errors: result?.errors }, 'change event not published');
+    }
+  }
+  deps.logger.info({ batches: batches.length }, 'change batches announced to the org');
+}
+
+/** The api write path: what the org's Apex does, done through the REST API. */
+async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> {
+  const salesforce = await deps.salesforce();
+  const results: Result[] = [];
+  const divisions = batch.items.filter((item) => item.kind === 'division');
+  const tasks = batch.items.filter((item) => item.kind === 'task');
+  const inserts = divisions.filter((item) => !item.record.Id);
+  const updates = divisions.filter((item) => item.record.Id);
+  const insertResults = await salesforce.operations.create(
+    'Division',
+    inserts.map((item) => item.record),
+  );
+  const updateResults = await salesforce.operations.update(
+    'Division',
+    updates.map((item) => item.record as Record<string, unknown> & { Id: string }),
+  );
+  const taskResults = await salesforce.operations.upsert(
+    'Task',
+    'Custompms_Id__c',
+    tasks.map((item) => item.record),
+  );
+  const collect = (items: OutboxItem[], raw: typeof insertResults) =>
+    items.forEach((item, index) => {
+      const result = raw[index];
+      results.push({
+        kind: item.kind,
+        key: item.custompmsId,
+        success: result?.success ?? false,
+        salesforceId: result?.id ?? (item.record.Id as string | undefined) ?? null,
+        created: result?.created ?? false,
+        errors: result?.errors ?? [],
+      });
+    });
+  collect(inserts, insertResults);
+  collect(updates, updateResults);
+  collect(tasks, taskResults);
+  await markBatchPublished(
+    deps.pool,
+    batch.id,
+    new Date(deps.now().getTime() + deps.settings.batchDeadlineMs),
+  );
+  await recordBatchResults(deps, batch.id, results);
+}
+
+/**
+ * Folds per-record results into links (success) or problems (failure), then completes the
+ * batch. Idempotent: results for a completed batch change nothing.
+ */
+export async function recordBatchResults(deps: SyncDeps, batchId: string, results: Result[]): Promise<void> {
+  const batch = await getBatch(deps.pool, batchId);
+  if (!batch || batch.status === 'completed') return;
+  const salesforce = await deps.salesforce();
+  const byKey = new Map(results.map((result) => [`${result.kind}:${result.key}`, result]));
+  const linked: OutboxItem[] = [];
+  for (const item of batch.items) {
+    const result = byKey.get(`${item.kind}:${item.custompmsId}`);
+    const { link, write } = item.plan as unknown as { link: Link; write: Write };
+    const flow = deps.definition[item.flow];
+    if (!result) {
+      await recordProblem(deps.pool, {
+        flow: item.flow,
+        custompmsId: item.custompmsId,
+        kind: 'error',
+        code: 'missing_result',
+        message: `the org reported no result for this record in batch ${batch.id}`,
+      });
+      continue;
+    }
+    if (!result.success) {
+      const message = (result.errors ?? [])
+        .map((error) => `${error.statusCode}: ${error.message}`)
+        .join('; ');
+      await recordProblem(deps.pool, {
+        flow: item.flow,
+        custompmsId: item.custompmsId,
+        salesforceId: link.salesforceId,
+        kind: 'error',
+        code: result.errors?.[0]?.statusCode ?? 'WRITE_FAILED',
+        message: message || 'Salesforce refused the write',
+      });
+      if (item.kind === 'task' && link.salesforceId)
+        await writeTaskStatus(deps, link.salesforceId, ERROR, message);
+      continue;
+    }
+    const context = await buildSyncContext(deps.pool, salesforce, [item.record]);
+    const folded = applyWriteResult(
+      flow,
+      context,
+      link,
+      write,
+      result.salesforceId ? { id: result.salesforceId } : {},
+    );
+    await saveLink(deps.pool, folded.link, item.kind === 'task' ? SYNCED : undefined);
+    linked.push(item);
+  }
+  await completeBatch(deps.pool, batch.id);
+  for (const item of linked) await releaseWaiting(deps, deps.definition[item.flow], item.custompmsId);
+  deps.logger.info({ batchId, records: batch.items.length, linked: linked.length }, 'batch results recorded');
+}
+
+/** Announces again the batches the org has not answered by their deadline; gives up after a few. */
+export async function republishOverdue(deps: SyncDeps): Promise<number> {
+  const overdue = await overdueBatches(deps.pool, deps.now());
+  const again: ChangeBatch[] = [];
+  for (const batch of overdue) {
+    if (batch.publishCount >= deps.settings.maxPublishes) {
+      // Parked: the records are listed for an admin to replay (re-sync) once the org is fixed.
+      await abandonBatch(deps.pool, batch.id);
+      await recordProblem(deps.pool, {
+        kind: 'dead_letter',
+        code: 'BATCH_UNANSWERED',
+        message: `the org did not report results for batch ${batch.id} after ${batch.publishCount} announcements`,
+        task: 'flush_outbox',
+        payload: {
+          batchId: batch.id,
+          records: batch.items.map((item) => `${item.flow}:${item.custompmsId}`),
+        },
+      });
+    } else again.push(batch);
+  }
+  for (const part of chunk(again, EVENTS_PER_CALL)) {
+    if (deps.settings.writePath === 'apex') await announce(deps, part);
+    else for (const batch of part) await writeDirectly(deps, batch);
+  }
+  if (again.length > 0) deps.logger.warn({ batches: again.length }, 'overdue change batches announced again');
+  return again.length;
+}

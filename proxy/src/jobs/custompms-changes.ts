@@ -1,0 +1,35 @@
+/**
+ * Custompms → Salesforce. A webhook or a poll says *what* changed; the record is fetched to see
+ * *how it is now*, so repeated and reordered notifications all converge on the current state.
+ */
+import type { Change, RawRecord } from '../sync';
+import { CustompmsNotFoundError } from '../custompms/errors';
+import { flowOfType, planAndApply } from './apply';
+import type { SyncDeps } from './deps';
+
+export async function syncCustompmsRecord(deps: SyncDeps, type: string, id: string): Promise<void> {
+  const flow = flowOfType(deps, type);
+  if (!flow) {
+    deps.logger.warn({ type, id }, 'unknown Custompms record type');
+    return;
+  }
+  let change: Change;
+  try {
+    const record = (await deps.custompms().get(flow.custompmsCollection, id)) as unknown as RawRecord & {
+      version: number;
+      updated_at: string;
+    };
+    change = {
+      side: 'custompms',
+      operation: 'upsert',
+      id,
+      version: record.version,
+      modifiedAt: record.updated_at,
+      record,
+    };
+  } catch (error) {
+    if (!(error instanceof CustompmsNotFoundError)) throw error;
+    change = { side: 'custompms', operation: 'delete', id };
+  }
+  await planAndApply(deps, flow, change);
+}

@@ -1,0 +1,47 @@
+/**
+ * `process_inbox_message`: the one entry from the durable inbox into the sync. Enqueued by a
+ * database trigger in the transaction that stored the message.
+ */
+import type { RawRecord } from '../sync';
+import { getInboxMessage, markInboxMessageProcessed } from '../store/inbox';
+import { enqueueCustompmsSync } from './apply';
+import { recordBatchResults, type BatchResult } from './batches';
+import type { SyncDeps } from './deps';
+import { applySalesforceTask, applyTaskDeletion, type DeletionEvent } from './salesforce-changes';
+
+interface WebhookEvent {
+  id: string;
+  type: string;
+  data: { id: string };
+}
+
+export async function processInboxMessage(deps: SyncDeps, id: number): Promise<void> {
+  const message = await getInboxMessage(deps.pool, id);
+  if (!message || message.processedAt) return;
+  switch (message.source) {
+    case 'custompms.webhook': {
+      const event = message.payload as WebhookEvent;
+      const type = event.type.split('.')[0] ?? '';
+      if (['customer', 'project', 'task'].includes(type)) {
+        await enqueueCustompmsSync(deps, type as 'customer' | 'project' | 'task', event.data.id);
+      }
+      break;
+    }
+    case 'salesforce.outbound': {
+      const payload = message.payload as { sObjectType: string; sObject: RawRecord };
+      if (payload.sObjectType === 'Task') await applySalesforceTask(deps, payload.sObject);
+      else
+        deps.logger.warn({ sObjectType: payload.sObjectType }, 'outbound message for an unsupported object');
+      break;
+    }
+    case 'salesforce.deletion':
+      await applyTaskDeletion(deps, message.payload as DeletionEvent);
+      break;
+    case 'salesforce.results': {
+      const payload = message.payload as { batchId: string; results: BatchResult[] };
+      await recordBatchResults(deps, payload.batchId, payload.results);
+      break;
+    }
+  }
+  await markInboxMessageProcessed(deps.pool, id);
+}

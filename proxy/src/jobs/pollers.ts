@@ -1,0 +1,106 @@
+/**
+ * Safety-net pollers (graphile-worker cron, one runner at a time across processes via the
+ * `pollers` queue). Each keeps a watermark and re-reads an overlap window behind it, so a change
+ * committed late at a window edge is still seen; the planner drops what was already applied.
+ */
+import type { Link, RawRecord } from '../sync';
+import { insertInboxMessages } from '../store/inbox';
+import { findLinkBySalesforceId } from '../store/links';
+import { getWatermark, setWatermark } from '../store/watermarks';
+import { soqlDateTime } from '../salesforce/operations';
+import { enqueueCustompmsSync, planAndApply } from './apply';
+import type { SyncDeps } from './deps';
+import { salesforceChange } from './salesforce-changes';
+
+const EPOCH = '1970-01-01T00:00:00.000Z';
+
+function behind(iso: string, ms: number): Date {
+  return new Date(Math.max(0, new Date(iso).getTime() - ms));
+}
+
+/** Custompms `updated_since` and tombstones: catches every webhook that was lost. */
+export async function pollCustompms(deps: SyncDeps): Promise<number> {
+  const client = deps.custompms();
+  let seen = 0;
+  for (const flow of Object.values(deps.definition)) {
+    const name = `custompms.${flow.custompmsCollection}.updated_at`;
+    const watermark = (await getWatermark(deps.pool, name)) ?? EPOCH;
+    let latest = watermark;
+    for await (const record of client.list(flow.custompmsCollection, {
+      updatedSince: behind(watermark, deps.settings.pollOverlapMs),
+    })) {
+      const updatedAt = (record as { updated_at: string }).updated_at;
+      await enqueueCustompmsSync(deps, flow.custompmsType, record.id);
+      if (updatedAt > latest) latest = updatedAt;
+      seen++;
+    }
+    if (latest !== watermark) await setWatermark(deps.pool, name, latest);
+  }
+  const tombstoneMark = (await getWatermark(deps.pool, 'custompms.deleted_at')) ?? EPOCH;
+  let latestTombstone = tombstoneMark;
+  for await (const tombstone of client.listDeleted({
+    since: behind(tombstoneMark, deps.settings.pollOverlapMs),
+  })) {
+    const flow = Object.values(deps.definition).find(
+      (candidate) => candidate.custompmsType === tombstone.type,
+    );
+    if (flow) await enqueueCustompmsSync(deps, flow.custompmsType, tombstone.id);
+    if (tombstone.deleted_at > latestTombstone) latestTombstone = tombstone.deleted_at;
+    seen++;
+  }
+  if (latestTombstone !== tombstoneMark)
+    await setWatermark(deps.pool, 'custompms.deleted_at', latestTombstone);
+  return seen;
+}
+
+/** Divisions have no triggers or outbound messages: poll them on SystemModstamp. */
+export async function pollDivisions(deps: SyncDeps): Promise<number> {
+  const salesforce = await deps.salesforce();
+  if (!(await salesforce.org.hasDivisions())) return 0;
+  const name = 'salesforce.divisions.modstamp';
+  const watermark = (await getWatermark(deps.pool, name)) ?? EPOCH;
+  const since = behind(watermark, deps.settings.pollOverlapMs);
+  const flow = deps.definition.customers;
+  let latest = watermark;
+  let seen = 0;
+  for await (const division of salesforce.operations.query<RawRecord & { SystemModstamp: string }>(
+    `SELECT Id, Name, IsActive, SystemModstamp, LastModifiedDate, LastModifiedById FROM Division ` +
+      `WHERE SystemModstamp > ${soqlDateTime(since)} ORDER BY SystemModstamp, Id`,
+  )) {
+    await planAndApply(deps, flow, salesforceChange(division));
+    const stamp = new Date(division.SystemModstamp).toISOString();
+    if (stamp > latest) latest = stamp;
+    seen++;
+  }
+  if (latest !== watermark) await setWatermark(deps.pool, name, latest);
+  return seen;
+}
+
+/** Deleted Tasks the Apex trigger path did not report (`/sobjects/Task/deleted`, ≤30 days back). */
+export async function pollDeletedTasks(deps: SyncDeps): Promise<number> {
+  const salesforce = await deps.salesforce();
+  const name = 'salesforce.tasks.deleted';
+  const now = deps.now();
+  const floor = new Date(now.getTime() - 29 * 24 * 3600_000);
+  const stored = await getWatermark(deps.pool, name);
+  const start = stored
+    ? new Date(Math.max(floor.getTime(), behind(stored, deps.settings.pollOverlapMs).getTime()))
+    : floor;
+  const { records, latestDateCovered } = await salesforce.operations.deleted('Task', start, now);
+  let seen = 0;
+  for (const record of records) {
+    const linked = await findLinkBySalesforceId<Link>(deps.pool, record.id);
+    if (!linked || linked.link.salesforce.deleted) continue;
+    await insertInboxMessages(deps.pool, [
+      {
+        source: 'salesforce.deletion',
+        dedupeKey: `poll:${record.id}:${record.deletedDate}`,
+        recordKey: `sf:${record.id}`,
+        payload: { taskId: record.id, custompmsId: linked.link.custompmsId, operation: 'delete' },
+      },
+    ]);
+    seen++;
+  }
+  if (latestDateCovered) await setWatermark(deps.pool, name, new Date(latestDateCovered).toISOString());
+  return seen;
+}

@@ -1,0 +1,118 @@
+/**
+ * Salesforce → Custompms. Outbound-message notifications carry the Task's latest data: apply
+ * those values (no re-read per notification); a notification older than what was applied is
+ * dropped by the planner as stale. Deletes and undeletes come from the Apex trigger path and the
+ * `/deleted` poll, through the same inbox.
+ */
+import type { Change, FlowDefinition, Link, RawRecord } from '../sync';
+import { CustompmsNotFoundError } from '../custompms/errors';
+import { findLinkBySalesforceId } from '../store/links';
+import { soqlString } from '../salesforce/operations';
+import { flowOfType, planAndApply } from './apply';
+import type { SyncDeps } from './deps';
+
+/** The Task fields the sync reads, the same list the outbound message sends. */
+export const TASK_FIELDS = [
+  'Id',
+  'Subject',
+  'Description',
+  'Status',
+  'Priority',
+  'ActivityDate',
+  'OwnerId',
+  'Custompms_Id__c',
+  'Custompms_Type__c',
+  'Custompms_Project_Id__c',
+  'SystemModstamp',
+  'LastModifiedDate',
+  'LastModifiedById',
+];
+
+export function salesforceChange(record: RawRecord, operation: Change['operation'] = 'upsert'): Change {
+  return {
+    side: 'salesforce',
+    operation,
+    id: String(record.Id),
+    version: (record.SystemModstamp as string | undefined) ?? null,
+    modifiedAt: (record.LastModifiedDate as string | undefined) ?? null,
+    record,
+    origin: (record.LastModifiedById as string | undefined) ?? null,
+  };
+}
+
+async function custompmsCounterpart(
+  deps: SyncDeps,
+  flow: FlowDefinition,
+  id: string,
+): Promise<Change | null> {
+  try {
+    const record = (await deps.custompms().get(flow.custompmsCollection, id)) as unknown as RawRecord & {
+      id: string;
+      version: number;
+      updated_at: string;
+    };
+    return {
+      side: 'custompms',
+      operation: 'upsert',
+      id: record.id,
+      version: record.version,
+      modifiedAt: record.updated_at,
+      record,
+    };
+  } catch (error) {
+    if (error instanceof CustompmsNotFoundError) return null;
+    throw error;
+  }
+}
+
+/** Applies one Task state from Salesforce (outbound message, or a read after undelete). */
+export async function applySalesforceTask(deps: SyncDeps, sObject: RawRecord): Promise<void> {
+  const type = sObject.Custompms_Type__c;
+  if (typeof type !== 'string' || type === '') {
+    deps.logger.debug({ id: sObject.Id }, 'Task without Custompms_Type__c ignored');
+    return;
+  }
+  const flow = flowOfType(deps, type);
+  if (!flow || flow.salesforceObject !== 'Task') {
+    deps.logger.warn({ id: sObject.Id, type }, 'unknown Custompms_Type__c');
+    return;
+  }
+  const change = salesforceChange(sObject);
+  // A Task naming a Custompms record we have no link for (e.g. linked before a restore of the
+  // store): plan against that record's current state so the two get linked, not duplicated.
+  let counterpart: Change | null = null;
+  const named = sObject.Custompms_Id__c;
+  if (typeof named === 'string' && named !== '') {
+    const linked = await findLinkBySalesforceId<Link>(deps.pool, change.id);
+    if (!linked) counterpart = await custompmsCounterpart(deps, flow, named);
+  }
+  await planAndApply(deps, flow, change, { counterpart });
+}
+
+export interface DeletionEvent {
+  taskId: string;
+  custompmsId?: string | null;
+  operation: 'delete' | 'undelete';
+}
+
+/** A Task deleted or restored in Salesforce. */
+export async function applyTaskDeletion(deps: SyncDeps, event: DeletionEvent): Promise<void> {
+  const stored = await findLinkBySalesforceId<Link>(deps.pool, event.taskId);
+  if (!stored) {
+    deps.logger.debug({ taskId: event.taskId }, 'delete of an unlinked Task ignored');
+    return;
+  }
+  const flow = deps.definition[stored.link.flow];
+  if (event.operation === 'delete') {
+    await planAndApply(deps, flow, { side: 'salesforce', operation: 'delete', id: event.taskId });
+    return;
+  }
+  // Undelete: read the restored record (ALL ROWS: it may still be flagged in the recycle bin).
+  const salesforce = await deps.salesforce();
+  const [record] = await salesforce.operations.queryAll<RawRecord>(
+    `SELECT ${TASK_FIELDS.join(', ')} FROM Task WHERE Id = ${soqlString(event.taskId)}`,
+    { includeDeleted: true },
+  );
+  if (!record) return;
+  await planAndApply(deps, flow, salesforceChange(record, 'undelete'));
+}

@@ -1,0 +1,47 @@
+/**
+ * Enqueueing graphile-worker jobs from SQL, so a job can be added in the same transaction as the
+ * state change that needs it.
+ */
+import type { Queryable } from './transaction';
+
+export interface JobSpec {
+  /** Coalesces: one pending job per key (the newest payload wins). */
+  jobKey?: string;
+  /** Jobs in one queue run one at a time, in order. */
+  queueName?: string;
+  runAt?: Date;
+  maxAttempts?: number;
+  /** `preserve_run_at` keeps a pending job's time (debounce without postponing forever). */
+  jobKeyMode?: 'replace' | 'preserve_run_at';
+}
+
+export async function enqueueJob(
+  db: Queryable,
+  task: string,
+  payload: unknown,
+  spec: JobSpec = {},
+): Promise<void> {
+  await db.query(
+    `SELECT graphile_worker.add_job($1, $2::json, queue_name := $3, run_at := $4, max_attempts := $5,
+       job_key := $6, job_key_mode := $7)`,
+    [
+      task,
+      JSON.stringify(payload ?? {}),
+      spec.queueName ?? null,
+      spec.runAt ?? null,
+      spec.maxAttempts ?? null,
+      spec.jobKey ?? null,
+      spec.jobKeyMode ?? 'replace',
+    ],
+  );
+}
+
+/** Pending and failed-for-good jobs, for health checks and tests. */
+export async function jobCounts(db: Queryable): Promise<{ pending: number; failed: number }> {
+  const result = await db.query<{ pending: string; failed: string }>(
+    `SELECT count(*) FILTER (WHERE attempts < max_attempts) AS pending,
+            count(*) FILTER (WHERE attempts >= max_attempts) AS failed
+     FROM graphile_worker.jobs`,
+  );
+  return { pending: Number(result.rows[0]?.pending ?? 0), failed: Number(result.rows[0]?.failed ?? 0) };
+}
