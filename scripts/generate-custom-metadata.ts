@@ -198,8 +198,20 @@ export function renderCustomMetadata(definition: SyncDefinition = FLOWS): Map<st
   const picklists: [string, string, string, string, readonly string[]][] = [
     [FIELD_MAP_TYPE, 'Direction__c', 'Direction', 'Which way the row syncs.', DIRECTIONS],
     [FIELD_MAP_TYPE, 'Kind__c', 'Kind', 'How values are read and converted.', FIELD_KINDS],
-    [SYNC_SETTING_TYPE, 'Conflict_Policy__c', 'Conflict Policy', 'Who wins a field changed on both sides.', CONFLICT_POLICIES],
-    [SYNC_SETTING_TYPE, 'Delete_Policy__c', 'Delete Policy', 'What a delete does to the other side.', DELETE_POLICIES],
+    [
+      SYNC_SETTING_TYPE,
+      'Conflict_Policy__c',
+      'Conflict Policy',
+      'Who wins a field changed on both sides.',
+      CONFLICT_POLICIES,
+    ],
+    [
+      SYNC_SETTING_TYPE,
+      'Delete_Policy__c',
+      'Delete Policy',
+      'What a delete does to the other side.',
+      DELETE_POLICIES,
+    ],
   ];
   for (const [type, field, label, description, values] of picklists) {
     add(
