@@ -1,0 +1,473 @@
+/**
+ * One emulated Salesforce org: schema (standard objects + applied metadata), data and DML,
+ * users and permissions, OAuth sessions, limits, fault injection, the event bus, record-triggered
+ * Flows and outbound messages, the Apex transliterations and Bulk API 2.0 jobs. The HTTP layer
+ * (http/) is a thin translation of requests onto this object; tests can also drive it directly.
+ */
+import path from 'node:path';
+import {
+  ApexRuntime,
+  DEFAULT_APEX_OPTIONS,
+  SOBJECT_TYPE,
+  type ApexRuntimeOptions,
+  type SObject,
+} from './apex/runtime';
+import { TRIGGERS, type TriggerDefinition } from './apex/triggers';
+import type { TriggerOperation } from './apex/CustompmsTaskTriggerHandler';
+import { OAuthServer, type ConnectedApp } from './auth';
+import { EventBus, type PublishedEvent } from './automation/event-bus';
+import { runRecordTriggeredFlows } from './automation/flows';
+import { DEFAULT_OUTBOUND, OutboundMessenger, type OutboundOptions } from './automation/outbound';
+import { Database, type DmlHooks, type RunAs, type SaveResult, type Transaction } from './data/database';
+import { parseJsonRecord, type StoredRecord, type Value } from './data/values';
+import { FaultInjector } from './faults';
+import { IdFactory } from './ids';
+import { DEFAULT_LIMITS, OrgLimits, type LimitsOptions } from './limits';
+import { OrgSchema, type ApplyOutcome, type MetadataComponent } from './schema/org-schema';
+import { loadSourceDirectory } from './schema/source-loader';
+import type { ObjectDef } from './schema/types';
+import { Bulk2Service } from './services/bulk2';
+import { QueryCursors } from './services/query-cursors';
+import { systemClock, type Clock } from './time';
+import { UserDirectory, type UserSpec } from './users';
+
+/** The placeholder force-app uses for the integration username; the deploy script replaces it. */
+export const INTEGRATION_USERNAME_PLACEHOLDER = 'replace-with-integration-username@custompms.invalid';
+
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export const DEFAULT_FORCE_APP = path.join(REPO_ROOT, 'force-app/main/default');
+
+export interface OrgOptions {
+  /** Source-format metadata to apply at start; `false` for a bare org. */
+  forceAppDir: string | false;
+  /** Deploy-time text substitutions applied to metadata files (placeholder → value). */
+  substitutions: Record<string, string>;
+  /** Divisions enabled (Task.Division, User.DefaultDivision, the Division object in use). */
+  divisions: boolean;
+  /** Highest API version served (`/services/data` lists 31.0 up to it). */
+  apiVersion: string;
+  orgName: string;
+  clock: Clock;
+  limits: LimitsOptions;
+  /** Access-token lifetime (Salesforce's default session timeout is 2 hours). */
+  tokenTtlMs: number;
+  outbound: OutboundOptions;
+  apex: ApexRuntimeOptions & {
+    /** `deployed`: run a trigger only when its ApexTrigger is in the org's metadata. */
+    triggers: 'deployed' | 'always' | 'off';
+  };
+  eventDeliveryDelayMs: number;
+  bulkProcessingDelayMs: number;
+  integrationUser: UserSpec;
+  adminUser: UserSpec;
+  connectedApp: ConnectedApp;
+  seed: number;
+}
+
+export function defaultOrgOptions(): OrgOptions {
+  const integrationUser: UserSpec = {
+    username: 'integration@custompms.example',
+    email: 'integration@custompms.example',
+    firstName: 'Custompms',
+    lastName: 'Integration',
+    alias: 'cpmsint',
+    permissionSets: ['Custompms_Integration'],
+    customPermissions: ['Custompms_Sync_Bypass'],
+  };
+  return {
+    forceAppDir: DEFAULT_FORCE_APP,
+    substitutions: { [INTEGRATION_USERNAME_PLACEHOLDER]: integrationUser.username },
+    divisions: true,
+    apiVersion: '65.0',
+    orgName: 'Custompms Emulated Org',
+    clock: systemClock,
+    limits: DEFAULT_LIMITS,
+    tokenTtlMs: 2 * 60 * 60 * 1000,
+    outbound: DEFAULT_OUTBOUND,
+    apex: { ...DEFAULT_APEX_OPTIONS, triggers: 'deployed' },
+    eventDeliveryDelayMs: 0,
+    bulkProcessingDelayMs: 20,
+    integrationUser,
+    adminUser: {
+      username: 'admin@custompms.example',
+      email: 'admin@custompms.example',
+      firstName: 'Ada',
+      lastName: 'Admin',
+      alias: 'admin',
+      permissionSets: ['Custompms_Admin'],
+    },
+    connectedApp: {
+      name: 'Custompms Proxy',
+      clientId: 'emulator-client-id',
+      clientSecret: 'emulator-client-secret',
+      runAs: integrationUser.username,
+    },
+    seed: 1,
+  };
+}
+
+export interface RequestLogEntry {
+  at: number;
+  method: string;
+  path: string;
+  status: number;
+  category: string;
+}
+
+export interface OrgWarning {
+  at: number;
+  source: string;
+  message: string;
+}
+
+export class SalesforceOrg {
+  readonly options: OrgOptions;
+  readonly ids = new IdFactory();
+  readonly id: string;
+  readonly clock: Clock;
+  readonly schema: OrgSchema;
+  readonly db: Database;
+  readonly users: UserDirectory;
+  readonly oauth: OAuthServer;
+  readonly limits: OrgLimits;
+  readonly faults: FaultInjector;
+  readonly bus: EventBus;
+  readonly outbound: OutboundMessenger;
+  readonly apex: ApexRuntime;
+  readonly bulk: Bulk2Service;
+  readonly queries: QueryCursors;
+  readonly warnings: OrgWarning[] = [];
+  /** The last 10,000 HTTP requests (method, path, status), oldest first. */
+  readonly requestLog: RequestLogEntry[] = [];
+  readonly createdAt: number;
+  /** Files under the metadata directory the emulator does not model. */
+  readonly skippedMetadata: string[] = [];
+  integrationUserId = '';
+  adminUserId = '';
+  automatedProcessUserId = '';
+  /** Set by the HTTP server once it listens. */
+  baseUrl = 'http://127.0.0.1';
+
+  constructor(options: Partial<OrgOptions> = {}) {
+    const defaults = defaultOrgOptions();
+    this.options = {
+      ...defaults,
+      ...options,
+      outbound: { ...defaults.outbound, ...options.outbound },
+      apex: { ...defaults.apex, ...options.apex },
+      limits: { ...defaults.limits, ...options.limits },
+    };
+    const o = this.options;
+    this.clock = o.clock;
+    this.createdAt = this.clock.now();
+    this.id = this.ids.next('00D');
+    this.schema = new OrgSchema({ divisions: o.divisions }, this.ids);
+    this.db = new Database(this.schema, this.clock, this.ids);
+    this.users = new UserDirectory(this.db);
+    this.limits = new OrgLimits(o.limits);
+    this.faults = new FaultInjector(o.seed);
+    this.oauth = new OAuthServer(this.id, this.users, () => this.clock.now(), o.tokenTtlMs);
+    this.bus = new EventBus(
+      () => this.clock.now(),
+      o.eventDeliveryDelayMs,
+      (n) => this.limits.countPublishedEvents(n),
+    );
+    this.outbound = new OutboundMessenger(
+      this.schema,
+      this.db,
+      this.ids,
+      this.clock,
+      this.faults,
+      {
+        id: this.id,
+        baseUrl: () => this.baseUrl,
+        apiVersion: o.apiVersion,
+      },
+      o.outbound,
+    );
+    this.apex = new ApexRuntime(
+      this.db,
+      this.schema,
+      this.users,
+      this.ids,
+      this.clock,
+      (tx, object, events) => this.publishEvents(tx, object, events),
+      o.apex,
+    );
+    this.bulk = new Bulk2Service(this.schema, this.db, this.ids, this.clock, this.limits, {
+      processingDelayMs: o.bulkProcessingDelayMs,
+    });
+    this.queries = new QueryCursors(this.db, this.ids, this.clock);
+    this.db.hooks = this.hooks();
+    this.schema.onApply((component) => this.afterApply(component));
+    this.seed();
+    if (o.forceAppDir !== false) {
+      const loaded = loadSourceDirectory(o.forceAppDir, o.substitutions);
+      this.skippedMetadata.push(...loaded.skipped);
+      const outcomes = this.applyMetadata(loaded.components);
+      for (const failed of outcomes.filter((x) => !x.success)) {
+        this.warn('metadata', `${failed.type} ${failed.fullName}: ${failed.problem}`);
+      }
+    }
+    this.subscribeTriggers();
+  }
+
+  private seed(): void {
+    this.db.systemInsert('Organization', {
+      Id: this.id,
+      Name: this.options.orgName,
+      InstanceName: 'EMU1',
+      IsSandbox: false,
+      TrialExpirationDate: null,
+      NamespacePrefix: null,
+      OrganizationType: 'Enterprise Edition',
+    });
+    if (this.options.divisions) {
+      this.db.systemInsert('Division', {
+        Name: 'Global',
+        IsActive: true,
+        IsGlobalDivision: true,
+        SortOrder: 0,
+      });
+    }
+    const automated = this.users.create({
+      username: `autoproc@${this.id.toLowerCase()}`,
+      email: 'noreply@salesforce.com',
+      lastName: 'Automated Process',
+      alias: 'autoproc',
+      userType: 'AutomatedProcess',
+    });
+    this.automatedProcessUserId = automated.Id as string;
+    this.integrationUserId = this.users.create(this.options.integrationUser).Id as string;
+    this.adminUserId = this.users.create(this.options.adminUser).Id as string;
+    this.oauth.addApp(this.options.connectedApp);
+  }
+
+  warn(source: string, message: string): void {
+    this.warnings.push({ at: this.clock.now(), source, message });
+  }
+
+  /** Applies metadata components (the same entry point a Metadata API deploy will use). */
+  applyMetadata(components: MetadataComponent[]): ApplyOutcome[] {
+    const outcomes = this.schema.apply(components);
+    this.db.refreshTables();
+    return outcomes;
+  }
+
+  private afterApply(component: MetadataComponent): void {
+    if (component.type !== 'CustomMetadata') return;
+    const dot = component.fullName.indexOf('.');
+    const key = `${component.fullName.slice(0, dot)}__mdt.${component.fullName.slice(dot + 1)}`;
+    const def = this.schema.customMetadataRecords.get(key);
+    const type = def ? this.schema.object(def.type) : undefined;
+    if (!def || !type) return;
+    const table = this.db.table(type.name);
+    const existing = [...table.rows.values()].find((r) => r.DeveloperName === def.developerName);
+    const id = (existing?.Id as string | undefined) ?? this.ids.next(type.keyPrefix);
+    table.put(id, {
+      ...Object.fromEntries(type.fields.map((f) => [f.name, null])),
+      ...def.values,
+      Id: id,
+      DeveloperName: def.developerName,
+      MasterLabel: def.label,
+      Label: def.label,
+      QualifiedApiName: def.developerName,
+      Language: 'en_US',
+      NamespacePrefix: null,
+      SystemModstamp: this.db.now(),
+    });
+  }
+
+  logRequest(entry: RequestLogEntry): void {
+    this.requestLog.push(entry);
+    if (this.requestLog.length > 10_000) this.requestLog.splice(0, this.requestLog.length - 10_000);
+  }
+
+  /**
+   * Runs DML as a user, as a person working in the org would (e.g. restoring Tasks from the
+   * recycle bin, which the REST API cannot do): triggers, flows and outbound messages fire.
+   */
+  transaction<T>(user: string, body: (tx: Transaction) => T): T {
+    return this.db.transaction(this.runAs(user), body);
+  }
+
+  /** The running-user view of a user. */
+  runAs(idOrUsername: string): RunAs {
+    return this.users.runAs(idOrUsername);
+  }
+
+  private triggerActive(trigger: TriggerDefinition): boolean {
+    const mode = this.options.apex.triggers;
+    if (mode === 'off') return false;
+    if (mode === 'always') return true;
+    return this.schema.apexTriggers.has(trigger.name);
+  }
+
+  private asSObjects(object: ObjectDef, records: StoredRecord[]): SObject[] {
+    return records.map((r) => ({ ...r, [SOBJECT_TYPE]: object.name }));
+  }
+
+  private runRecordTriggers(
+    tx: Transaction,
+    object: ObjectDef,
+    operation: TriggerOperation,
+    records: StoredRecord[],
+  ): void {
+    for (const trigger of TRIGGERS) {
+      if (
+        trigger.object !== object.name ||
+        !trigger.operations.includes(operation) ||
+        !this.triggerActive(trigger)
+      )
+        continue;
+      this.apex.runInTransaction(tx, trigger.name, (apex) =>
+        trigger.run(apex, operation, this.asSObjects(object, records)),
+      );
+    }
+  }
+
+  private hooks(): DmlHooks {
+    return {
+      afterSave: (tx, object, event, record, prior) => {
+        if (!this.schema.flows.size) return;
+        const run = runRecordTriggeredFlows(this.schema.flows.values(), {
+          object,
+          event,
+          record,
+          prior,
+          hasCustomPermission: (name) => tx.user.hasCustomPermission(name),
+        });
+        for (const warning of run.warnings) this.warn('flow', warning);
+        for (const action of run.actions) {
+          if (action.actionType !== 'outboundMessage') {
+            this.warn('flow', `${action.flow}: action type ${action.actionType} is not run by the emulator`);
+            continue;
+          }
+          if (!this.schema.outboundMessages.has(action.actionName)) {
+            this.warn('flow', `${action.flow}: outbound message ${action.actionName} does not exist`);
+            continue;
+          }
+          const id = record.Id as string;
+          tx.onCommit(() => this.outbound.enqueue(action.actionName, id));
+        }
+      },
+      afterDelete: (tx, object, records) => this.runRecordTriggers(tx, object, 'AFTER_DELETE', records),
+      afterUndelete: (tx, object, records) => this.runRecordTriggers(tx, object, 'AFTER_UNDELETE', records),
+      publishEvents: (tx, object, events) => this.publishEvents(tx, object, events),
+    };
+  }
+
+  /** Platform events: after commit (PublishAfterCommit) or at once (PublishImmediately). */
+  private publishEvents(tx: Transaction, object: ObjectDef, events: StoredRecord[]): void {
+    if (object.publishBehavior === 'PublishImmediately') this.bus.publish(object.name, events);
+    else tx.onCommit(() => this.bus.publish(object.name, events));
+  }
+
+  /** Delivers platform events to the Apex trigger transliterations, as the subscriber config's user. */
+  private subscribeTriggers(): void {
+    for (const trigger of TRIGGERS) {
+      const object = this.schema.object(trigger.object);
+      if (!object || object.kind !== 'platformEvent') continue;
+      const config = this.schema.subscriberConfigs.get(trigger.name.toLowerCase());
+      this.bus.subscribe({
+        name: trigger.name,
+        object: object.name,
+        batchSize: config?.batchSize ?? 2000,
+        deliver: async (events: PublishedEvent[]) => {
+          if (!this.triggerActive(trigger)) return;
+          const current = this.schema.subscriberConfigs.get(trigger.name.toLowerCase());
+          let user = current?.user ? this.users.byUsername(current.user) : undefined;
+          if (current?.user && !user) {
+            this.warn(
+              'apex',
+              `${trigger.name}: subscriber config user ${current.user} does not exist; running as Automated Process`,
+            );
+          }
+          user ??= this.users.byId(this.automatedProcessUserId);
+          await this.apex.runTrigger(trigger.name, this.runAs(user!.Id as string), (apex) =>
+            trigger.run(
+              apex,
+              'AFTER_INSERT',
+              this.asSObjects(
+                object,
+                events.map((e) => e.record),
+              ),
+            ),
+          );
+        },
+      });
+    }
+  }
+
+  /**
+   * Publishes platform events in-process as `user` (default: the integration user), as a REST
+   * create would — validation, ids, after-commit delivery.
+   */
+  publish(
+    eventObject: string,
+    records: Record<string, Value>[],
+    user = this.integrationUserId,
+  ): SaveResult[] {
+    const object = this.schema.object(eventObject);
+    if (!object || object.kind !== 'platformEvent') throw new Error(`${eventObject} is not a platform event`);
+    return this.db.transaction(this.runAs(user), (tx) =>
+      tx.insert(
+        object.name,
+        records.map((r) => parseJsonRecord(object, r)),
+        { allOrNone: false },
+      ),
+    );
+  }
+
+  /** Events published on a channel so far. */
+  published(eventObject: string): PublishedEvent[] {
+    return this.bus.published(eventObject);
+  }
+
+  /** Subscribes a test observer to a platform event channel. */
+  onEvent(eventObject: string, listener: (events: PublishedEvent[]) => void, batchSize = 2000): () => void {
+    return this.bus.subscribe({
+      name: `observer:${eventObject}`,
+      object: eventObject,
+      batchSize,
+      deliver: listener,
+    });
+  }
+
+  /** Points the Apex side at the proxy: Named Credential URL and the External Credential's ApiKey. */
+  setProxy(settings: { url: string; apiKey: string }): void {
+    this.apex.setNamedCredentialUrl('Custompms_Proxy', settings.url);
+    this.apex.setCredentialParameter('Custompms_Proxy', 'ApiKey', settings.apiKey);
+  }
+
+  /** Points outbound messages (all, or one by `Object.Name`) at a URL. */
+  setOutboundEndpoint(url: string, message?: string): void {
+    this.outbound.setEndpoint(url, message);
+  }
+
+  /** Waits until events, Apex jobs, outbound deliveries due now and bulk jobs have settled. */
+  async settle(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.bus.idle();
+      await this.apex.idle();
+      await this.bulk.idle();
+      await this.outbound.dispatch();
+      const busy = this.apex.jobs.some((j) => j.Status === 'Queued' || j.Status === 'Processing');
+      if (!busy) {
+        await this.bus.idle();
+        if (!this.apex.jobs.some((j) => j.Status === 'Queued' || j.Status === 'Processing')) return;
+      }
+      if (Date.now() > deadline) throw new Error('the org did not settle in time');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  start(): void {
+    this.outbound.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.outbound.stop();
+  }
+}
