@@ -70,16 +70,20 @@ export function readField(
   side: Side,
   record: RawRecord,
 ): { value: Scalar } | { problem: Problem } {
-  const name = fieldOn(field, side);
-  if (name === null) return { value: null };
-  const raw = record[name];
-  const value: Scalar | Invalid = canonical(field.kind, side, raw);
-  if (value === INVALID) {
-    return {
-      problem: problem(flow, field, 'invalid_value', 'error', `${name} is not a valid ${field.kind}`, raw),
-    };
-  }
-  return { value };
+  const value = readValue(field, side, record);
+  return value === INVALID ? { problem: invalidValue(flow, field, side, record) } : { value };
+}
+
+/** `readField` without the allocation, for the hot path: the canonical value or `INVALID`. */
+export function readValue(field: FieldMapping, side: Side, record: RawRecord): Scalar | Invalid {
+  const name = side === 'custompms' ? field.custompms : field.salesforce;
+  return name === null ? null : canonical(field.kind, side, record[name]);
+}
+
+/** The problem for a value `readValue` found invalid. */
+export function invalidValue(flow: FlowName, field: FieldMapping, side: Side, record: RawRecord): Problem {
+  const name = fieldOn(field, side)!;
+  return problem(flow, field, 'invalid_value', 'error', `${name} is not a valid ${field.kind}`, record[name]);
 }
 
 function lookupMap(map: Readonly<Record<string, string>> | undefined, key: string): string | undefined {

@@ -6,12 +6,15 @@
  * 2. For each incoming change, load its link (by either id) and build a `SyncContext`
  *    (owner directory, Division and project links), then `planChange({ flow, context, link, change })`.
  * 3. Act on `plan.kind`: perform `plan.writes` in order (`Write.expectedVersion` is the
- *    `If-Match` for Custompms), fold each result in with `applyWriteResult`, perform its follow-ups,
- *    then store the resulting link; `skip` plans with a `link` store it too (versions advanced);
+ *    `If-Match` for Custompms), fold each result in with `applyWriteResult` (report the version
+ *    the write produced, and `conditional: true` for If-Match writes and creates), perform its
+ *    follow-ups, then store the resulting link; `skip` plans with a `link` store it too;
  *    `wait_for_dependency` retries later (`plan.missing` says what to sync first); `invalid` and
  *    `plan.problems` go to the log and the admin view, `plan.conflicts` to the admin view.
  * 4. When a Custompms write answers 409, fetch the record and plan the same change again with
  *    it as `counterpart`: that is how edits on both sides meet and conflicts are resolved.
+ * 5. Process one change at a time per link (e.g. a job queue keyed by link), so a plan always
+ *    starts from the link the previous one stored.
  */
 export {
   FLOWS,

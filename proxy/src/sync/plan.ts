@@ -21,8 +21,10 @@ import {
   fieldOn,
   flowsFrom,
   isActiveRow,
+  invalidValue,
   mapRecord,
   readField,
+  readValue,
 } from './convert';
 import {
   EMPTY_SIDE,
@@ -269,11 +271,11 @@ function readIncoming(
     }
     for (const field of flow.fields) {
       if (!isActiveRow(field, context)) continue;
-      const name = fieldOn(field, side);
+      const name = side === 'custompms' ? field.custompms : field.salesforce;
       if (name === null || Object.hasOwn(values, name)) continue;
-      const read = readField(flow.name, field, side, record);
-      if ('problem' in read) problems.push(read.problem);
-      else values[name] = read.value;
+      const value = readValue(field, side, record);
+      if (value === INVALID) problems.push(invalidValue(flow.name, field, side, record));
+      else values[name] = value;
     }
   }
   return { incoming: { side, change, id, version, modifiedAt, values }, problems };
@@ -335,7 +337,7 @@ function unmasked(incoming: Incoming, state: SideState): Incoming {
 
 function withoutNulls(values: Values): Values {
   const result: Record<string, Scalar> = {};
-  for (const [name, value] of Object.entries(values)) if (value !== null) result[name] = value;
+  for (const name in values) if (values[name] !== null) result[name] = values[name]!;
   return result;
 }
 
@@ -401,6 +403,42 @@ interface MergeResult {
   readonly waits: Dependency[];
 }
 
+/** What a merge accumulates besides the two sides. */
+interface MergeWork {
+  readonly flow: FlowName;
+  readonly context: SyncContext;
+  readonly problems: Problem[];
+  readonly waits: Dependency[];
+}
+
+/** Carries one field's current value from one side to the other, if the other does not hold it yet. */
+function carry(
+  work: MergeWork,
+  field: FieldMapping,
+  from: MergeSide,
+  to: MergeSide,
+  conversion?: Conversion,
+): void {
+  const fromName = fieldOn(field, from.side)!;
+  const toName = fieldOn(field, to.side)!;
+  const result = conversion ?? convertField(work.flow, field, to.side, from.current[fromName]!, work.context);
+  if ('wait' in result) {
+    work.waits.push(result.wait);
+    return;
+  }
+  if ('skip' in result) {
+    work.problems.push(result.skip);
+    from.held.add(fromName);
+    return;
+  }
+  if (result.problem) work.problems.push(result.problem);
+  if (to.current[toName] !== result.value || !Object.hasOwn(to.current, toName)) {
+    to.writes[toName] = result.value;
+    to.current[toName] = result.value;
+    to.writeCount += 1;
+  }
+}
+
 /** Field-level three-way merge of whatever changes are present against the snapshot. */
 function merge(
   flow: FlowDefinition,
@@ -420,26 +458,7 @@ function merge(
   const waits: Dependency[] = [];
   let changed = false;
 
-  const carry = (field: FieldMapping, from: MergeSide, to: MergeSide, conversion?: Conversion): void => {
-    const fromName = fieldOn(field, from.side)!;
-    const toName = fieldOn(field, to.side)!;
-    const result = conversion ?? convertField(flow.name, field, to.side, from.current[fromName]!, context);
-    if ('wait' in result) {
-      waits.push(result.wait);
-      return;
-    }
-    if ('skip' in result) {
-      problems.push(result.skip);
-      from.held.add(fromName);
-      return;
-    }
-    if (result.problem) problems.push(result.problem);
-    if (to.current[toName] !== result.value || !Object.hasOwn(to.current, toName)) {
-      to.writes[toName] = result.value;
-      to.current[toName] = result.value;
-      to.writeCount += 1;
-    }
-  };
+  const work: MergeWork = { flow: flow.name, context, problems, waits };
 
   const cp = sides.custompms;
   const sf = sides.salesforce;
@@ -480,11 +499,11 @@ function merge(
     if (!changedCp && !changedSf) continue;
     changed = true;
     if (changedCp && !changedSf) {
-      carry(field, cp, sf, derived);
+      carry(work, field, cp, sf, derived);
       continue;
     }
     if (changedSf && !changedCp) {
-      carry(field, sf, cp);
+      carry(work, field, sf, cp);
       continue;
     }
     // Changed on both sides: a conflict only if the new values disagree.
@@ -510,8 +529,8 @@ function merge(
       winner,
       policy: flow.conflictPolicy,
     });
-    if (winner === 'custompms') carry(field, cp, sf, toSf);
-    else carry(field, sf, cp, toCp);
+    if (winner === 'custompms') carry(work, field, cp, sf, toSf);
+    else carry(work, field, sf, cp, toCp);
   }
   return { custompms: sides.custompms, salesforce: sides.salesforce, changed, conflicts, problems, waits };
 }
@@ -649,14 +668,10 @@ function planMerge(
   readProblems: Problem[],
 ): Plan {
   const source = primary.side;
-  const pick = (side: Side): Incoming | null => {
-    const incoming = primary.side === side ? primary : counterpart;
-    return incoming === null
-      ? null
-      : unmasked(incoming, side === 'custompms' ? link.custompms : link.salesforce);
-  };
-  const custompms = pick('custompms');
-  const salesforce = pick('salesforce');
+  const cpIncoming = source === 'custompms' ? primary : counterpart;
+  const sfIncoming = source === 'salesforce' ? primary : counterpart;
+  const custompms = cpIncoming === null ? null : unmasked(cpIncoming, link.custompms);
+  const salesforce = sfIncoming === null ? null : unmasked(sfIncoming, link.salesforce);
   const cpState = custompms ? advanced(link.custompms, custompms, false) : link.custompms;
   const sfState = salesforce ? advanced(link.salesforce, salesforce, false) : link.salesforce;
   const result = merge(
@@ -671,7 +686,7 @@ function planMerge(
     },
     link.custompmsId ?? custompms?.id ?? null,
   );
-  const problems = [...readProblems, ...result.problems];
+  const problems = result.problems.length === 0 ? readProblems : [...readProblems, ...result.problems];
   const common = { flow: flow.name, source, conflicts: result.conflicts, problems };
   if (result.waits.length > 0) return waitPlan(flow.name, source, result.waits, problems);
   const next: Link = {

@@ -24,9 +24,11 @@ const DATETIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d
 const SALESFORCE_ID = /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/;
 const ID_SUFFIX = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
 
+const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+  return DAYS_IN_MONTH[month]!;
 }
 
 /** A calendar date `YYYY-MM-DD` that exists, or `INVALID`. Never converted through `Date`: no zone shift. */
@@ -42,10 +44,15 @@ export function canonicalDate(raw: unknown): string | null | Invalid {
   return raw;
 }
 
+const CANONICAL_DATETIME = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+
 /** An instant as UTC ISO-8601 with milliseconds (`2024-01-02T03:04:05.000Z`), or `INVALID`. */
 export function canonicalDateTime(raw: unknown): string | null | Invalid {
   if (raw === null || raw === undefined || raw === '') return null;
   if (typeof raw !== 'string') return INVALID;
+  // Fast path: most versions arrive canonical already (REST and SOAP both send UTC with millis).
+  const canonicalMatch = CANONICAL_DATETIME.exec(raw);
+  if (canonicalMatch) return canonicalDate(canonicalMatch[1]) === INVALID ? INVALID : raw;
   const match = DATETIME.exec(raw);
   if (!match) return INVALID;
   let zone = match[2]!;
