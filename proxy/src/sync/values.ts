@@ -20,7 +20,8 @@ export type Invalid = typeof INVALID;
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 // ISO-8601 with a zone (`Z`, `±hh:mm` or Salesforce's `±hhmm`); fractions of any length.
-const DATETIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})$/;
+const DATETIME =
+  /^(\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?)(Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)$/;
 const SALESFORCE_ID = /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/;
 const ID_SUFFIX = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
 
