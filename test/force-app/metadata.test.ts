@@ -279,8 +279,9 @@ describe('layout', () => {
   });
 
   it('grants the integration user what it needs, and admins no bypass', () => {
+    // Field permissions name Activity fields through Task (the platform mirrors them to Event).
     const activityFields = listFiles(path.join(metadataDir, 'objects', 'Activity', 'fields')).map(
-      (file) => `Activity.${path.basename(file, '.field-meta.xml')}`,
+      (file) => `Task.${path.basename(file, '.field-meta.xml')}`,
     );
     const integration = readXml('permissionsets/Custompms_Integration.permissionset-meta.xml');
     expect(asArray(integration.customPermissions)).toEqual([
@@ -307,7 +308,7 @@ describe('layout', () => {
     const adminEditable = asArray(admin.fieldPermissions)
       .filter((p) => p.editable === 'true')
       .map((p) => p.field);
-    expect(adminEditable).not.toContain('Activity.Custompms_Id__c');
+    expect(adminEditable).not.toContain('Task.Custompms_Id__c');
     for (const permissionSet of [integration, admin]) {
       expect(
         asArray(permissionSet.customMetadataTypeAccesses)
