@@ -5,6 +5,7 @@
  * (http/) is a thin translation of requests onto this object; tests can also drive it directly.
  */
 import path from 'node:path';
+import { PLACEHOLDERS } from '../../../scripts/deploy-org';
 import {
   ApexRuntime,
   DEFAULT_APEX_OPTIONS,
@@ -32,7 +33,7 @@ import { systemClock, type Clock } from './time';
 import { UserDirectory, type UserSpec } from './users';
 
 /** The placeholder force-app uses for the integration username; the deploy script replaces it. */
-export const INTEGRATION_USERNAME_PLACEHOLDER = 'replace-with-integration-username@custompms.invalid';
+export const INTEGRATION_USERNAME_PLACEHOLDER = PLACEHOLDERS.integrationUser;
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 export const DEFAULT_FORCE_APP = path.join(REPO_ROOT, 'force-app/main/default');

@@ -65,6 +65,9 @@ const noHooks: DmlHooks = {
   publishEvents: () => undefined,
 };
 
+/** A DML statement's default (Apex `insert records;`): all records or none. */
+export const ALL_OR_NONE: DmlOptions = { allOrNone: true };
+
 export const ROLLED_BACK = (): RecordError =>
   recordError(
     'ALL_OR_NONE_OPERATION_ROLLED_BACK',
@@ -283,7 +286,7 @@ export class Transaction {
   }
 
   /** Inserts records (platform events are published instead of stored). */
-  insert(objectName: string, inputs: ParsedInput[], options: DmlOptions): SaveResult[] {
+  insert(objectName: string, inputs: ParsedInput[], options: DmlOptions = ALL_OR_NONE): SaveResult[] {
     const object = this.db.schema.object(objectName)!;
     this.dmlStatements += 1;
     const savepoint = this.savepoint();
@@ -341,7 +344,7 @@ export class Transaction {
   update(
     objectName: string,
     inputs: { id: string; input: ParsedInput }[],
-    options: DmlOptions,
+    options: DmlOptions = ALL_OR_NONE,
   ): SaveResult[] {
     const object = this.db.schema.object(objectName)!;
     this.dmlStatements += 1;
@@ -416,7 +419,7 @@ export class Transaction {
     objectName: string,
     externalIdField: string,
     inputs: ParsedInput[],
-    options: DmlOptions,
+    options: DmlOptions = ALL_OR_NONE,
   ): SaveResult[] {
     const object = this.db.schema.object(objectName)!;
     const def = findField(object, externalIdField);
@@ -503,7 +506,7 @@ export class Transaction {
   }
 
   /** Deletes records by id (any objects), moving them to the recycle bin. */
-  delete(ids: string[], options: DmlOptions): SaveResult[] {
+  delete(ids: string[], options: DmlOptions = ALL_OR_NONE): SaveResult[] {
     this.dmlStatements += 1;
     const savepoint = this.savepoint();
     const now = this.db.now();
@@ -547,7 +550,7 @@ export class Transaction {
   }
 
   /** Restores records from the recycle bin. */
-  undelete(ids: string[], options: DmlOptions): SaveResult[] {
+  undelete(ids: string[], options: DmlOptions = ALL_OR_NONE): SaveResult[] {
     this.dmlStatements += 1;
     const savepoint = this.savepoint();
     const now = this.db.now();
