@@ -449,16 +449,24 @@ export class CustompmsClient {
     } catch (error) {
       throw aborted(info, error, 1);
     }
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
-    const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
+    // Our own timer rather than AbortSignal.timeout(): that one stays armed (and keeps the
+    // request and response reachable) for the full timeout after the answer arrived; this one is
+    // cleared at once, so memory while paging stays at one page.
+    const timeout = new AbortController();
+    const timer = setTimeout(
+      () => timeout.abort(new DOMException(`timed out after ${this.#timeoutMs} ms`, 'TimeoutError')),
+      this.#timeoutMs,
+    );
+    const signal = callerSignal ? AbortSignal.any([callerSignal, timeout.signal]) : timeout.signal;
     try {
       const response = await this.#fetch(url, { ...init, signal });
       const text = await response.text();
       return { kind: 'response', status: response.status, headers: response.headers, text };
     } catch (error) {
       if (callerSignal?.aborted) throw aborted(info, error, 1);
-      return { kind: timeout.aborted ? 'timeout' : 'network', cause: error };
+      return { kind: timeout.signal.aborted ? 'timeout' : 'network', cause: error };
     } finally {
+      clearTimeout(timer);
       release();
     }
   }
