@@ -195,5 +195,10 @@ describe('OAuth and sessions', () => {
     expect(conn.accessToken).not.toBe(first);
     await conn.query('SELECT Id FROM Task LIMIT 1');
     expect(refreshes).toBe(1);
+    // Fault injection: the session dies on the next composite call; jsforce refreshes and repeats.
+    emulator.org.faults.failNext('composite', 'sessionExpired');
+    const saved = await conn.sobject('Task').create([{ Subject: 'after injected expiry' }]);
+    expect(saved[0]!.success).toBe(true);
+    expect(refreshes).toBe(2);
   });
 });

@@ -17,7 +17,7 @@ export type RouteCategory =
   | 'limits'
   | 'other';
 
-export type FaultKind = 'unavailable' | 'lockRow' | 'requestLimit';
+export type FaultKind = 'unavailable' | 'lockRow' | 'requestLimit' | 'sessionExpired';
 
 export interface FaultRule {
   /** A category, `*` for every route, or a pattern tested against `METHOD /path`. */
@@ -28,6 +28,8 @@ export interface FaultRule {
   lockRowRate?: number;
   /** Probability of 403 REQUEST_LIMIT_EXCEEDED. */
   requestLimitRate?: number;
+  /** Probability that the request's session has expired (401 INVALID_SESSION_ID; the token dies). */
+  sessionExpiryRate?: number;
   /** Added latency in ms. */
   latencyMs?: number;
 }
@@ -113,11 +115,13 @@ export class FaultInjector {
     const rules = this.rules.filter((r) => this.matches(r.route, category, method, path));
     const latencyMs = rules.reduce((sum, r) => sum + (r.latencyMs ?? 0), 0);
     let failure: RequestFaults['failure'];
-    if (this.takeForced('requestLimit', category, method, path)) failure = 'requestLimit';
+    if (this.takeForced('sessionExpired', category, method, path)) failure = 'sessionExpired';
+    else if (this.takeForced('requestLimit', category, method, path)) failure = 'requestLimit';
     else if (this.takeForced('unavailable', category, method, path)) failure = 'unavailable';
     else {
       for (const rule of rules) {
-        if (rule.requestLimitRate && this.random() < rule.requestLimitRate) failure = 'requestLimit';
+        if (rule.sessionExpiryRate && this.random() < rule.sessionExpiryRate) failure = 'sessionExpired';
+        else if (rule.requestLimitRate && this.random() < rule.requestLimitRate) failure = 'requestLimit';
         else if (rule.unavailableRate && this.random() < rule.unavailableRate) failure = 'unavailable';
         if (failure) break;
       }

@@ -170,6 +170,10 @@ export function createEmulatorApp(org: SalesforceOrg): express.Express {
       const category = categorize(req.path);
       const faults = org.faults.forRequest(category, req.method, req.path);
       if (faults.latencyMs) await sleep(faults.latencyMs);
+      if (faults.failure === 'sessionExpired') {
+        org.oauth.revoke(bearer(req) ?? '');
+        throw invalidSession();
+      }
       if (faults.failure === 'unavailable') {
         res.setHeader('Sforce-Limit-Info', org.limits.header());
         res.status(503).type('text/html').send('<html><body>Service Unavailable</body></html>');
