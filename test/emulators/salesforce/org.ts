@@ -292,6 +292,26 @@ export class SalesforceOrg {
     return this.db.transaction(this.runAs(user), body);
   }
 
+  /**
+   * Archives activities as Salesforce's nightly job does: closed Tasks whose due date (or, without
+   * one, creation date) is more than 365 days before `now` get IsArchived = true and drop out of
+   * `query` (queryAll still returns them). Returns how many were archived.
+   */
+  archiveActivities(now = this.clock.now()): number {
+    const table = this.db.table('Task');
+    const cutoff = now - 365 * 86_400_000;
+    let archived = 0;
+    for (const [id, row] of table.rows) {
+      if (row.IsArchived === true || row.IsClosed !== true || row.IsDeleted === true) continue;
+      const due =
+        typeof row.ActivityDate === 'number' ? row.ActivityDate * 86_400_000 : (row.CreatedDate as number);
+      if (due >= cutoff) continue;
+      table.put(id, { ...row, IsArchived: true });
+      archived += 1;
+    }
+    return archived;
+  }
+
   /** The running-user view of a user. */
   runAs(idOrUsername: string): RunAs {
     return this.users.runAs(idOrUsername);

@@ -156,6 +156,16 @@ describe('SOQL subset', () => {
     expect(run(`SELECT Subject FROM Task WHERE Id = '${doomed!}'`, true)).toHaveLength(1);
   });
 
+  it('drops archived activities from query but not from queryAll', () => {
+    const [old] = insert([{ Subject: 'Ancient', Status: 'Completed', ActivityDate: '2024-01-05' }]);
+    insert([{ Subject: 'Ancient but open', ActivityDate: '2024-01-05' }]);
+    expect(org.archiveActivities()).toBe(1);
+    expect(subjects("SELECT Subject FROM Task WHERE Subject LIKE 'Ancient%'")).toEqual(['Ancient but open']);
+    expect(run(`SELECT Id FROM Task WHERE Id = '${old!}'`, true)).toEqual([
+      expect.objectContaining({ IsArchived: true }),
+    ]);
+  });
+
   it('LIKE turns % and _ into wildcards and keeps escaped ones literal', () => {
     expect(likeRegex('a\\%b%').test('a%bzzz')).toBe(true);
     expect(likeRegex('a\\%b%').test('axbzzz')).toBe(false);

@@ -480,7 +480,9 @@ export function compileQuery(text: string, schema: OrgSchema, db: Database, nowM
 /** Runs a compiled query: matching rows, ordered, offset and limited. */
 export function executeQuery(compiled: CompiledQuery, db: Database, includeDeleted: boolean): StoredRecord[] {
   const table = db.table(compiled.object.name);
-  const live = (row: StoredRecord): boolean => includeDeleted || row.IsDeleted !== true;
+  // query hides deleted rows and archived activities; queryAll returns both (SALESFORCE.md, Task).
+  const live = (row: StoredRecord): boolean =>
+    includeDeleted || (row.IsDeleted !== true && row.IsArchived !== true);
   let rows: StoredRecord[] = [];
   if (compiled.candidates) {
     for (const id of compiled.candidates(db)) {
