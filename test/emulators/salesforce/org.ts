@@ -252,6 +252,7 @@ export class SalesforceOrg {
   applyMetadata(components: MetadataComponent[]): ApplyOutcome[] {
     const outcomes = this.schema.apply(components);
     this.db.refreshTables();
+    this.subscribeTriggers();
     return outcomes;
   }
 
@@ -385,10 +386,13 @@ export class SalesforceOrg {
   }
 
   /** Delivers platform events to the Apex trigger transliterations, as the subscriber config's user. */
+  private readonly subscribedTriggers = new Set<string>();
+
   private subscribeTriggers(): void {
     for (const trigger of TRIGGERS) {
       const object = this.schema.object(trigger.object);
-      if (!object || object.kind !== 'platformEvent') continue;
+      if (!object || object.kind !== 'platformEvent' || this.subscribedTriggers.has(trigger.name)) continue;
+      this.subscribedTriggers.add(trigger.name);
       const config = this.schema.subscriberConfigs.get(trigger.name.toLowerCase());
       this.bus.subscribe({
         name: trigger.name,
@@ -489,6 +493,7 @@ export class SalesforceOrg {
   }
 
   async stop(): Promise<void> {
+    this.apex.stop();
     await this.outbound.stop();
   }
 }

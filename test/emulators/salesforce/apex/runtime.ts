@@ -147,6 +147,7 @@ export class ApexRuntime {
   private readonly namedCredentialOverrides = new Map<string, NamedCredentialOverride>();
   private running = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(
     readonly db: Database,
@@ -218,9 +219,13 @@ export class ApexRuntime {
     context.tx.onCommit(() => {
       this.jobs.push(record);
       this.running += 1;
-      setTimeout(() => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
         void this.execute(record, job, context.user, depth, maxDepth);
       }, delayMs);
+      // A delayed retry must not keep a test process alive.
+      timer.unref();
+      this.timers.add(timer);
     });
     return record.Id;
   }
@@ -248,6 +253,14 @@ export class ApexRuntime {
       this.running -= 1;
       if (this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
+  }
+
+  /** Cancels jobs that have not started (the org is shutting down); they stay Queued. */
+  stop(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.running -= this.timers.size;
+    this.timers.clear();
+    if (this.running <= 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   /** Resolves when no job is queued or running. */
