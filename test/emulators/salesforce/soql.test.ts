@@ -117,6 +117,11 @@ describe('SOQL subset', () => {
     expect(run('SELECT Id FROM Task WHERE CreatedDate > 2026-11-25T11:59:59Z')).toHaveLength(4);
     expect(run('SELECT Id FROM Task WHERE CreatedDate >= 2026-11-25T13:00:00+01:00')).toHaveLength(4);
     expect(run('SELECT Id FROM Task WHERE CreatedDate >= 2026-11-25T12:00:01.000Z')).toHaveLength(0);
+    expect(run('SELECT Id FROM Task WHERE CreatedDate > 2026-11-25T11:59:59.9999999Z')).toHaveLength(4);
+    // SOQL wants `Z` or `+hh:mm`; the REST answer format `+0000` is not a SOQL literal.
+    expect(failure('SELECT Id FROM Task WHERE CreatedDate > 2026-11-25T11:59:59.000+0000').errorCode).toBe(
+      'MALFORMED_QUERY',
+    );
     expect(failure('SELECT Id FROM Task WHERE CreatedDate > 2026-11-25').errorCode).toBe(
       'INVALID_QUERY_FILTER_OPERATOR',
     );

@@ -43,7 +43,7 @@ export class SoqlError extends Error {
 }
 
 const PUNCT = ['!=', '<>', '<=', '>=', '=', '<', '>', '(', ')', ',', '.', ':'];
-const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:\d{2})/;
+const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/;
 const DATE_RE = /^\d{4}-\d{2}-\d{2}(?![\dT])/;
 const NUMBER_RE = /^-?\d+(\.\d+)?(?![\w])/;
 const IDENT_RE = /^[A-Za-z_][A-Za-z0-9_]*/;
