@@ -182,11 +182,10 @@ export class Database {
         if (!found || found.record.IsDeleted === true) return undefined;
         return { object: found.object.name, record: found.record };
       },
-      idsOf: (objectName) => {
-        const out = new Set<string>();
-        if (!this.schema.object(objectName)) return out;
-        for (const [id, row] of this.table(objectName).rows) if (row.IsDeleted !== true) out.add(id);
-        return out;
+      isLiveRecordOf: (objectName, id) => {
+        if (!this.schema.object(objectName)) return false;
+        const row = this.table(objectName).get(id);
+        return row !== undefined && row.IsDeleted !== true;
       },
       defaultDivisionOf: (userId) => {
         const user = this.table('User').get(canonicalId(userId) ?? userId);

@@ -16,8 +16,8 @@ export interface RuleContext {
   userId: string;
   /** Does a live record with this id exist (any object)? */
   exists(id: string): { object: string; record: Readonly<MutableRecord> } | undefined;
-  /** The ids of an object's live records (for id picklists such as Task.Division). */
-  idsOf(objectName: string): Set<string>;
+  /** Is `id` a live record of `objectName`? (id picklists such as Task.Division) */
+  isLiveRecordOf(objectName: string, id: string): boolean;
   /** The default division of a user, when divisions are enabled. */
   defaultDivisionOf(userId: string): string | undefined;
   objectByPrefix(prefix: string): ObjectDef | undefined;
@@ -80,12 +80,12 @@ function validateValue(def: FieldDef, value: Value, ctx: RuleContext): RecordErr
     }
   }
   if ((def.type === 'picklist' || def.type === 'multipicklist') && def.restrictedPicklist) {
-    const allowed = def.picklistOfIds
-      ? ctx.idsOf(def.picklistOfIds)
-      : new Set(def.picklistValues.filter((v) => v.active).map((v) => v.value));
     const given = def.type === 'multipicklist' ? String(value).split(';') : [String(value)];
-    const normalised = def.picklistOfIds ? given.map((v) => canonicalId(v) ?? v) : given;
-    const bad = normalised.find((v) => !allowed.has(v));
+    const picklistOfIds = def.picklistOfIds;
+    const active = new Set(def.picklistValues.filter((v) => v.active).map((v) => v.value));
+    const bad = given.find((v) =>
+      picklistOfIds ? !ctx.isLiveRecordOf(picklistOfIds, canonicalId(v) ?? v) : !active.has(v),
+    );
     if (bad !== undefined) {
       return recordError(
         'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST',
