@@ -233,7 +233,6 @@ describe('outbound messages (Flow Custompms_Task_Outbound_Message → Custompms_
     await waitFor(
       () => emulator.org.outbound.attempts.filter((a) => a.recordIds.includes(created.id!)).length >= 2,
     );
-    emulator.org.faults.outboundUnreachable = false;
     let calls = 0;
     receiver.handler = (_request, res) => {
       calls += 1;
@@ -244,6 +243,7 @@ describe('outbound messages (Flow Custompms_Task_Outbound_Message → Custompms_
           .end(ACK.replace('<Ack>true</Ack>', '<Ack>false</Ack>'));
       else res.writeHead(200, { 'content-type': 'text/xml' }).end(ACK);
     };
+    emulator.org.faults.outboundUnreachable = false;
     await emulator.org.outbound.drain();
     const attempts = emulator.org.outbound.attempts.filter((a) => a.recordIds.includes(created.id!));
     const notificationIds = [...new Set(attempts.flatMap((a) => a.notificationIds))];
