@@ -1,0 +1,93 @@
+/**
+ * `npm run sandbox`: the Salesforce emulator, the Custompms reference server and the proxy
+ * (HTTP + worker, embedded PostgreSQL in .data/sandbox), wired with generated secrets. Prints one
+ * JSON line with the URLs and credentials, then runs until stopped (Ctrl-C).
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../proxy/src/app';
+import { loadConfig } from '../proxy/src/config';
+import { createSyncDeps } from '../proxy/src/jobs/deps';
+import { buildTaskList, pollerCrontab } from '../proxy/src/jobs/tasks';
+import { startWorker } from '../proxy/src/jobs/worker';
+import { createLogger } from '../proxy/src/logger';
+import { openDatabase } from '../proxy/src/store/database';
+import { migrate } from '../proxy/src/store/migrate';
+import { startSalesforceEmulator } from '../test/emulators/salesforce';
+import { DEFAULT_OUTBOUND } from '../test/emulators/salesforce/automation/outbound';
+import { startCustompmsEmulator } from '../test/emulators/custompms/server';
+
+const secret = (bytes = 24) => randomBytes(bytes).toString('hex');
+
+async function main(): Promise<void> {
+  const outboundToken = secret();
+  const apiKey = secret(32);
+  const webhookSecret = `whsec_${secret()}`;
+  const custompmsToken = `cpms_${secret()}`;
+  const sf = await startSalesforceEmulator({ outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.01 } });
+  const cpms = await startCustompmsEmulator({ token: custompmsToken });
+  const config = loadConfig({
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    EMBEDDED_POSTGRES_DIR: '.data/sandbox',
+    EMBEDDED_POSTGRES_PORT: '0',
+    SALESFORCE_AUTH: 'client_credentials',
+    SALESFORCE_LOGIN_URL: sf.url,
+    SALESFORCE_INSTANCE_URL: sf.url,
+    SALESFORCE_CLIENT_ID: sf.clientId,
+    SALESFORCE_CLIENT_SECRET: sf.clientSecret,
+    SALESFORCE_ORG_ID: sf.orgId,
+    SALESFORCE_WRITE_PATH: process.env.SALESFORCE_WRITE_PATH ?? 'apex',
+    OUTBOUND_MESSAGE_TOKEN: outboundToken,
+    PROXY_API_KEY: apiKey,
+    CUSTOMPMS_BASE_URL: cpms.url,
+    CUSTOMPMS_API_TOKEN: custompmsToken,
+    CUSTOMPMS_WEBHOOK_SECRETS: webhookSecret,
+  });
+  const logger = createLogger({ level: config.logLevel, name: 'sandbox' });
+  const database = await openDatabase(config.database, logger);
+  await migrate(database.pool);
+  const app = createApp({ config, logger, pool: database.pool });
+  const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1');
+  await once(server, 'listening');
+  const proxyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const outboundMessageUrl = `${proxyUrl}/salesforce/v1/outbound-messages/${outboundToken}`;
+  cpms.controls.setWebhook({ url: `${proxyUrl}/custompms/v1/webhooks`, secret: webhookSecret });
+  sf.org.setOutboundEndpoint(outboundMessageUrl);
+  sf.org.setProxy({ url: proxyUrl, apiKey });
+  const deps = createSyncDeps(config, database.pool, logger);
+  const worker = await startWorker({
+    pool: database.pool,
+    logger,
+    concurrency: 4,
+    taskList: buildTaskList(deps),
+    crontab: pollerCrontab(1),
+  });
+  process.stdout.write(
+    JSON.stringify({
+      proxyUrl,
+      salesforceUrl: sf.url,
+      salesforceAccessToken: sf.tokenFor(sf.adminUsername),
+      orgId: sf.orgId,
+      custompmsUrl: cpms.url,
+      custompmsToken,
+      outboundMessageUrl,
+    }) + '\n',
+  );
+  const stop = async () => {
+    await worker.stop();
+    server.closeAllConnections();
+    server.close();
+    await cpms.stop();
+    await sf.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`sandbox failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
