@@ -5,7 +5,7 @@
 import jsforce from 'jsforce';
 import { eventually, startWorld, type World } from '../support/e2e';
 
-jest.setTimeout(90_000);
+jest.setTimeout(180_000);
 
 function adminConnection(world: World) {
   return new jsforce.Connection({

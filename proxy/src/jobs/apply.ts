@@ -19,7 +19,7 @@ import {
 import { CustompmsConflictError, CustompmsNotFoundError } from '../custompms/errors';
 import { addWaitingChange, putOutboxItem, releaseWaitingChanges, type OutboxItem } from '../store/batches';
 import { enqueueJob } from '../store/jobs';
-import { findLink, saveLink, type StoredLink } from '../store/links';
+import { findLink, linksByCustompmsIds, saveLink, type StoredLink } from '../store/links';
 import { recordConflicts, recordProblem } from '../store/problems';
 import type { SyncDeps } from './deps';
 import { buildSyncContext } from './sync-context';
@@ -237,6 +237,21 @@ async function waitForDependencies(
         });
       }
       await enqueueCustompmsSync(deps, 'project', missing.projectId);
+    }
+  }
+  // The dependency may have been linked between our plan and our waiting row (its release ran
+  // before the row existed): check again, so no change waits for something already there.
+  for (const missing of plan.missing) {
+    const [dependencyFlow, dependencyId] =
+      missing.kind === 'customer_division'
+        ? (['customers', missing.customerId] as const)
+        : missing.kind === 'project'
+          ? (['projects', missing.projectId] as const)
+          : [undefined, undefined];
+    if (!dependencyFlow) continue;
+    const [linked] = await linksByCustompmsIds<Link>(deps.pool, dependencyFlow, [dependencyId]);
+    if (linked?.salesforceId && linked.status === 'active') {
+      await releaseWaiting(deps, deps.definition[dependencyFlow], dependencyId);
     }
   }
   deps.logger.info({ flow: flow.name, id: change.id, missing: plan.missing }, 'waiting for a dependency');

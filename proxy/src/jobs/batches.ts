@@ -11,6 +11,7 @@ import {
   markBatchPublished,
   overdueBatches,
   abandonBatch,
+  setBatchDeadline,
   takeBatch,
   type ChangeBatch,
   type OutboxItem,
@@ -56,19 +57,20 @@ export async function flushOutbox(deps: SyncDeps): Promise<number> {
 
 async function announce(deps: SyncDeps, batches: ChangeBatch[]): Promise<void> {
   const salesforce = await deps.salesforce();
+  // Published before the events go out: the org's Apex may fetch a batch the moment its event
+  // is delivered, before this call returns.
+  const deadline = new Date(deps.now().getTime() + deps.settings.batchDeadlineMs);
+  for (const batch of batches) await markBatchPublished(deps.pool, batch.id, deadline);
   const results = await salesforce.operations.publishEvents(
     CHANGE_EVENT,
     batches.map((batch) => ({ Batch_Id__c: batch.id, Record_Count__c: batch.items.length })),
   );
-  const deadline = new Date(deps.now().getTime() + deps.settings.batchDeadlineMs);
   for (const [index, batch] of batches.entries()) {
     const result = results[index];
-    // A failed publish leaves the batch open; the overdue check below retries it.
-    if (result?.success) await markBatchPublished(deps.pool, batch.id, deadline);
-    else {
-      await markBatchPublished(deps.pool, batch.id, deps.now());
-      deps.logger.warn({ batchId: batch.id, errors: result?.errors }, 'change event not published');
-    }
+    if (result?.success) continue;
+    // Not announced: due at once, so the overdue check announces it again.
+    await setBatchDeadline(deps.pool, batch.id, deps.now());
+    deps.logger.warn({ batchId: batch.id, errors: result?.errors }, 'change event not published');
   }
   deps.logger.info({ batches: batches.length }, 'change batches announced to the org');
 }

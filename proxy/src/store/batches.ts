@@ -102,6 +102,13 @@ export async function markBatchPublished(db: Queryable, id: string, deadline: Da
   );
 }
 
+export async function setBatchDeadline(db: Queryable, id: string, deadline: Date): Promise<void> {
+  await db.query(`UPDATE change_batches SET deadline = $2 WHERE id = $1 AND status = 'published'`, [
+    id,
+    deadline,
+  ]);
+}
+
 interface BatchRow {
   id: string;
   status: ChangeBatch['status'];
