@@ -88,4 +88,47 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
     const after = await conn.sobject('Task').retrieve(taskRow.Id);
     expect(after.Subject).toBe('Write the spec');
   });
+
+  it('deletes on each side delete the linked record on the other', async () => {
+    const { controls } = world.cpms;
+    const conn = adminConnection(world);
+    const customer = controls.create('customers', { name: `Deletes ${writePath}`, is_active: true });
+    const project = controls.create('projects', {
+      customer_id: customer.id,
+      name: 'Temporary',
+      status: 'planned',
+    });
+    const first = controls.create('tasks', {
+      project_id: project.id,
+      title: 'Delete me in Custompms',
+      status: 'todo',
+    });
+    const second = controls.create('tasks', {
+      project_id: project.id,
+      title: 'Delete me in Salesforce',
+      status: 'todo',
+    });
+    const linkedId = (custompmsId: string) =>
+      eventually(async () => {
+        const row = await world.db.pool.query<{ salesforce_id: string }>(
+          'SELECT salesforce_id FROM links WHERE custompms_id = $1 AND salesforce_id IS NOT NULL',
+          [custompmsId],
+        );
+        return row.rows[0]?.salesforce_id;
+      });
+    const firstSalesforceId = await linkedId(first.id);
+    const secondSalesforceId = await linkedId(second.id);
+
+    controls.remove('tasks', first.id);
+    await eventually(async () => {
+      const rows = await conn.query(`SELECT Id FROM Task WHERE Id = '${firstSalesforceId}'`);
+      return rows.records.length === 0;
+    });
+
+    await conn.sobject('Task').destroy(secondSalesforceId);
+    await eventually(() => controls.record('tasks', second.id) === undefined);
+    expect(controls.tombstones().map((tombstone) => tombstone.id)).toEqual(
+      expect.arrayContaining([first.id, second.id]),
+    );
+  });
 });
