@@ -20,7 +20,7 @@ import { saveLink } from '../store/links';
 import { recordProblem } from '../store/problems';
 import { withTransaction } from '../store/transaction';
 import { chunk } from '../salesforce/operations';
-import { releaseWaiting, writeTaskStatus, ERROR, SYNCED } from './apply';
+import { enqueueCustompmsSync, releaseWaiting, writeTaskStatus, ERROR, SYNCED } from './apply';
 import type { SyncDeps } from './deps';
 import { buildSyncContext } from './sync-context';
 
@@ -170,8 +170,11 @@ export async function recordBatchResults(deps: SyncDeps, batchId: string, result
     await saveLink(deps.pool, folded.link, item.kind === 'task' ? SYNCED : undefined);
     linked.push(item);
   }
-  await completeBatch(deps.pool, batch.id);
+  const again = await completeBatch(deps.pool, batch.id);
   for (const item of linked) await releaseWaiting(deps, deps.definition[item.flow], item.custompmsId);
+  for (const record of again) {
+    await enqueueCustompmsSync(deps, deps.definition[record.flow].custompmsType, record.custompmsId);
+  }
   deps.logger.info({ batchId, records: batch.items.length, linked: linked.length }, 'batch results recorded');
 }
 

@@ -30,14 +30,23 @@ export interface ChangeBatch {
   deadline: Date | null;
 }
 
-/** Adds or replaces the pending Salesforce write for one record (newest plan wins). */
+/**
+ * Adds or replaces the pending Salesforce write for one record (newest plan wins). A row already
+ * in flight in a batch is not replaced: it is flagged, and the record is synced again when that
+ * batch completes (`completeBatch` returns it).
+ */
 export async function putOutboxItem(db: Queryable, item: OutboxItem): Promise<void> {
   await db.query(
     `INSERT INTO outbox (flow, custompms_id, kind, record, plan, custompms_version)
      VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (flow, custompms_id) DO UPDATE SET
-       kind = EXCLUDED.kind, record = EXCLUDED.record, plan = EXCLUDED.plan,
-       custompms_version = EXCLUDED.custompms_version, batch_id = NULL, created_at = now()
+       kind = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.kind ELSE outbox.kind END,
+       record = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.record ELSE outbox.record END,
+       plan = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.plan ELSE outbox.plan END,
+       custompms_version = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.custompms_version
+                                ELSE outbox.custompms_version END,
+       resync = outbox.batch_id IS NOT NULL,
+       created_at = CASE WHEN outbox.batch_id IS NULL THEN now() ELSE outbox.created_at END
      WHERE outbox.custompms_version <= EXCLUDED.custompms_version`,
     [
       item.flow,
@@ -135,10 +144,22 @@ export async function getBatch(db: Queryable, id: string, lock = false): Promise
   return result.rows[0] && fromRow(result.rows[0]);
 }
 
-/** Marks a batch done and removes the outbox rows it still carries (newer plans stay). */
-export async function completeBatch(db: Queryable, id: string): Promise<void> {
+/**
+ * Marks a batch done and removes its outbox rows. Returns the records flagged for another sync
+ * (a newer plan arrived while they were in flight).
+ */
+export async function completeBatch(
+  db: Queryable,
+  id: string,
+): Promise<{ flow: FlowName; custompmsId: string }[]> {
   await db.query(`UPDATE change_batches SET status = 'completed', completed_at = now() WHERE id = $1`, [id]);
-  await db.query('DELETE FROM outbox WHERE batch_id = $1', [id]);
+  const removed = await db.query<{ flow: FlowName; custompms_id: string; resync: boolean }>(
+    'DELETE FROM outbox WHERE batch_id = $1 RETURNING flow, custompms_id, resync',
+    [id],
+  );
+  return removed.rows
+    .filter((row) => row.resync)
+    .map((row) => ({ flow: row.flow, custompmsId: row.custompms_id }));
 }
 
 /** Published batches whose deadline passed without results. */

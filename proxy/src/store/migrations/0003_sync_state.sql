@@ -26,6 +26,9 @@ CREATE TABLE outbox (
   plan               jsonb NOT NULL,
   custompms_version  integer NOT NULL,
   batch_id           text,
+  -- A newer plan arrived while this row was in flight: sync the record again once the batch
+  -- completes (replacing an in-flight Division create would insert it twice).
+  resync             boolean NOT NULL DEFAULT false,
   created_at         timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (flow, custompms_id)
 );
