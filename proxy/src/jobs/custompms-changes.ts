@@ -7,6 +7,20 @@ import { CustompmsNotFoundError } from '../custompms/errors';
 import { flowOfType, planAndApply } from './apply';
 import type { SyncDeps } from './deps';
 
+/** A Custompms record as fetched, as a change for the planner. */
+export function custompmsChange(
+  record: RawRecord & { id: string; version: number; updated_at: string },
+): Change {
+  return {
+    side: 'custompms',
+    operation: 'upsert',
+    id: record.id,
+    version: record.version,
+    modifiedAt: record.updated_at,
+    record,
+  };
+}
+
 export async function syncCustompmsRecord(deps: SyncDeps, type: string, id: string): Promise<void> {
   const flow = flowOfType(deps, type);
   if (!flow) {

@@ -9,6 +9,7 @@ import { CustompmsNotFoundError } from '../custompms/errors';
 import { findLinkBySalesforceId } from '../store/links';
 import { soqlString } from '../salesforce/operations';
 import { flowOfType, planAndApply } from './apply';
+import { custompmsChange } from './custompms-changes';
 import type { SyncDeps } from './deps';
 
 /** The Task fields the sync reads, the same list the outbound message sends. */
@@ -51,14 +52,7 @@ async function custompmsCounterpart(
       version: number;
       updated_at: string;
     };
-    return {
-      side: 'custompms',
-      operation: 'upsert',
-      id: record.id,
-      version: record.version,
-      modifiedAt: record.updated_at,
-      record,
-    };
+    return custompmsChange(record);
   } catch (error) {
     if (error instanceof CustompmsNotFoundError) return null;
     throw error;
