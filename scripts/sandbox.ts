@@ -20,7 +20,26 @@ import { startCustompmsEmulator } from '../test/emulators/custompms/server';
 
 const secret = (bytes = 24) => randomBytes(bytes).toString('hex');
 
-async function main(): Promise<void> {
+/** What `npm run sandbox` prints: everything a person or a script needs to use the stack. */
+export interface SandboxInfo {
+  proxyUrl: string;
+  salesforceUrl: string;
+  salesforceAccessToken: string;
+  orgId: string;
+  custompmsUrl: string;
+  custompmsToken: string;
+  outboundMessageUrl: string;
+}
+
+export interface Sandbox {
+  info: SandboxInfo;
+  salesforce: Awaited<ReturnType<typeof startSalesforceEmulator>>;
+  custompms: Awaited<ReturnType<typeof startCustompmsEmulator>>;
+  stop(): Promise<void>;
+}
+
+/** Starts the whole stack (also used by `npm run demo`). */
+export async function startSandbox(options: { dataDir?: string; logLevel?: string } = {}): Promise<Sandbox> {
   const outboundToken = secret();
   const apiKey = secret(32);
   const webhookSecret = `whsec_${secret()}`;
@@ -28,8 +47,8 @@ async function main(): Promise<void> {
   const sf = await startSalesforceEmulator({ outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.01 } });
   const cpms = await startCustompmsEmulator({ token: custompmsToken });
   const config = loadConfig({
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    EMBEDDED_POSTGRES_DIR: '.data/sandbox',
+    LOG_LEVEL: options.logLevel ?? process.env.LOG_LEVEL ?? 'warn',
+    EMBEDDED_POSTGRES_DIR: options.dataDir ?? '.data/sandbox',
     EMBEDDED_POSTGRES_PORT: '0',
     SALESFORCE_AUTH: 'client_credentials',
     SALESFORCE_LOGIN_URL: sf.url,
@@ -63,17 +82,15 @@ async function main(): Promise<void> {
     taskList: buildTaskList(deps),
     crontab: pollerCrontab(1),
   });
-  process.stdout.write(
-    JSON.stringify({
-      proxyUrl,
-      salesforceUrl: sf.url,
-      salesforceAccessToken: sf.tokenFor(sf.adminUsername),
-      orgId: sf.orgId,
-      custompmsUrl: cpms.url,
-      custompmsToken,
-      outboundMessageUrl,
-    }) + '\n',
-  );
+  const info: SandboxInfo = {
+    proxyUrl,
+    salesforceUrl: sf.url,
+    salesforceAccessToken: sf.tokenFor(sf.adminUsername),
+    orgId: sf.orgId,
+    custompmsUrl: cpms.url,
+    custompmsToken,
+    outboundMessageUrl,
+  };
   const stop = async () => {
     await worker.stop();
     server.closeAllConnections();
@@ -81,13 +98,24 @@ async function main(): Promise<void> {
     await cpms.stop();
     await sf.close();
     await database.close();
+  };
+  return { info, salesforce: sf, custompms: cpms, stop };
+}
+
+async function main(): Promise<void> {
+  const sandbox = await startSandbox();
+  process.stdout.write(JSON.stringify(sandbox.info) + '\n');
+  const stop = async () => {
+    await sandbox.stop();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`sandbox failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`sandbox failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}
