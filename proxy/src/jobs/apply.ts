@@ -19,7 +19,14 @@ import {
 import { CustompmsConflictError, CustompmsNotFoundError } from '../custompms/errors';
 import { addWaitingChange, putOutboxItem, releaseWaitingChanges, type OutboxItem } from '../store/batches';
 import { enqueueJob } from '../store/jobs';
-import { findLink, linksByCustompmsIds, saveLink, type StoredLink } from '../store/links';
+import {
+  findLink,
+  findLinkBySalesforceId,
+  linksByCustompmsIds,
+  saveLink,
+  type StoredLink,
+} from '../store/links';
+import { withAdvisoryLock } from '../store/locks';
 import { recordConflicts, recordProblem } from '../store/problems';
 import type { SyncDeps } from './deps';
 import { buildSyncContext } from './sync-context';
@@ -127,11 +134,36 @@ export interface ApplyOutcome {
   link: Link | null;
 }
 
+/** The lock that serialises everything touching one record's link (see planAndApply). */
+export function recordLockKey(flow: FlowDefinition['name'], custompmsId: string): string {
+  return `sync:${flow}:${custompmsId}`;
+}
+
 /**
  * Plans a change and performs it. `counterpart` is the other side's state when known. Returns
  * the final plan (after any 409 re-plan) and the link stored.
+ *
+ * Planning and writing hold a lock on the record: a plan made from a link that the recording of
+ * a batch's results is about to change would write again what was just written (a second
+ * Division: Division has no external id to upsert on).
  */
 export async function planAndApply(
+  deps: SyncDeps,
+  flow: FlowDefinition,
+  change: Change,
+  options: { counterpart?: Change | null } = {},
+): Promise<ApplyOutcome> {
+  let custompmsId = change.side === 'custompms' ? change.id : null;
+  if (custompmsId === null) {
+    const stored = await findLinkBySalesforceId<Link>(deps.pool, change.id);
+    custompmsId = stored?.link.custompmsId ?? null;
+  }
+  const key =
+    custompmsId === null ? `sync:${flow.name}:sf:${change.id}` : recordLockKey(flow.name, custompmsId);
+  return withAdvisoryLock(deps.pool, key, () => planAndApplyLocked(deps, flow, change, options));
+}
+
+async function planAndApplyLocked(
   deps: SyncDeps,
   flow: FlowDefinition,
   change: Change,
@@ -192,7 +224,7 @@ export async function planAndApply(
         version: number;
         updated_at: string;
       };
-      return planAndApply(deps, flow, change, {
+      return planAndApplyLocked(deps, flow, change, {
         attempt: (options.attempt ?? 0) + 1,
         counterpart: {
           side: 'custompms',

@@ -17,10 +17,11 @@ import {
   type OutboxItem,
 } from '../store/batches';
 import { saveLink } from '../store/links';
+import { withAdvisoryLock } from '../store/locks';
 import { recordProblem } from '../store/problems';
 import { withTransaction } from '../store/transaction';
 import { chunk } from '../salesforce/operations';
-import { enqueueCustompmsSync, releaseWaiting, writeTaskStatus, ERROR, SYNCED } from './apply';
+import { enqueueCustompmsSync, recordLockKey, releaseWaiting, writeTaskStatus, ERROR, SYNCED } from './apply';
 import type { SyncDeps } from './deps';
 import { buildSyncContext } from './sync-context';
 
@@ -167,7 +168,11 @@ export async function recordBatchResults(deps: SyncDeps, batchId: string, result
       write,
       result.salesforceId ? { id: result.salesforceId } : {},
     );
-    await saveLink(deps.pool, folded.link, item.kind === 'task' ? SYNCED : undefined);
+    // Under the record's lock: a sync of this record plans either before the link changes (its
+    // outbox write then finds this batch's row in flight and flags it) or after (and sees it).
+    await withAdvisoryLock(deps.pool, recordLockKey(item.flow, item.custompmsId), () =>
+      saveLink(deps.pool, folded.link, item.kind === 'task' ? SYNCED : undefined),
+    );
     linked.push(item);
   }
   const again = await completeBatch(deps.pool, batch.id);

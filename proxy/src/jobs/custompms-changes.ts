@@ -29,18 +29,8 @@ export async function syncCustompmsRecord(deps: SyncDeps, type: string, id: stri
   }
   let change: Change;
   try {
-    const record = (await deps.custompms().get(flow.custompmsCollection, id)) as unknown as RawRecord & {
-      version: number;
-      updated_at: string;
-    };
-    change = {
-      side: 'custompms',
-      operation: 'upsert',
-      id,
-      version: record.version,
-      modifiedAt: record.updated_at,
-      record,
-    };
+    const record = await deps.custompms().get(flow.custompmsCollection, id);
+    change = custompmsChange(record);
   } catch (error) {
     if (!(error instanceof CustompmsNotFoundError)) throw error;
     change = { side: 'custompms', operation: 'delete', id };
