@@ -16,7 +16,11 @@ import {
   type SyncContext,
   type Write,
 } from '../sync';
-import { CustompmsConflictError, CustompmsNotFoundError } from '../custompms/errors';
+import {
+  CustompmsConflictError,
+  CustompmsNotFoundError,
+  CustompmsValidationError,
+} from '../custompms/errors';
 import { addWaitingChange, putOutboxItem, releaseWaitingChanges, type OutboxItem } from '../store/batches';
 import { enqueueJob } from '../store/jobs';
 import {
@@ -235,6 +239,16 @@ async function planAndApplyLocked(
           record: current,
         },
       });
+    }
+    if (error instanceof CustompmsValidationError) {
+      // Custompms refused the values: retrying cannot help. The admin sees why (problem list,
+      // and the Task's sync status); the record's next edit tries again.
+      const details = error.errors.map((entry) => `${entry.pointer}: ${entry.detail}`).join('; ');
+      const message = `Custompms refused the record: ${details || error.message}`;
+      await recordProblem(deps.pool, { flow: flow.name, ...ids, kind: 'error', code: error.code, message });
+      if (ids.salesforceId && flow.salesforceObject === 'Task')
+        await writeTaskStatus(deps, ids.salesforceId, ERROR, message);
+      return { plan, link };
     }
     throw error;
   }

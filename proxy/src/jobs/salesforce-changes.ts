@@ -59,8 +59,28 @@ async function custompmsCounterpart(
   }
 }
 
+/**
+ * The outbound message cannot carry `Task.Division` (the field exists only where divisions are
+ * enabled, so naming it would fail the deploy elsewhere). A record new to the sync whose flow
+ * reads Division (a project's customer) gets it read once; later Division changes on a Task are
+ * not seen (a documented limit), everything else comes from the message.
+ */
+async function withDivision(deps: SyncDeps, flow: FlowDefinition, sObject: RawRecord): Promise<RawRecord> {
+  const readsDivision = flow.fields.some(
+    (field) => field.salesforce === 'Division' && field.direction !== 'to_salesforce',
+  );
+  if (!readsDivision || 'Division' in sObject) return sObject;
+  const salesforce = await deps.salesforce();
+  if (!(await salesforce.org.hasDivisions())) return sObject;
+  const [row] = await salesforce.operations.queryAll<{ Division: string | null }>(
+    `SELECT Division FROM Task WHERE Id = ${soqlString(String(sObject.Id))}`,
+  );
+  return row ? { ...sObject, Division: row.Division } : sObject;
+}
+
 /** Applies one Task state from Salesforce (outbound message, or a read after undelete). */
-export async function applySalesforceTask(deps: SyncDeps, sObject: RawRecord): Promise<void> {
+export async function applySalesforceTask(deps: SyncDeps, message: RawRecord): Promise<void> {
+  let sObject = message;
   const type = sObject.Custompms_Type__c;
   if (typeof type !== 'string' || type === '') {
     deps.logger.debug({ id: sObject.Id }, 'Task without Custompms_Type__c ignored');
@@ -71,14 +91,15 @@ export async function applySalesforceTask(deps: SyncDeps, sObject: RawRecord): P
     deps.logger.warn({ id: sObject.Id, type }, 'unknown Custompms_Type__c');
     return;
   }
+  const linked = await findLinkBySalesforceId<Link>(deps.pool, String(sObject.Id));
+  if (!linked) sObject = await withDivision(deps, flow, sObject);
   const change = salesforceChange(sObject);
   // A Task naming a Custompms record we have no link for (e.g. linked before a restore of the
   // store): plan against that record's current state so the two get linked, not duplicated.
   let counterpart: Change | null = null;
   const named = sObject.Custompms_Id__c;
-  if (typeof named === 'string' && named !== '') {
-    const linked = await findLinkBySalesforceId<Link>(deps.pool, change.id);
-    if (!linked) counterpart = await custompmsCounterpart(deps, flow, named);
+  if (typeof named === 'string' && named !== '' && !linked) {
+    counterpart = await custompmsCounterpart(deps, flow, named);
   }
   await planAndApply(deps, flow, change, { counterpart });
 }
