@@ -14,11 +14,23 @@
  *
  * `--validate` runs `sf project deploy start --dry-run` (a check-only deploy that runs the Apex tests
  * and changes nothing); `--print-only` prints the sf commands without running them.
+ *
+ * The Salesforce emulator (test/emulators/salesforce) is a target too:
+ *
+ *   SF_ACCESS_TOKEN=<token> npx tsx scripts/deploy-org.ts --emulator http://127.0.0.1:8484 \
+ *     --proxy-url http://127.0.0.1:3000 --integration-user integration@custompms.example
+ *
+ * logs the real sf CLI in to the emulator with the access token (in a throwaway sf state folder,
+ * so nothing lands in ~/.sf), substitutes the placeholders exactly as for a real org and runs the
+ * same `sf project deploy start`. Apex tests cannot run there, so the test level defaults to
+ * NoTestRun (asking for tests makes the emulator fail the deploy, saying so), and permission sets
+ * are not assigned (the emulator's integration user has them from the start).
  */
 import { spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
@@ -60,6 +72,8 @@ export interface DeployOptions {
   testLevel: TestLevel;
   waitMinutes: number;
   printOnly: boolean;
+  /** Deploy to the Salesforce emulator at this instance URL, logging in with the access token. */
+  emulator?: { instanceUrl: string; accessToken: string };
 }
 
 /** A problem with the command line; the message says what to fix. */
@@ -67,10 +81,17 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** The alias the emulator target logs in under. */
+export const EMULATOR_ALIAS = 'custompms-emulator';
+/** The shape the sf CLI requires of an access token (it refuses others before sending anything). */
+const ACCESS_TOKEN = /^00D\w{12,15}![\w.]+$/;
+
 export const USAGE = `Usage: npx tsx scripts/deploy-org.ts --target-org <alias|username> --proxy-url <https://...>
        --integration-user <username> [--admin-users <u1,u2>] [--outbound-token <token>]
        [--validate] [--test-level RunLocalTests|RunAllTestsInOrg|NoTestRun] [--wait <minutes>] [--print-only]
-The outbound-message token defaults to $OUTBOUND_MESSAGE_TOKEN (the proxy's setting of that name).`;
+       [--emulator <instance URL> [--access-token <token>]]
+The outbound-message token defaults to $OUTBOUND_MESSAGE_TOKEN (the proxy's setting of that name).
+With --emulator the access token defaults to $SF_ACCESS_TOKEN and --target-org to ${EMULATOR_ALIAS}.`;
 
 const FLAGS = new Set(['--validate', '--print-only', '--help']);
 const OPTIONS = new Set([
@@ -81,6 +102,8 @@ const OPTIONS = new Set([
   '--outbound-token',
   '--test-level',
   '--wait',
+  '--emulator',
+  '--access-token',
 ]);
 const USERNAME = /^[^\s@<>&"']+@[^\s@<>&"']+$/;
 const TOKEN = /^[A-Za-z0-9_-]{24,}$/;
@@ -131,7 +154,32 @@ export function parseArgs(
     if (!value) throw new UsageError(`${name} is required\n${USAGE}`);
     return value;
   };
-  const targetOrg = required('--target-org');
+  const emulatorUrl = values.get('--emulator')?.trim();
+  let emulator: DeployOptions['emulator'];
+  if (emulatorUrl) {
+    let url: URL;
+    try {
+      url = new URL(emulatorUrl);
+    } catch {
+      throw new UsageError(`--emulator is not a URL: ${emulatorUrl}`);
+    }
+    if (!['http:', 'https:'].includes(url.protocol))
+      throw new UsageError('--emulator must be an http(s) URL');
+    const accessToken = values.get('--access-token') ?? env.SF_ACCESS_TOKEN ?? '';
+    if (!ACCESS_TOKEN.test(accessToken)) {
+      throw new UsageError(
+        '--emulator needs an access token (--access-token or SF_ACCESS_TOKEN) shaped like 00D…!… (the sf CLI refuses others)',
+      );
+    }
+    emulator = { instanceUrl: url.toString().replace(/\/+$/, ''), accessToken };
+  } else if (values.has('--access-token')) {
+    throw new UsageError(
+      '--access-token is only used with --emulator (log in to a real org with sf org login)',
+    );
+  }
+  const targetOrg = emulator
+    ? (values.get('--target-org')?.trim() ?? EMULATOR_ALIAS)
+    : required('--target-org');
   const proxyUrl = normalizeProxyUrl(required('--proxy-url'));
   const integrationUser = required('--integration-user');
   if (!USERNAME.test(integrationUser))
@@ -150,11 +198,12 @@ export function parseArgs(
       'The outbound-message token (OUTBOUND_MESSAGE_TOKEN or --outbound-token) must be at least 24 characters of A-Z, a-z, 0-9, _ or -, the same value the proxy has',
     );
   }
-  const testLevel = (values.get('--test-level') ?? 'RunLocalTests') as TestLevel;
+  const testLevel = (values.get('--test-level') ?? (emulator ? 'NoTestRun' : 'RunLocalTests')) as TestLevel;
   if (!TEST_LEVELS.includes(testLevel))
     throw new UsageError(`--test-level must be one of ${TEST_LEVELS.join(', ')}`);
   const validate = flags.has('--validate');
-  if (validate && testLevel === 'NoTestRun') {
+  // The emulator validates without tests (it cannot run Apex); a real org's validation runs them.
+  if (validate && testLevel === 'NoTestRun' && !emulator) {
     throw new UsageError('--validate runs the Apex tests: use RunLocalTests or RunAllTestsInOrg');
   }
   const waitMinutes = Number(values.get('--wait') ?? '60');
@@ -171,6 +220,7 @@ export function parseArgs(
     testLevel,
     waitMinutes,
     printOnly: flags.has('--print-only'),
+    ...(emulator ? { emulator } : {}),
   };
 }
 
@@ -316,9 +366,24 @@ export function deployCommand(options: DeployOptions): SfCommand {
   return sfCommand(args, options.outboundToken);
 }
 
-/** Permission-set assignments (none when only validating). */
+/** The emulator target's login (the token travels in SF_ACCESS_TOKEN, never on the command line). */
+export function loginCommand(options: DeployOptions): SfCommand | undefined {
+  if (!options.emulator) return undefined;
+  return sfCommand([
+    'org',
+    'login',
+    'access-token',
+    '--instance-url',
+    options.emulator.instanceUrl,
+    '--no-prompt',
+    '--alias',
+    options.targetOrg,
+  ]);
+}
+
+/** Permission-set assignments (none when only validating, nor on the emulator). */
 export function assignmentCommands(options: DeployOptions): SfCommand[] {
-  if (options.validate) return [];
+  if (options.validate || options.emulator) return [];
   const commands = [
     sfCommand([
       'org',
@@ -365,13 +430,18 @@ export function setupChecklist(options: DeployOptions): string[] {
 
 // The project's own sf CLI (a dev dependency): the copy has no node_modules, and npx there would
 // fetch whatever version the registry has.
-function runSf(command: SfCommand, projectRoot: string, cwd: string): number {
+function runSf(
+  command: SfCommand,
+  projectRoot: string,
+  cwd: string,
+  extraEnv: Record<string, string> = {},
+): number {
   console.log(`$ ${command.display}`);
   const sf = path.join(projectRoot, 'node_modules', '.bin', process.platform === 'win32' ? 'sf.cmd' : 'sf');
   const result = spawnSync(sf, command.args, {
     cwd,
     stdio: 'inherit',
-    env: { ...process.env, SF_DISABLE_TELEMETRY: 'true', SF_SKIP_NEW_VERSION_CHECK: 'true' },
+    env: { ...process.env, SF_DISABLE_TELEMETRY: 'true', SF_SKIP_NEW_VERSION_CHECK: 'true', ...extraEnv },
   });
   if (result.error) throw result.error;
   return result.status ?? 1;
@@ -391,19 +461,37 @@ export function main(argv: readonly string[], env: Readonly<Record<string, strin
   }
   const projectRoot = path.resolve(__dirname, '..');
   const copy = prepareDeployProject(projectRoot, options);
+  // The emulator target keeps the CLI's auth files in a throwaway HOME inside the copy.
+  const sfEnv: Record<string, string> = options.emulator
+    ? {
+        HOME: path.join(copy, '.sf-home'),
+        SF_ACCESS_TOKEN: options.emulator.accessToken,
+        SF_USE_GENERIC_UNIX_KEYCHAIN: 'true',
+      }
+    : {};
+  if (options.emulator) mkdirSync(sfEnv.HOME!, { recursive: true });
   try {
-    const commands = [deployCommand(options), ...assignmentCommands(options)];
+    const login = loginCommand(options);
+    const commands = [...(login ? [login] : []), deployCommand(options), ...assignmentCommands(options)];
     if (options.printOnly) {
       console.log('Prepared a substituted copy of the project; would run there:');
       for (const command of commands) console.log(`  ${command.display}`);
     } else {
       for (const command of commands) {
-        const status = runSf(command, projectRoot, copy);
+        const status = runSf(command, projectRoot, copy, sfEnv);
         if (status !== 0) {
           console.error(`sf exited with ${status}; stopping.`);
           return status;
         }
       }
+    }
+    if (options.emulator) {
+      console.log(
+        options.validate
+          ? '\nValidated against the emulator (nothing changed).'
+          : `\nDeployed to the emulator at ${options.emulator.instanceUrl}.`,
+      );
+      return 0;
     }
     const heading = options.printOnly
       ? 'After the deploy, still to do in Setup:'

@@ -57,11 +57,11 @@ async function main(): Promise<void> {
 
   const coldStart = performance.now();
   const { startSalesforceEmulator } = await import('../../test/emulators/salesforce/server.js');
-  const emulator = await startSalesforceEmulator();
+  const emulator = await startSalesforceEmulator({ deployForceApp: true });
   const coldMs = performance.now() - coldStart;
 
   const warmStart = performance.now();
-  const second = await startSalesforceEmulator();
+  const second = await startSalesforceEmulator({ deployForceApp: true });
   const warmMs = performance.now() - warmStart;
   await second.close();
 

@@ -23,6 +23,7 @@ describe('Apex side of the contract (transliterated force-app classes)', () => {
   beforeAll(async () => {
     proxy = await startReceiver();
     emulator = await startSalesforceEmulator({
+      deployForceApp: true,
       apex: { msPerDelayMinute: 20, jobStartDelayMs: 0, triggers: 'deployed' },
     });
     emulator.org.setProxy({ url: proxy.url, apiKey: API_KEY });

@@ -65,6 +65,7 @@ describe('OAuth and sessions', () => {
 
   beforeAll(async () => {
     emulator = await startSalesforceEmulator({
+      deployForceApp: true,
       clock,
       tokenTtlMs: 60 * 60 * 1000,
       connectedApp: {

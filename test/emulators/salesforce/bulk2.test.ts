@@ -13,7 +13,7 @@ describe('Bulk API 2.0 ingest (jsforce bulk2)', () => {
   const poll = { pollInterval: 15, pollTimeout: 20_000 };
 
   beforeAll(async () => {
-    emulator = await startSalesforceEmulator({ bulkProcessingDelayMs: 30 });
+    emulator = await startSalesforceEmulator({ bulkProcessingDelayMs: 30, deployForceApp: true });
     conn = connect(emulator);
   });
 

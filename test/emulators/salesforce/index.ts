@@ -2,7 +2,8 @@
  * The Salesforce org emulator's public surface, for suites and benchmarks:
  * `startSalesforceEmulator(options)` → `{ url, orgId, clientId, clientSecret, tokenFor, apiUsage,
  * org, close }`; `org` carries the controls (setProxy, setOutboundEndpoint, publish, published,
- * onEvent, faults, limits, outbound, apex, settle, transaction, users, applyMetadata).
+ * onEvent, faults, limits, outbound, apex, settle, transaction, users, deploySource, deployFiles,
+ * deploys, applyMetadata).
  */
 export { startSalesforceEmulator, type EmulatorOptions, type SalesforceEmulator } from './server';
 export {
@@ -22,6 +23,8 @@ export { isAck, OUTBOUND_NS, SOBJECT_NS } from './automation/outbound';
 export type { PublishedEvent } from './automation/event-bus';
 export type { AsyncApexJob, CalloutRecord, DebugLine } from './apex/runtime';
 export type { MetadataComponent, ApplyOutcome } from './schema/org-schema';
-export { loadSourceDirectory } from './schema/source-loader';
+export type { PackageDeployOutcome } from './metadata/deploy';
+export type { DeployMessage } from './metadata/package';
+export { APEX_TESTS_UNAVAILABLE, type DeployJob } from './metadata/jobs';
 export type { UserSpec } from './users';
 export type { ConnectedApp } from './auth';

@@ -1,7 +1,7 @@
 /**
  * Runs the Salesforce org emulator standalone:
  *   npx tsx test/emulators/salesforce/main.ts [--port 8484] [--proxy-url URL --proxy-key KEY]
- *        [--outbound-url URL] [--force-app DIR]
+ *        [--outbound-url URL] [--deploy-force-app]
  * Environment: SF_EMULATOR_PORT, SF_EMULATOR_PROXY_URL, SF_EMULATOR_PROXY_KEY, SF_EMULATOR_OUTBOUND_URL.
  * Prints the instance URL, org id and client credentials, then serves until SIGINT/SIGTERM.
  */
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
       'proxy-url': { type: 'string' },
       'proxy-key': { type: 'string' },
       'outbound-url': { type: 'string' },
-      'force-app': { type: 'string' },
+      'deploy-force-app': { type: 'boolean' },
     },
   });
   const env = process.env;
@@ -23,7 +23,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   const emulator = await startSalesforceEmulator({
     port,
-    ...(values['force-app'] ? { forceAppDir: values['force-app'] } : {}),
+    // Bare by default, as a new org is: deploy with the sf CLI, or pass --deploy-force-app to
+    // deploy force-app in-process first.
+    deployForceApp: values['deploy-force-app'] === true,
   });
   const proxyUrl = values['proxy-url'] ?? env.SF_EMULATOR_PROXY_URL;
   const proxyKey = values['proxy-key'] ?? env.SF_EMULATOR_PROXY_KEY;
@@ -37,6 +39,8 @@ async function main(): Promise<void> {
     clientSecret: emulator.clientSecret,
     integrationUsername: emulator.integrationUsername,
     adminUsername: emulator.adminUsername,
+    // For `sf org login access-token` / scripts/deploy-org.ts --emulator (SF_ACCESS_TOKEN).
+    adminAccessToken: emulator.tokenFor(emulator.adminUsername),
     startedInMs: Date.now() - started,
     warnings: emulator.org.warnings.map((w) => `${w.source}: ${w.message}`),
   };

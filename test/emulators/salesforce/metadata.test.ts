@@ -4,12 +4,10 @@
  * platform events, the outbound message and the Flow are read from their files. Also the apply
  * path a Metadata API deploy will use, and the loader's safety.
  */
-import { readFileSync, readdirSync, writeFileSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { DEFAULT_FORCE_APP, SalesforceOrg } from './org';
-import { loadSourceDirectory } from './schema/source-loader';
 import { findField } from './schema/types';
 import { parseXml, root, XmlError } from './xml';
 
@@ -34,6 +32,10 @@ const TYPES: Record<string, string> = {
 
 describe('schema from force-app metadata', () => {
   const org = new SalesforceOrg();
+
+  beforeAll(async () => {
+    await org.deploySource();
+  });
 
   afterAll(async () => {
     await org.stop();
@@ -115,7 +117,7 @@ describe('schema from force-app metadata', () => {
   });
 
   it('applies metadata-API-format components (an Activity.object holding fields) through the same path', () => {
-    const bare = new SalesforceOrg({ forceAppDir: false });
+    const bare = new SalesforceOrg();
     const [, content] = root(
       parseXml(
         '<CustomObject xmlns="http://soap.sforce.com/2006/04/metadata"><fields><fullName>Score__c</fullName>' +
@@ -141,16 +143,27 @@ describe('schema from force-app metadata', () => {
   it('refuses XML with a DOCTYPE and malformed XML', () => {
     expect(() => parseXml('<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>')).toThrow(XmlError);
     expect(() => parseXml('<a><b></a>')).toThrow(XmlError);
-    const dir = mkdtempSync(path.join(tmpdir(), 'sfe-meta-'));
-    try {
-      mkdirSync(path.join(dir, 'customPermissions'));
-      writeFileSync(
-        path.join(dir, 'customPermissions', 'Bad.customPermission-meta.xml'),
-        '<CustomPermission><label>x</CustomPermission>',
-      );
-      expect(() => loadSourceDirectory(dir)).toThrow(XmlError);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const bare = new SalesforceOrg();
+    const outcome = bare.deployFiles(
+      new Map([
+        [
+          'package.xml',
+          '<Package><types><members>Bad</members><name>CustomPermission</name></types><version>65.0</version></Package>',
+        ],
+        ['customPermissions/Bad.customPermission', '<CustomPermission>\n<label>x</CustomPermission>'],
+      ]),
+      { checkOnly: false },
+    );
+    expect(outcome.success).toBe(false);
+    expect(outcome.messages).toEqual([
+      expect.objectContaining({
+        componentType: 'CustomPermission',
+        fullName: 'Bad',
+        fileName: 'customPermissions/Bad.customPermission',
+        lineNumber: 2,
+        problemType: 'Error',
+      }),
+    ]);
+    expect(bare.schema.customPermissions.size).toBe(0);
   });
 });

@@ -4,6 +4,8 @@
  * Flows and outbound messages, the Apex transliterations and Bulk API 2.0 jobs. The HTTP layer
  * (http/) is a thin translation of requests onto this object; tests can also drive it directly.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PLACEHOLDERS } from '../../../scripts/deploy-org';
 import {
@@ -25,7 +27,9 @@ import { FaultInjector } from './faults';
 import { IdFactory } from './ids';
 import { DEFAULT_LIMITS, OrgLimits, type LimitsOptions } from './limits';
 import { OrgSchema, type ApplyOutcome, type MetadataComponent } from './schema/org-schema';
-import { loadSourceDirectory } from './schema/source-loader';
+import { deployPackage, type PackageDeployOutcome } from './metadata/deploy';
+import { DeployQueue, type DeployJob } from './metadata/jobs';
+import { convertSource } from './metadata/source';
 import type { ObjectDef } from './schema/types';
 import { Bulk2Service } from './services/bulk2';
 import { QueryCursors } from './services/query-cursors';
@@ -39,9 +43,10 @@ export const REPO_ROOT = path.resolve(__dirname, '../../..');
 export const DEFAULT_FORCE_APP = path.join(REPO_ROOT, 'force-app/main/default');
 
 export interface OrgOptions {
-  /** Source-format metadata to apply at start; `false` for a bare org. */
-  forceAppDir: string | false;
-  /** Deploy-time text substitutions applied to metadata files (placeholder → value). */
+  /**
+   * Text substitutions `deploySource` applies to the package before deploying it, as the deploy
+   * script does (placeholder → value); by default the integration username placeholder.
+   */
   substitutions: Record<string, string>;
   /** Divisions enabled (Task.Division, User.DefaultDivision, the Division object in use). */
   divisions: boolean;
@@ -59,6 +64,8 @@ export interface OrgOptions {
   };
   eventDeliveryDelayMs: number;
   bulkProcessingDelayMs: number;
+  /** Real time a deploy spends in each of Pending and InProgress (polling sees both). */
+  deployStepMs: number;
   integrationUser: UserSpec;
   adminUser: UserSpec;
   connectedApp: ConnectedApp;
@@ -76,7 +83,6 @@ export function defaultOrgOptions(): OrgOptions {
     customPermissions: ['Custompms_Sync_Bypass'],
   };
   return {
-    forceAppDir: DEFAULT_FORCE_APP,
     substitutions: { [INTEGRATION_USERNAME_PLACEHOLDER]: integrationUser.username },
     divisions: true,
     apiVersion: '65.0',
@@ -88,6 +94,7 @@ export function defaultOrgOptions(): OrgOptions {
     apex: { ...DEFAULT_APEX_OPTIONS, triggers: 'deployed' },
     eventDeliveryDelayMs: 0,
     bulkProcessingDelayMs: 20,
+    deployStepMs: 100,
     integrationUser,
     adminUser: {
       username: 'admin@custompms.example',
@@ -121,6 +128,20 @@ export interface OrgWarning {
   message: string;
 }
 
+/** The force-app Apex the emulator carries transliterations of (apex/). */
+const TRANSLITERATED: Record<string, string[]> = {
+  ApexClass: [
+    'CustompmsDeletionJob',
+    'CustompmsProxyClient',
+    'CustompmsProxyException',
+    'CustompmsPullJob',
+    'CustompmsQueue',
+    'CustompmsRecordWriter',
+    'CustompmsTaskTriggerHandler',
+  ],
+  ApexTrigger: TRIGGERS.map((t) => t.name),
+};
+
 export class SalesforceOrg {
   readonly options: OrgOptions;
   readonly ids = new IdFactory();
@@ -141,8 +162,10 @@ export class SalesforceOrg {
   /** The last 10,000 HTTP requests (method, path, status), oldest first. */
   readonly requestLog: RequestLogEntry[] = [];
   readonly createdAt: number;
-  /** Files under the metadata directory the emulator does not model. */
-  readonly skippedMetadata: string[] = [];
+  /** Metadata API deploys (async jobs by id). */
+  readonly deploys: DeployQueue;
+  /** SHA-256 of each deployed Apex body, by `ApexClass:Name` / `ApexTrigger:Name`. */
+  readonly deployedApex = new Map<string, string>();
   integrationUserId = '';
   adminUserId = '';
   automatedProcessUserId = '';
@@ -201,15 +224,13 @@ export class SalesforceOrg {
     this.queries = new QueryCursors(this.db, this.ids, this.clock);
     this.db.hooks = this.hooks();
     this.schema.onApply((component) => this.afterApply(component));
+    this.deploys = new DeployQueue(
+      this.ids,
+      this.clock,
+      (files, checkOnly) => this.deployFiles(files, { checkOnly }),
+      o.deployStepMs,
+    );
     this.seed();
-    if (o.forceAppDir !== false) {
-      const loaded = loadSourceDirectory(o.forceAppDir, o.substitutions);
-      this.skippedMetadata.push(...loaded.skipped);
-      const outcomes = this.applyMetadata(loaded.components);
-      for (const failed of outcomes.filter((x) => !x.success)) {
-        this.warn('metadata', `${failed.type} ${failed.fullName}: ${failed.problem}`);
-      }
-    }
     this.subscribeTriggers();
   }
 
@@ -248,7 +269,95 @@ export class SalesforceOrg {
     this.warnings.push({ at: this.clock.now(), source, message });
   }
 
-  /** Applies metadata components (the same entry point a Metadata API deploy will use). */
+  /**
+   * Validates a Metadata API package (zip path → text) and, unless `checkOnly` or anything fails,
+   * applies all of it; the one path every deploy takes (SOAP, REST, `deploySource`).
+   */
+  deployFiles(files: Map<string, string>, options: { checkOnly: boolean }): PackageDeployOutcome {
+    const outcome = deployPackage(
+      {
+        schema: this.schema,
+        apiVersion: Number(this.options.apiVersion),
+        hasUser: (username) => this.users.byUsername(username)?.IsActive === true,
+        apply: (components) => this.applyMetadata(components),
+      },
+      files,
+      options,
+    );
+    if (outcome.applied > 0) {
+      for (const [key, hash] of outcome.apexHashes) {
+        this.deployedApex.set(key, hash);
+        this.checkTransliteration(key, hash);
+      }
+    }
+    return outcome;
+  }
+
+  /**
+   * The emulator runs TypeScript transliterations of force-app's Apex; when a deployed body
+   * differs from the force-app source they mirror, what runs is not what was deployed: say so.
+   */
+  private checkTransliteration(key: string, hash: string): void {
+    const [type, name] = key.split(':') as [string, string];
+    const mirrored = TRANSLITERATED[type]?.includes(name);
+    if (!mirrored) return;
+    const file = path.join(
+      DEFAULT_FORCE_APP,
+      type === 'ApexClass' ? `classes/${name}.cls` : `triggers/${name}.trigger`,
+    );
+    let source: string;
+    try {
+      source = readFileSync(file, 'utf8');
+    } catch {
+      return;
+    }
+    if (createHash('sha256').update(source).digest('hex') !== hash) {
+      this.warn(
+        'apex',
+        `${type} ${name}: the deployed body differs from ${path.relative(REPO_ROOT, file)}, which the emulator's transliteration mirrors; the emulator still runs the transliteration`,
+      );
+    }
+  }
+
+  /**
+   * Deploys a source-format directory (default: force-app) in-process through the same path as a
+   * Metadata API deploy, after the substitutions the deploy script makes. Throws, listing every
+   * component failure, when the deploy fails.
+   */
+  async deploySource(dir: string = DEFAULT_FORCE_APP): Promise<PackageDeployOutcome> {
+    const converted = await convertSource(dir);
+    const files = new Map<string, string>();
+    for (const [name, text] of converted) {
+      let out = text;
+      for (const [from, to] of Object.entries(this.options.substitutions)) out = out.split(from).join(to);
+      files.set(name, out);
+    }
+    const outcome = this.deployFiles(files, { checkOnly: false });
+    if (!outcome.success) {
+      const lines = outcome.messages
+        .filter((m) => !m.success)
+        .map(
+          (m) =>
+            `${m.componentType} ${m.fullName} (${m.fileName}${m.lineNumber ? `:${m.lineNumber}:${m.columnNumber}` : ''}): ${m.problem}`,
+        );
+      throw new Error(`Deploy of ${dir} failed:\n${lines.join('\n')}`);
+    }
+    return outcome;
+  }
+
+  /** deployRecentValidation: deploys a successful check-only deploy's package again, without tests. */
+  quickDeploy(validationId: string, user: { id: string; name: string }): DeployJob | undefined {
+    const validation = this.deploys.validation(validationId);
+    if (!validation) return undefined;
+    return this.deploys.start(
+      validation.files,
+      { ...validation.options, checkOnly: false, testLevel: 'NoTestRun' },
+      user,
+      validation.id,
+    );
+  }
+
+  /** Applies metadata components (the apply step of every deploy; no validation of its own). */
   applyMetadata(components: MetadataComponent[]): ApplyOutcome[] {
     const outcomes = this.schema.apply(components);
     this.db.refreshTables();
@@ -322,7 +431,11 @@ export class SalesforceOrg {
     const mode = this.options.apex.triggers;
     if (mode === 'off') return false;
     if (mode === 'always') return true;
-    return this.schema.apexTriggers.has(trigger.name);
+    // The transliteration runs only when the trigger and every class it runs were deployed.
+    return (
+      this.schema.apexTriggers.has(trigger.name) &&
+      trigger.classes.every((c) => this.schema.apexClasses.has(c))
+    );
   }
 
   private asSObjects(object: ObjectDef, records: StoredRecord[]): SObject[] {
@@ -493,6 +606,7 @@ export class SalesforceOrg {
   }
 
   async stop(): Promise<void> {
+    this.deploys.stop();
     this.apex.stop();
     await this.outbound.stop();
   }

@@ -146,6 +146,7 @@ describe('outbound messages (Flow Custompms_Task_Outbound_Message → Custompms_
   beforeAll(async () => {
     receiver = await startReceiver();
     emulator = await startSalesforceEmulator({
+      deployForceApp: true,
       outbound: {
         timeScale: 0.001,
         dispatchIntervalMs: 5,
@@ -304,6 +305,7 @@ describe('outbound messages (Flow Custompms_Task_Outbound_Message → Custompms_
 
   it('drops a notification that cannot be delivered within 24 hours', async () => {
     const short = await startSalesforceEmulator({
+      deployForceApp: true,
       outbound: {
         timeScale: 0.00001,
         dispatchIntervalMs: 2,

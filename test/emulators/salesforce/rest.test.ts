@@ -17,7 +17,7 @@ describe('Salesforce emulator REST API (jsforce)', () => {
   const clock = new ShiftedClock();
 
   beforeAll(async () => {
-    emulator = await startSalesforceEmulator({ clock });
+    emulator = await startSalesforceEmulator({ clock, deployForceApp: true });
     conn = connect(emulator);
   });
 
@@ -357,6 +357,7 @@ describe('Salesforce emulator REST API (jsforce)', () => {
 
   it('counts API calls in Sforce-Limit-Info and refuses calls once the allowance is spent', async () => {
     const limited = await startSalesforceEmulator({
+      deployForceApp: true,
       limits: { dailyApiRequests: 3, dailyBulkApiBatches: 10, hourlyPublishedPlatformEvents: 10 },
     });
     try {

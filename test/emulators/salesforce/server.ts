@@ -11,6 +11,12 @@ import { SalesforceOrg, type OrgOptions } from './org';
 export interface EmulatorOptions extends Partial<OrgOptions> {
   port?: number;
   host?: string;
+  /**
+   * Deploy force-app (or this source directory) in-process before serving, through the same
+   * validate-and-apply path as a Metadata API deploy. Without it the org has only Salesforce's
+   * standard objects until something deploys to it (e.g. the sf CLI).
+   */
+  deployForceApp?: boolean | string;
 }
 
 export interface SalesforceEmulator {
@@ -30,8 +36,9 @@ export interface SalesforceEmulator {
 }
 
 export async function startSalesforceEmulator(options: EmulatorOptions = {}): Promise<SalesforceEmulator> {
-  const { port = 0, host = '127.0.0.1', ...orgOptions } = options;
+  const { port = 0, host = '127.0.0.1', deployForceApp = false, ...orgOptions } = options;
   const org = new SalesforceOrg(orgOptions);
+  if (deployForceApp) await org.deploySource(typeof deployForceApp === 'string' ? deployForceApp : undefined);
   const app = createEmulatorApp(org);
   const server: Server = createServer(app);
   await new Promise<void>((resolve, reject) => {

@@ -13,7 +13,7 @@ import { ManualClock, formatDate } from './time';
 
 describe('SOQL subset', () => {
   const clock = new ManualClock(Date.UTC(2026, 10, 25, 12, 0, 0));
-  const org = new SalesforceOrg({ forceAppDir: false, clock });
+  const org = new SalesforceOrg({ clock });
 
   const insert = (records: Record<string, unknown>[]): string[] =>
     org
@@ -180,7 +180,7 @@ describe('SOQL subset', () => {
 
   it('filters like a plain reference implementation (property)', () => {
     const priorities = ['High', 'Normal', 'Low'];
-    const local = new SalesforceOrg({ forceAppDir: false, clock });
+    const local = new SalesforceOrg({ clock });
     fc.assert(
       fc.property(
         fc.array(

@@ -13,6 +13,8 @@ export interface TriggerDefinition {
   name: string;
   object: string;
   operations: TriggerOperation[];
+  /** The Apex classes the trigger's code runs (all must be deployed for it to run). */
+  classes: string[];
   run(apex: Apex, operation: TriggerOperation, records: SObject[]): void;
 }
 
@@ -22,6 +24,7 @@ export const TRIGGERS: TriggerDefinition[] = [
     name: 'CustompmsTaskTrigger',
     object: 'Task',
     operations: ['AFTER_DELETE', 'AFTER_UNDELETE'],
+    classes: ['CustompmsTaskTriggerHandler'],
     run: (apex, operation, records) => {
       new CustompmsTaskTriggerHandler(apex, operation, records).run();
     },
@@ -31,6 +34,13 @@ export const TRIGGERS: TriggerDefinition[] = [
     name: 'CustompmsChangeTrigger',
     object: 'Custompms_Change__e',
     operations: ['AFTER_INSERT'],
+    classes: [
+      'CustompmsPullJob',
+      'CustompmsQueue',
+      'CustompmsProxyClient',
+      'CustompmsProxyException',
+      'CustompmsRecordWriter',
+    ],
     run: (apex, _operation, records) => CustompmsPullJob.enqueueFor(apex, records),
   },
   {
@@ -38,6 +48,7 @@ export const TRIGGERS: TriggerDefinition[] = [
     name: 'CustompmsTaskDeletionTrigger',
     object: 'Custompms_Task_Deletion__e',
     operations: ['AFTER_INSERT'],
+    classes: ['CustompmsDeletionJob', 'CustompmsQueue', 'CustompmsProxyClient', 'CustompmsProxyException'],
     run: (apex, _operation, records) => CustompmsDeletionJob.enqueueFor(apex, records),
   },
 ];

@@ -10,6 +10,7 @@ import { ApiError, invalidSession } from '../errors';
 import type { SalesforceOrg } from '../org';
 import { bulk2Router } from './bulk2';
 import { categorize, parseVersion, sendJson, type RequestContext } from './common';
+import { metadataRestRouter, metadataSoapRouter } from './metadata';
 import { restRouter } from './rest';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -162,6 +163,8 @@ export function createEmulatorApp(org: SalesforceOrg): express.Express {
     sendJson(res, 200, versions);
   });
 
+  app.use(metadataSoapRouter(org));
+
   const data = express.Router({ mergeParams: true });
   data.use(async (req: Request, res: Response, next: NextFunction) => {
     try {
@@ -193,6 +196,7 @@ export function createEmulatorApp(org: SalesforceOrg): express.Express {
   });
   data.use(express.json({ limit: '50mb', type: ['application/json', 'application/*+json'] }));
   data.use(express.text({ limit: '150mb', type: ['text/csv', 'text/plain'] }));
+  data.use(metadataRestRouter());
   data.use(restRouter());
   data.use(bulk2Router());
   app.use('/services/data/:version', data);

@@ -173,6 +173,43 @@ export class OrgSchema {
     return undefined;
   }
 
+  /**
+   * Remembers the schema as it is; the returned function puts it back (a deploy that fails while
+   * applying rolls back, as `rollbackOnError` does). Object definitions are restored in place, so
+   * references the data layer holds stay valid.
+   */
+  snapshot(): () => void {
+    const objects = [...this.objects].map(
+      ([key, o]) => [key, o, { ...o, fields: [...o.fields], index: new Map(o.index) }] as const,
+    );
+    const maps = [
+      this.outboundMessages,
+      this.flows,
+      this.customPermissions,
+      this.permissionSets,
+      this.namedCredentials,
+      this.externalCredentials,
+      this.subscriberConfigs,
+      this.customMetadataRecords,
+      this.apexClasses,
+      this.apexTriggers,
+    ] as Map<string, unknown>[];
+    const saved = maps.map((m) => new Map(m));
+    const counters = [this.eventPrefixes, this.customPrefixes, this.mdtPrefixes] as const;
+    return () => {
+      this.objects.clear();
+      for (const [key, ref, copy] of objects) {
+        Object.assign(ref, copy);
+        this.objects.set(key, ref);
+      }
+      maps.forEach((m, i) => {
+        m.clear();
+        for (const [k, v] of saved[i]!) m.set(k, v);
+      });
+      [this.eventPrefixes, this.customPrefixes, this.mdtPrefixes] = counters;
+    };
+  }
+
   /** Called after each applied component (the data layer adds custom metadata records). */
   onApply(listener: (component: MetadataComponent) => void): void {
     this.listeners.push(listener);
