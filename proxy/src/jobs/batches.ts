@@ -4,7 +4,7 @@
  * writes them itself (api path: sObject Collections, 200 records per call). Both paths record
  * results through `recordBatchResults`, so links, statuses and problems are kept the same way.
  */
-import { applyWriteResult, type Link, type Write } from '../sync';
+import { applyWriteResult, type Link, type SyncContext, type Write } from '../sync';
 import {
   completeBatch,
   getBatch,
@@ -19,7 +19,7 @@ import {
 import { saveLink } from '../store/links';
 import { withAdvisoryLock } from '../store/locks';
 import { recordProblem } from '../store/problems';
-import { withTransaction } from '../store/transaction';
+import { withTransaction, type Queryable } from '../store/transaction';
 import { chunk } from '../salesforce/operations';
 import { enqueueCustompmsSync, recordLockKey, releaseWaiting, writeTaskStatus, ERROR, SYNCED } from './apply';
 import type { SyncDeps } from './deps';
@@ -120,6 +120,77 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
   await recordBatchResults(deps, batch.id, results);
 }
 
+/** A Salesforce write whose result is to be recorded: an outbox item, or a backfill item. */
+export type WrittenItem = Pick<OutboxItem, 'flow' | 'custompmsId' | 'kind' | 'record' | 'plan'>;
+
+/**
+ * Folds one record's write result into its link (success) or a problem (failure, and the Task's
+ * sync status set to Error). Shared by the batch path and the backfill, so both record alike.
+ * `origin` names where the result came from in problem messages; `problemTag` marks the
+ * problems (the backfill groups its failure reasons by it); `save` stores the link (default:
+ * `saveLink` on `db`).
+ */
+export async function recordWriteResult(
+  deps: SyncDeps,
+  db: Queryable,
+  item: WrittenItem,
+  result: BatchResult | undefined,
+  options: {
+    origin: string;
+    context: () => Promise<SyncContext>;
+    problemTag?: { task: string; payload: unknown };
+    save?: (link: Link, salesforceStatus: string | undefined) => Promise<void>;
+  },
+): Promise<{ link: Link } | { failure: { code: string; message: string } }> {
+  const { link, write } = item.plan as unknown as { link: Link; write: Write };
+  const flow = deps.definition[item.flow];
+  const tag = options.problemTag ?? {};
+  if (!result) {
+    const failure = {
+      code: 'missing_result',
+      message: `the org reported no result for this record in ${options.origin}`,
+    };
+    await recordProblem(db, {
+      flow: item.flow,
+      custompmsId: item.custompmsId,
+      kind: 'error',
+      ...failure,
+      ...tag,
+    });
+    return { failure };
+  }
+  if (!result.success) {
+    const message = (result.errors ?? []).map((error) => `${error.statusCode}: ${error.message}`).join('; ');
+    const failure = {
+      code: result.errors?.[0]?.statusCode ?? 'WRITE_FAILED',
+      message: message || 'Salesforce refused the write',
+    };
+    await recordProblem(db, {
+      flow: item.flow,
+      custompmsId: item.custompmsId,
+      salesforceId: link.salesforceId,
+      kind: 'error',
+      ...failure,
+      ...tag,
+    });
+    if (item.kind === 'task' && link.salesforceId)
+      await writeTaskStatus(deps, link.salesforceId, ERROR, message);
+    return { failure };
+  }
+  const context = await options.context();
+  const folded = applyWriteResult(
+    flow,
+    context,
+    link,
+    write,
+    result.salesforceId ? { id: result.salesforceId } : {},
+  );
+  const status = item.kind === 'task' ? SYNCED : undefined;
+  if (options.save) await options.save(folded.link, status);
+  else await saveLink(db, folded.link, status);
+  return { link: folded.link };
+}
+
 /**
  * Folds per-record results into links (success) or problems (failure), then completes the
  * batch. Idempotent: results for a completed batch change nothing.
@@ -131,49 +202,23 @@ export async function recordBatchResults(deps: SyncDeps, batchId: string, result
   const byKey = new Map(results.map((result) => [`${result.kind}:${result.key}`, result]));
   const linked: OutboxItem[] = [];
   for (const item of batch.items) {
-    const result = byKey.get(`${item.kind}:${item.custompmsId}`);
-    const { link, write } = item.plan as unknown as { link: Link; write: Write };
-    const flow = deps.definition[item.flow];
-    if (!result) {
-      await recordProblem(deps.pool, {
-        flow: item.flow,
-        custompmsId: item.custompmsId,
-        kind: 'error',
-        code: 'missing_result',
-        message: `the org reported no result for this record in batch ${batch.id}`,
-      });
-      continue;
-    }
-    if (!result.success) {
-      const message = (result.errors ?? [])
-        .map((error) => `${error.statusCode}: ${error.message}`)
-        .join('; ');
-      await recordProblem(deps.pool, {
-        flow: item.flow,
-        custompmsId: item.custompmsId,
-        salesforceId: link.salesforceId,
-        kind: 'error',
-        code: result.errors?.[0]?.statusCode ?? 'WRITE_FAILED',
-        message: message || 'Salesforce refused the write',
-      });
-      if (item.kind === 'task' && link.salesforceId)
-        await writeTaskStatus(deps, link.salesforceId, ERROR, message);
-      continue;
-    }
-    const context = await buildSyncContext(deps.pool, salesforce, [item.record]);
-    const folded = applyWriteResult(
-      flow,
-      context,
-      link,
-      write,
-      result.salesforceId ? { id: result.salesforceId } : {},
+    const outcome = await recordWriteResult(
+      deps,
+      deps.pool,
+      item,
+      byKey.get(`${item.kind}:${item.custompmsId}`),
+      {
+        origin: `batch ${batch.id}`,
+        context: () => buildSyncContext(deps.pool, salesforce, [item.record]),
+        // Under the record's lock: a sync of this record plans either before the link changes (its
+        // outbox write then finds this batch's row in flight and flags it) or after (and sees it).
+        save: (link, status) =>
+          withAdvisoryLock(deps.pool, recordLockKey(item.flow, item.custompmsId), () =>
+            saveLink(deps.pool, link, status),
+          ),
+      },
     );
-    // Under the record's lock: a sync of this record plans either before the link changes (its
-    // outbox write then finds this batch's row in flight and flags it) or after (and sees it).
-    await withAdvisoryLock(deps.pool, recordLockKey(item.flow, item.custompmsId), () =>
-      saveLink(deps.pool, folded.link, item.kind === 'task' ? SYNCED : undefined),
-    );
-    linked.push(item);
+    if ('link' in outcome) linked.push(item);
   }
   const again = await completeBatch(deps.pool, batch.id);
   for (const item of linked) await releaseWaiting(deps, deps.definition[item.flow], item.custompmsId);
