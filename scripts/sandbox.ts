@@ -1,11 +1,15 @@
 /**
  * `npm run sandbox`: the Salesforce emulator, the Custompms reference server and the proxy
- * (HTTP + worker, embedded PostgreSQL in .data/sandbox), wired with generated secrets. Prints one
- * JSON line with the URLs and credentials, then runs until stopped (Ctrl-C).
+ * (HTTP + worker, embedded PostgreSQL in .data/sandbox), wired with generated secrets. The
+ * emulated org starts empty: force-app reaches it as it reaches a real org, through
+ * scripts/deploy-org.ts and the real sf CLI (progress on stderr). Prints one JSON line with the
+ * URLs and credentials on stdout, then runs until stopped (Ctrl-C).
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { createApp } from '../proxy/src/app';
 import { loadConfig } from '../proxy/src/config';
 import { createSyncDeps } from '../proxy/src/jobs/deps';
@@ -38,8 +42,54 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
+/**
+ * Deploys force-app to the emulator with the deploy script and the real sf CLI, asynchronously
+ * (the emulator answers from this process). Its output goes to stderr.
+ */
+async function deployWithCli(args: {
+  instanceUrl: string;
+  accessToken: string;
+  proxyUrl: string;
+  outboundToken: string;
+  integrationUser: string;
+}): Promise<void> {
+  const root = path.resolve(__dirname, '..');
+  const child = spawn(
+    path.join(root, 'node_modules', '.bin', 'tsx'),
+    [
+      'scripts/deploy-org.ts',
+      '--emulator',
+      args.instanceUrl,
+      '--proxy-url',
+      args.proxyUrl,
+      '--integration-user',
+      args.integrationUser,
+    ],
+    {
+      cwd: root,
+      // stdout → our stderr: the JSON line stays the only thing on stdout.
+      stdio: ['ignore', process.stderr, process.stderr],
+      env: { ...process.env, SF_ACCESS_TOKEN: args.accessToken, OUTBOUND_MESSAGE_TOKEN: args.outboundToken },
+    },
+  );
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0)
+    throw new Error(`deploying force-app to the emulator with the sf CLI failed (exit ${code})`);
+}
+
+export interface SandboxOptions {
+  dataDir?: string;
+  logLevel?: string;
+  /**
+   * How force-app reaches the emulated org: `cli` (default) through scripts/deploy-org.ts and the
+   * real sf CLI, as for a real org; `in-process` through the same deploy path without the CLI
+   * (seconds faster).
+   */
+  deploy?: 'cli' | 'in-process';
+}
+
 /** Starts the whole stack (also used by `npm run demo`). */
-export async function startSandbox(options: { dataDir?: string; logLevel?: string } = {}): Promise<Sandbox> {
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const outboundToken = secret();
   const apiKey = secret(32);
   const webhookSecret = `whsec_${secret()}`;
@@ -72,8 +122,23 @@ export async function startSandbox(options: { dataDir?: string; logLevel?: strin
   const proxyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const outboundMessageUrl = `${proxyUrl}/salesforce/v1/outbound-messages/${outboundToken}`;
   cpms.controls.setWebhook({ url: `${proxyUrl}/custompms/v1/webhooks`, secret: webhookSecret });
-  sf.org.setOutboundEndpoint(outboundMessageUrl);
-  sf.org.setProxy({ url: proxyUrl, apiKey });
+  if (options.deploy === 'in-process') {
+    await sf.org.deploySource();
+    sf.org.setOutboundEndpoint(outboundMessageUrl);
+    sf.org.setProxy({ url: proxyUrl, apiKey });
+  } else {
+    process.stderr.write(`sandbox: deploying force-app to the emulated org with the sf CLI…\n`);
+    await deployWithCli({
+      instanceUrl: sf.url,
+      accessToken: sf.tokenFor(sf.adminUsername),
+      proxyUrl,
+      outboundToken,
+      integrationUser: sf.integrationUsername,
+    });
+    // The deploy set the Named Credential URL and the outbound endpoint; the API key is the one
+    // thing an admin enters in Setup (External Credential principal parameter).
+    sf.org.apex.setCredentialParameter('Custompms_Proxy', 'ApiKey', apiKey);
+  }
   const deps = createSyncDeps(config, database.pool, logger);
   const worker = await startWorker({
     pool: database.pool,

@@ -5,6 +5,8 @@
 import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
+  EMULATOR_ALIAS,
+  loginCommand,
   PLACEHOLDERS,
   SUBSTITUTED_FILES,
   UsageError,
@@ -278,5 +280,63 @@ describe('main', () => {
   it('exits 2 with the reason on a bad command line', () => {
     expect(main(['--target-org'], {})).toBe(2);
     expect(String(error.mock.calls[0]?.[0])).toMatch(/--target-org needs a value/);
+  });
+});
+
+describe('the emulator target', () => {
+  const ACCESS = '00D8d0000000001!AQ_token.value';
+  const EMULATOR_ARGS = [
+    '--emulator',
+    'http://127.0.0.1:8484/',
+    '--proxy-url',
+    'http://127.0.0.1:3000',
+    '--integration-user',
+    'integration@custompms.example',
+  ];
+
+  it('logs in under its own alias with the token from SF_ACCESS_TOKEN and deploys without tests', () => {
+    const parsed = parseArgs(EMULATOR_ARGS, { OUTBOUND_MESSAGE_TOKEN: TOKEN, SF_ACCESS_TOKEN: ACCESS });
+    expect(parsed).toMatchObject({
+      targetOrg: EMULATOR_ALIAS,
+      testLevel: 'NoTestRun',
+      emulator: { instanceUrl: 'http://127.0.0.1:8484', accessToken: ACCESS },
+    });
+    const login = loginCommand(parsed)!;
+    expect(login.args).toEqual([
+      'org',
+      'login',
+      'access-token',
+      '--instance-url',
+      'http://127.0.0.1:8484',
+      '--no-prompt',
+      '--alias',
+      EMULATOR_ALIAS,
+    ]);
+    expect(login.display).not.toContain(ACCESS);
+    expect(deployCommand(parsed).args).toEqual(expect.arrayContaining(['--test-level', 'NoTestRun']));
+    expect(assignmentCommands(parsed)).toEqual([]);
+  });
+
+  it('validates without tests on the emulator only', () => {
+    expect(
+      parseArgs([...EMULATOR_ARGS, '--validate'], { OUTBOUND_MESSAGE_TOKEN: TOKEN, SF_ACCESS_TOKEN: ACCESS })
+        .validate,
+    ).toBe(true);
+    expect(() =>
+      parseArgs([...BASE_ARGS, '--validate', '--test-level', 'NoTestRun'], { OUTBOUND_MESSAGE_TOKEN: TOKEN }),
+    ).toThrow(/--validate runs the Apex tests/);
+  });
+
+  it.each([
+    [[...EMULATOR_ARGS], {}, /needs an access token/],
+    [[...EMULATOR_ARGS, '--access-token', 'not-a-token'], {}, /shaped like 00D/],
+    [['--emulator', 'ftp://x', ...EMULATOR_ARGS.slice(2)], { SF_ACCESS_TOKEN: ACCESS }, /http\(s\) URL/],
+    [[...BASE_ARGS, '--access-token', ACCESS], {}, /only used with --emulator/],
+  ])('rejects %j', (argv, env, message) => {
+    expect(() => parseArgs(argv, { OUTBOUND_MESSAGE_TOKEN: TOKEN, ...env })).toThrow(message);
+  });
+
+  it('leaves a real org without a login step', () => {
+    expect(loginCommand(options())).toBeUndefined();
   });
 });
