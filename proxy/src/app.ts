@@ -7,6 +7,7 @@ import helmet from 'helmet';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from './config';
+import { adminApiRouter } from './http/admin-api';
 import { apexApiRouter } from './http/apex-api';
 import { custompmsWebhookRouter } from './http/custompms-webhooks';
 import { healthRouter } from './http/health';
@@ -25,7 +26,7 @@ export interface AppDeps {
   routers?: Router[];
 }
 
-/** The product's routes: Salesforce outbound messages, the API for the org's Apex, Custompms webhooks. */
+/** The product's routes: Salesforce outbound messages, the API for the org's Apex, Custompms webhooks, the admin API. */
 export function productRouters(deps: Pick<AppDeps, 'config' | 'logger' | 'pool'>): Router[] {
   const { config, pool, logger } = deps;
   return [
@@ -36,6 +37,7 @@ export function productRouters(deps: Pick<AppDeps, 'config' | 'logger' | 'pool'>
     }),
     apexApiRouter({ pool, apiKey: config.salesforce.proxyApiKey, bodyLimit: config.bodyLimit }),
     custompmsWebhookRouter({ pool, secrets: config.custompms.webhookSecrets, logger }),
+    adminApiRouter({ pool, logger, apiKey: config.adminApiKey }),
   ];
 }
 

@@ -78,6 +78,7 @@ export const environmentSchema = z.object({
   SALESFORCE_WRITE_PATH: z.enum(['apex', 'api']).default('apex'),
   OUTBOUND_MESSAGE_TOKEN: secret(24),
   PROXY_API_KEY: secret(32),
+  ADMIN_API_KEY: secret(32),
 
   CUSTOMPMS_BASE_URL: optionalString.pipe(url.optional()),
   CUSTOMPMS_API_TOKEN: secret(8),
@@ -129,6 +130,8 @@ export interface Config {
     timeoutMs: number;
     maxConcurrency: number;
   };
+  /** Bearer key of the admin API (problems, conflicts, replay); unset: the admin API is off. */
+  adminApiKey: string | undefined;
   sync: {
     conflictPolicy: Environment['CONFLICT_POLICY'];
     deletePolicy: Environment['DELETE_POLICY'];
@@ -218,6 +221,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       timeoutMs: env.CUSTOMPMS_TIMEOUT_MS,
       maxConcurrency: env.CUSTOMPMS_MAX_CONCURRENCY,
     },
+    adminApiKey: env.ADMIN_API_KEY,
     sync: {
       conflictPolicy: env.CONFLICT_POLICY,
       deletePolicy: env.DELETE_POLICY,

@@ -36,9 +36,23 @@ function deadLettering(
   };
 }
 
+/** Every task name; a dead letter of any of them can be replayed (jobs/replay.ts). */
+export const TASK_NAMES = [
+  'process_inbox_message',
+  SYNC_CUSTOMPMS_RECORD,
+  FLUSH_OUTBOX,
+  'republish_overdue_batches',
+  'poll_custompms',
+  'poll_divisions',
+  'poll_deleted_tasks',
+] as const;
+
 export function buildTaskList(deps?: SyncDeps): TaskList {
   if (!deps) return {};
-  const tasks: Record<string, (payload: unknown, helpers: JobHelpers) => Promise<unknown>> = {
+  const tasks: Record<
+    (typeof TASK_NAMES)[number],
+    (payload: unknown, helpers: JobHelpers) => Promise<unknown>
+  > = {
     process_inbox_message: (payload) => processInboxMessage(deps, (payload as { id: number }).id),
     [SYNC_CUSTOMPMS_RECORD]: (payload) => {
       const { type, id } = payload as { type: string; id: string };

@@ -62,6 +62,7 @@ export async function recordProblem(db: Queryable, problem: ProblemRecord): Prom
 
 export async function listConflicts(
   db: Queryable,
+  limit = 1_000,
 ): Promise<(ConflictRecord & { id: number; createdAt: Date })[]> {
   const result = await db.query<{
     id: string;
@@ -74,7 +75,7 @@ export async function listConflicts(
     winner: string;
     policy: string;
     created_at: Date;
-  }>('SELECT * FROM conflicts ORDER BY id');
+  }>('SELECT * FROM (SELECT * FROM conflicts ORDER BY id DESC LIMIT $1) latest ORDER BY id', [limit]);
   return result.rows.map((row) => ({
     id: Number(row.id),
     flow: row.flow,
@@ -89,26 +90,59 @@ export async function listConflicts(
   }));
 }
 
+interface ProblemRow {
+  id: string;
+  flow: string | null;
+  custompms_id: string | null;
+  salesforce_id: string | null;
+  kind: ProblemRecord['kind'];
+  code: string;
+  message: string;
+  task: string | null;
+  payload: unknown;
+  created_at: Date;
+  resolved_at: Date | null;
+}
+
+export type StoredProblem = ProblemRecord & { id: number; createdAt: Date; resolvedAt: Date | null };
+
+/** Open problems (oldest first), optionally of one kind. */
 export async function listProblems(
   db: Queryable,
   kind?: ProblemRecord['kind'],
-): Promise<(ProblemRecord & { id: number; createdAt: Date })[]> {
-  const result = await db.query<{
-    id: string;
-    flow: string | null;
-    custompms_id: string | null;
-    salesforce_id: string | null;
-    kind: ProblemRecord['kind'];
-    code: string;
-    message: string;
-    task: string | null;
-    payload: unknown;
-    created_at: Date;
-  }>(
-    'SELECT * FROM sync_problems WHERE resolved_at IS NULL AND ($1::text IS NULL OR kind = $1) ORDER BY id',
-    [kind ?? null],
+  limit = 1_000,
+): Promise<StoredProblem[]> {
+  const result = await db.query<ProblemRow>(
+    'SELECT * FROM sync_problems WHERE resolved_at IS NULL AND ($1::text IS NULL OR kind = $1) ORDER BY id LIMIT $2',
+    [kind ?? null, limit],
   );
-  return result.rows.map((row) => ({
+  return result.rows.map(problemOf);
+}
+
+export async function getProblem(db: Queryable, id: number): Promise<StoredProblem | undefined> {
+  const result = await db.query<ProblemRow>('SELECT * FROM sync_problems WHERE id = $1', [id]);
+  return result.rows[0] && problemOf(result.rows[0]);
+}
+
+/** Marks a problem dealt with (replayed or dismissed); false when it was already resolved. */
+export async function resolveProblem(db: Queryable, id: number): Promise<boolean> {
+  const result = await db.query(
+    'UPDATE sync_problems SET resolved_at = now() WHERE id = $1 AND resolved_at IS NULL',
+    [id],
+  );
+  return result.rowCount === 1;
+}
+
+/** Open problems by kind, for the status view. */
+export async function countOpenProblems(db: Queryable): Promise<Record<string, number>> {
+  const result = await db.query<{ kind: string; count: string }>(
+    'SELECT kind, count(*) FROM sync_problems WHERE resolved_at IS NULL GROUP BY kind',
+  );
+  return Object.fromEntries(result.rows.map((row) => [row.kind, Number(row.count)]));
+}
+
+function problemOf(row: ProblemRow): StoredProblem {
+  return {
     id: Number(row.id),
     flow: row.flow,
     custompmsId: row.custompms_id,
@@ -119,5 +153,6 @@ export async function listProblems(
     ...(row.task === null ? {} : { task: row.task }),
     payload: row.payload,
     createdAt: row.created_at,
-  }));
+    resolvedAt: row.resolved_at,
+  };
 }
