@@ -3,7 +3,8 @@
  * formats (webhooks, platform events and the Apex pull, outbound messages, REST).
  */
 import jsforce from 'jsforce';
-import { eventually, startWorld, type World } from '../support/e2e';
+import { pollDivisions } from '../../proxy/src/jobs/pollers';
+import { countSaves, custompmsWrites, eventually, startWorld, type World } from '../support/e2e';
 
 jest.setTimeout(180_000);
 
@@ -18,7 +19,7 @@ function adminConnection(world: World) {
 describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path)', (writePath) => {
   let world: World;
   beforeAll(async () => {
-    world = await startWorld({ writePath });
+    world = await startWorld({ writePath, env: { CREATE_CUSTOMERS_FROM_DIVISIONS: 'true' } });
   });
   afterAll(async () => {
     await world?.stop();
@@ -89,6 +90,163 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
     expect(after.Subject).toBe('Write the spec');
   });
 
+  /** Waits for the Salesforce id linked to a Custompms record. */
+  const linkedId = (flow: string, custompmsId: string) =>
+    eventually(async () => {
+      const row = await world.db.pool.query<{ salesforce_id: string }>(
+        'SELECT salesforce_id FROM links WHERE flow = $1 AND custompms_id = $2 AND salesforce_id IS NOT NULL',
+        [flow, custompmsId],
+      );
+      return row.rows[0]?.salesforce_id;
+    });
+  /** Lets every queued delivery, event and job run, then a little longer for anything echoed. */
+  const quiet = async () => {
+    await world.sf.org.settle();
+    await world.cpms.controls.flushWebhooks();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await world.sf.org.settle();
+  };
+
+  it('creates in Custompms a Division (opt-in), a project and a task created in Salesforce, and links them', async () => {
+    const { controls } = world.cpms;
+    const conn = adminConnection(world);
+    const division = await conn
+      .sobject('Division')
+      .create({ Name: `Made in SF ${writePath}`, IsActive: true });
+    await pollDivisions(world.deps);
+    const customer = await eventually(() =>
+      controls.records('customers').find((record) => record.name === `Made in SF ${writePath}`),
+    );
+    expect(customer.is_active).toBe(true);
+    expect(await linkedId('customers', customer.id)).toBe(division.id);
+
+    controls.clearRequests();
+    const project = await conn.sobject('Task').create({
+      Subject: 'Planned in Salesforce',
+      Custompms_Type__c: 'Project',
+      Status: 'Waiting on someone else',
+      Priority: 'Low',
+      ActivityDate: '2027-01-15',
+      Division: division.id,
+    });
+    const projectRecord = await eventually(() =>
+      controls.records('projects').find((record) => record.name === 'Planned in Salesforce'),
+    );
+    expect(projectRecord).toMatchObject({
+      customer_id: customer.id,
+      status: 'on_hold',
+      priority: 'low',
+      due_date: '2027-01-15',
+    });
+    // The Custompms id is written back on the Task, by the integration user (no outbound echo).
+    await eventually(async () => {
+      const row = await conn.sobject('Task').retrieve(project.id!);
+      return row.Custompms_Id__c === projectRecord.id && row.Custompms_Sync_Status__c === 'Synced';
+    });
+
+    const task = await conn.sobject('Task').create({
+      Subject: 'Sub-task from Salesforce',
+      Custompms_Type__c: 'Task',
+      Custompms_Project_Id__c: projectRecord.id,
+      Status: 'In Progress',
+    });
+    const taskRecord = await eventually(() =>
+      controls.records('tasks').find((record) => record.title === 'Sub-task from Salesforce'),
+    );
+    expect(taskRecord).toMatchObject({ project_id: projectRecord.id, status: 'in_progress' });
+    expect(await linkedId('tasks', taskRecord.id)).toBe(task.id);
+    await quiet();
+    // One create each, keyed by the Salesforce Id, and nothing else written.
+    const writes = custompmsWrites(world.cpms);
+    expect(writes.map((entry) => `${entry.method} ${entry.path}`)).toEqual([
+      'POST /api/v1/projects',
+      'POST /api/v1/tasks',
+    ]);
+    expect(writes.map((entry) => entry.idempotencyKey)).toEqual([`sf:${project.id}`, `sf:${task.id}`]);
+  });
+
+  it('an edit in Custompms of a customer, a project and a task is one write in Salesforce, none back', async () => {
+    const { controls } = world.cpms;
+    const conn = adminConnection(world);
+    const customer = controls.create('customers', { name: `Edits ${writePath}`, is_active: true });
+    const project = controls.create('projects', {
+      customer_id: customer.id,
+      name: 'Before',
+      status: 'planned',
+    });
+    const task = controls.create('tasks', { project_id: project.id, title: 'Before', status: 'todo' });
+    const [divisionId, projectTaskId, taskId] = [
+      await linkedId('customers', customer.id),
+      await linkedId('projects', project.id),
+      await linkedId('tasks', task.id),
+    ];
+    await quiet();
+
+    const saves = countSaves(world.sf);
+    controls.clearRequests();
+    controls.edit('customers', customer.id, { name: `Edited ${writePath}` });
+    controls.edit('projects', project.id, { name: 'After', status: 'completed', description: 'Done' });
+    controls.edit('tasks', task.id, { title: 'After', status: 'blocked', due_date: '2027-02-01' });
+    await eventually(async () => {
+      const division = await conn.sobject('Division').retrieve(divisionId);
+      const rows = await conn.query<{ Id: string; Subject: string }>(
+        `SELECT Id, Subject FROM Task WHERE Id IN ('${projectTaskId}', '${taskId}') AND Subject = 'After'`,
+      );
+      return division.Name === `Edited ${writePath}` && rows.records.length === 2;
+    });
+    await quiet();
+    saves.stop();
+    expect([saves.of(divisionId), saves.of(projectTaskId), saves.of(taskId)]).toEqual([1, 1, 1]);
+    expect(custompmsWrites(world.cpms)).toEqual([]);
+    const projectRow = await conn.sobject('Task').retrieve(projectTaskId);
+    expect(projectRow).toMatchObject({ Status: 'Completed', Description: 'Done', Division: divisionId });
+    const taskRow = await conn.sobject('Task').retrieve(taskId);
+    expect(taskRow).toMatchObject({ Status: 'Waiting on someone else', ActivityDate: '2027-02-01' });
+  });
+
+  it('an edit of a Division or a project in Salesforce is one write in Custompms, none back', async () => {
+    const { controls } = world.cpms;
+    const conn = adminConnection(world);
+    const customer = controls.create('customers', { name: `Renamed in SF ${writePath}`, is_active: true });
+    const project = controls.create('projects', {
+      customer_id: customer.id,
+      name: 'SF edits me',
+      status: 'planned',
+    });
+    const divisionId = await linkedId('customers', customer.id);
+    const projectTaskId = await linkedId('projects', project.id);
+    await quiet();
+
+    const saves = countSaves(world.sf);
+    controls.clearRequests();
+    await conn
+      .sobject('Division')
+      .update({ Id: divisionId, Name: `Renamed by SF ${writePath}`, IsActive: false });
+    await conn.sobject('Task').update({ Id: projectTaskId, Subject: 'Edited in SF', Priority: 'High' });
+    await pollDivisions(world.deps);
+    await eventually(() => {
+      const customerNow = controls.record('customers', customer.id)!;
+      const projectNow = controls.record('projects', project.id)!;
+      return (
+        customerNow.name === `Renamed by SF ${writePath}` &&
+        customerNow.is_active === false &&
+        projectNow.name === 'Edited in SF' &&
+        projectNow.priority === 'high'
+      );
+    });
+    await quiet();
+    await pollDivisions(world.deps);
+    await quiet();
+    saves.stop();
+    expect(
+      custompmsWrites(world.cpms)
+        .map((entry) => `${entry.method} ${entry.path}`)
+        .sort(),
+    ).toEqual([`PATCH /api/v1/customers/${customer.id}`, `PATCH /api/v1/projects/${project.id}`].sort());
+    // Only the user's own saves: nothing written back to the Division or the Task.
+    expect([saves.of(divisionId), saves.of(projectTaskId)]).toEqual([1, 1]);
+  });
+
   it('deletes on each side delete the linked record on the other', async () => {
     const { controls } = world.cpms;
     const conn = adminConnection(world);
@@ -108,16 +266,10 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
       title: 'Delete me in Salesforce',
       status: 'todo',
     });
-    const linkedId = (custompmsId: string) =>
-      eventually(async () => {
-        const row = await world.db.pool.query<{ salesforce_id: string }>(
-          'SELECT salesforce_id FROM links WHERE custompms_id = $1 AND salesforce_id IS NOT NULL',
-          [custompmsId],
-        );
-        return row.rows[0]?.salesforce_id;
-      });
-    const firstSalesforceId = await linkedId(first.id);
-    const secondSalesforceId = await linkedId(second.id);
+    const firstSalesforceId = await linkedId('tasks', first.id);
+    const secondSalesforceId = await linkedId('tasks', second.id);
+    const projectTaskId = await linkedId('projects', project.id);
+    const divisionId = await linkedId('customers', customer.id);
 
     controls.remove('tasks', first.id);
     await eventually(async () => {
@@ -130,5 +282,15 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
     expect(controls.tombstones().map((tombstone) => tombstone.id)).toEqual(
       expect.arrayContaining([first.id, second.id]),
     );
+
+    // A project deleted in Salesforce is deleted in Custompms.
+    await conn.sobject('Task').destroy(projectTaskId);
+    await eventually(() => controls.record('projects', project.id) === undefined);
+    // A customer deleted in Custompms deactivates its Division (Division has no delete).
+    controls.remove('customers', customer.id);
+    await eventually(async () => {
+      const division = await conn.sobject('Division').retrieve(divisionId);
+      return division.IsActive === false;
+    });
   });
 });

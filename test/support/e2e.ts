@@ -13,7 +13,7 @@ import { createSyncDeps, type SyncDeps } from '../../proxy/src/jobs/deps';
 import { buildTaskList } from '../../proxy/src/jobs/tasks';
 import { startWorker } from '../../proxy/src/jobs/worker';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../emulators/salesforce';
-import { DEFAULT_OUTBOUND } from '../emulators/salesforce/automation/outbound';
+import { DEFAULT_OUTBOUND, type OutboundOptions } from '../emulators/salesforce/automation/outbound';
 import { startCustompmsEmulator, type CustompmsEmulator } from '../emulators/custompms/server';
 import { createTestDatabase, type TestDatabase } from './database';
 import { captureLogs } from './logs';
@@ -25,10 +25,22 @@ export interface World {
   config: Config;
   deps: SyncDeps;
   proxyUrl: string;
+  /** Stops the proxy's HTTP server and worker (the database and both emulators stay up). */
+  stopProxy(): Promise<void>;
+  /** Starts them again on the same port and database, as a restarted dyno would. */
+  startProxy(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startWorld(options: { writePath?: 'apex' | 'api' } = {}): Promise<World> {
+export interface WorldOptions {
+  writePath?: 'apex' | 'api';
+  /** Extra proxy configuration (environment variable names, as in README.md). */
+  env?: Record<string, string>;
+  /** Outbound-message delivery options of the emulated org (duplicates, order, …). */
+  outbound?: Partial<OutboundOptions>;
+}
+
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const secret = () => randomBytes(24).toString('hex');
   const outboundToken = secret();
   const apiKey = secret() + secret();
@@ -37,7 +49,7 @@ export async function startWorld(options: { writePath?: 'apex' | 'api' } = {}): 
   const db = await createTestDatabase({ migrated: true });
   const sf = await startSalesforceEmulator({
     deployForceApp: true,
-    outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.001, dispatchIntervalMs: 20 },
+    outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.001, dispatchIntervalMs: 20, ...options.outbound },
   });
   const cpms = await startCustompmsEmulator({ token: cpmsToken });
   const config = loadConfig({
@@ -53,12 +65,31 @@ export async function startWorld(options: { writePath?: 'apex' | 'api' } = {}): 
     CUSTOMPMS_BASE_URL: cpms.url,
     CUSTOMPMS_API_TOKEN: cpmsToken,
     CUSTOMPMS_WEBHOOK_SECRETS: webhookSecret,
+    ...options.env,
   });
   const { logger } = captureLogs('warn');
-  const app = createApp({ config, logger, pool: db.pool });
-  const server: Server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const proxyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const deps = createSyncDeps(config, db.pool, logger);
+  let server: Server | undefined;
+  let runner: Runner | undefined;
+  let port = 0;
+  const startProxy = async () => {
+    const app = createApp({ config, logger, pool: db.pool });
+    server = app.listen(port, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+    runner = await startWorker({ pool: db.pool, logger, concurrency: 4, taskList: buildTaskList(deps) });
+  };
+  const stopProxy = async () => {
+    await runner?.stop();
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server!.close(() => resolve()));
+    }
+    runner = undefined;
+    server = undefined;
+  };
+  await startProxy();
+  const proxyUrl = `http://127.0.0.1:${port}`;
   cpms.controls.setWebhook({
     url: `${proxyUrl}/custompms/v1/webhooks`,
     secret: webhookSecret,
@@ -66,13 +97,6 @@ export async function startWorld(options: { writePath?: 'apex' | 'api' } = {}): 
   });
   sf.org.setOutboundEndpoint(`${proxyUrl}/salesforce/v1/outbound-messages/${outboundToken}`);
   sf.org.setProxy({ url: proxyUrl, apiKey });
-  const deps = createSyncDeps(config, db.pool, logger);
-  const runner: Runner = await startWorker({
-    pool: db.pool,
-    logger,
-    concurrency: 4,
-    taskList: buildTaskList(deps),
-  });
   return {
     sf,
     cpms,
@@ -80,15 +104,43 @@ export async function startWorld(options: { writePath?: 'apex' | 'api' } = {}): 
     config,
     deps,
     proxyUrl,
+    startProxy,
+    stopProxy,
     async stop() {
-      await runner.stop();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stopProxy();
       await cpms.stop();
       await sf.close();
       await db.drop();
     },
   };
+}
+
+/**
+ * Counts saves (inserts and updates, by anyone) per record in the emulated org from now on, by
+ * wrapping the org's after-save hook: how the e2e suites prove "one edit, one write".
+ */
+export function countSaves(sf: SalesforceEmulator): { of(id: string): number; stop(): void } {
+  const counts = new Map<string, number>();
+  const hooks = sf.org.db.hooks;
+  sf.org.db.hooks = {
+    ...hooks,
+    afterSave(tx, object, event, record, prior) {
+      const id = String(record.Id);
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+      hooks.afterSave(tx, object, event, record, prior);
+    },
+  };
+  return {
+    of: (id) => counts.get(id) ?? 0,
+    stop: () => {
+      sf.org.db.hooks = hooks;
+    },
+  };
+}
+
+/** Writes (POST, PATCH, PUT, DELETE) the proxy made to Custompms's API since the log was cleared. */
+export function custompmsWrites(cpms: CustompmsEmulator) {
+  return cpms.controls.requests().filter((entry) => entry.method !== 'GET' && entry.path.startsWith('/api/'));
 }
 
 /** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs`. */

@@ -20,7 +20,7 @@ import { saveLink } from '../store/links';
 import { withAdvisoryLock } from '../store/locks';
 import { recordProblem } from '../store/problems';
 import { withTransaction, type Queryable } from '../store/transaction';
-import { chunk } from '../salesforce/operations';
+import { chunk, soqlString, type SalesforceOperations } from '../salesforce/operations';
 import { enqueueCustompmsSync, recordLockKey, releaseWaiting, writeTaskStatus, ERROR, SYNCED } from './apply';
 import type { SyncDeps } from './deps';
 import { buildSyncContext } from './sync-context';
@@ -36,6 +36,8 @@ export interface BatchResult {
   salesforceId?: string | null;
   created?: boolean;
   errors?: { statusCode: string; message: string; fields?: string[] }[];
+  /** The record's SystemModstamp read back after the write (not part of the Apex contract). */
+  systemModstamp?: string;
 }
 type Result = BatchResult;
 
@@ -178,13 +180,10 @@ export async function recordWriteResult(
     return { failure };
   }
   const context = await options.context();
-  const folded = applyWriteResult(
-    flow,
-    context,
-    link,
-    write,
-    result.salesforceId ? { id: result.salesforceId } : {},
-  );
+  const folded = applyWriteResult(flow, context, link, write, {
+    ...(result.salesforceId ? { id: result.salesforceId } : {}),
+    ...(result.systemModstamp ? { version: result.systemModstamp } : {}),
+  });
   const status = item.kind === 'task' ? SYNCED : undefined;
   if (options.save) await options.save(folded.link, status);
   else await saveLink(db, folded.link, status);
@@ -199,7 +198,8 @@ export async function recordBatchResults(deps: SyncDeps, batchId: string, result
   const batch = await getBatch(deps.pool, batchId);
   if (!batch || batch.status === 'completed') return;
   const salesforce = await deps.salesforce();
-  const byKey = new Map(results.map((result) => [`${result.kind}:${result.key}`, result]));
+  const stamped = await withModstamps(salesforce.operations, results);
+  const byKey = new Map(stamped.map((result) => [`${result.kind}:${result.key}`, result]));
   const linked: OutboxItem[] = [];
   for (const item of batch.items) {
     const outcome = await recordWriteResult(
@@ -226,6 +226,31 @@ export async function recordBatchResults(deps: SyncDeps, batchId: string, result
     await enqueueCustompmsSync(deps, deps.definition[record.flow].custompmsType, record.custompmsId);
   }
   deps.logger.info({ batchId, records: batch.items.length, linked: linked.length }, 'batch results recorded');
+}
+
+/**
+ * Reads back the SystemModstamp of the Tasks just written (one query per batch): the link then
+ * knows which of its fields that version wrote, so an older outbound message, still carrying
+ * the values from before, cannot undo them. Read after the write, the stamp may be a later
+ * user edit's; the sync core only uses it to ignore those fields in *older* notifications.
+ */
+async function withModstamps(operations: SalesforceOperations, results: Result[]): Promise<Result[]> {
+  const ids = results
+    .filter((result) => result.kind === 'task' && result.success && result.salesforceId)
+    .map((result) => result.salesforceId!);
+  if (ids.length === 0) return results;
+  const stamps = new Map<string, string>();
+  for (const part of chunk(ids)) {
+    for await (const row of operations.query<{ Id: string; SystemModstamp: string }>(
+      `SELECT Id, SystemModstamp FROM Task WHERE Id IN (${part.map(soqlString).join(', ')})`,
+    )) {
+      stamps.set(row.Id.slice(0, 15), row.SystemModstamp);
+    }
+  }
+  return results.map((result) => {
+    const stamp = result.salesforceId ? stamps.get(result.salesforceId.slice(0, 15)) : undefined;
+    return stamp ? { ...result, systemModstamp: stamp } : result;
+  });
 }
 
 /** Announces again the batches the org has not answered by their deadline; gives up after a few. */
