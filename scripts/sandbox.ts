@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createApp } from '../proxy/src/app';
@@ -33,6 +34,8 @@ export interface SandboxInfo {
   custompmsUrl: string;
   custompmsToken: string;
   outboundMessageUrl: string;
+  /** Bearer key of the proxy's admin API (/admin/v1/status, problems, conflicts, replay). */
+  adminApiKey: string;
 }
 
 export interface Sandbox {
@@ -52,6 +55,7 @@ async function deployWithCli(args: {
   proxyUrl: string;
   outboundToken: string;
   integrationUser: string;
+  quiet: boolean;
 }): Promise<void> {
   const root = path.resolve(__dirname, '..');
   const child = spawn(
@@ -67,12 +71,17 @@ async function deployWithCli(args: {
     ],
     {
       cwd: root,
-      // stdout → our stderr: the JSON line stays the only thing on stdout.
-      stdio: ['ignore', process.stderr, process.stderr],
+      // stdout → our stderr: the JSON line stays the only thing on stdout. Quiet: kept, and
+      // shown only if the deploy fails.
+      stdio: args.quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', process.stderr, process.stderr],
       env: { ...process.env, SF_ACCESS_TOKEN: args.accessToken, OUTBOUND_MESSAGE_TOKEN: args.outboundToken },
     },
   );
+  const output: Buffer[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
   const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0 && args.quiet) process.stderr.write(Buffer.concat(output));
   if (code !== 0)
     throw new Error(`deploying force-app to the emulator with the sf CLI failed (exit ${code})`);
 }
@@ -86,12 +95,15 @@ export interface SandboxOptions {
    * (seconds faster).
    */
   deploy?: 'cli' | 'in-process';
+  /** Keep the sf CLI's output to itself unless the deploy fails. */
+  quietDeploy?: boolean;
 }
 
 /** Starts the whole stack (also used by `npm run demo`). */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const outboundToken = secret();
   const apiKey = secret(32);
+  const adminApiKey = secret(32);
   const webhookSecret = `whsec_${secret()}`;
   const custompmsToken = `cpms_${secret()}`;
   const sf = await startSalesforceEmulator({ outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.01 } });
@@ -109,11 +121,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     SALESFORCE_WRITE_PATH: process.env.SALESFORCE_WRITE_PATH ?? 'apex',
     OUTBOUND_MESSAGE_TOKEN: outboundToken,
     PROXY_API_KEY: apiKey,
+    ADMIN_API_KEY: adminApiKey,
     CUSTOMPMS_BASE_URL: cpms.url,
     CUSTOMPMS_API_TOKEN: custompmsToken,
     CUSTOMPMS_WEBHOOK_SECRETS: webhookSecret,
   });
   const logger = createLogger({ level: config.logLevel, name: 'sandbox' });
+  // The emulators start empty every time, so the store must too: links from an earlier run
+  // would point at records that no longer exist (and ids the new run hands out again).
+  rmSync(config.database.embeddedDir, { recursive: true, force: true });
   const database = await openDatabase(config.database, logger);
   await migrate(database.pool);
   const app = createApp({ config, logger, pool: database.pool });
@@ -127,13 +143,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     sf.org.setOutboundEndpoint(outboundMessageUrl);
     sf.org.setProxy({ url: proxyUrl, apiKey });
   } else {
-    process.stderr.write(`sandbox: deploying force-app to the emulated org with the sf CLI…\n`);
+    process.stderr.write('sandbox: deploying force-app to the emulated org with the sf CLI…\n');
     await deployWithCli({
       instanceUrl: sf.url,
       accessToken: sf.tokenFor(sf.adminUsername),
       proxyUrl,
       outboundToken,
       integrationUser: sf.integrationUsername,
+      quiet: options.quietDeploy ?? false,
     });
     // The deploy set the Named Credential URL and the outbound endpoint; the API key is the one
     // thing an admin enters in Setup (External Credential principal parameter).
@@ -155,6 +172,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     custompmsUrl: cpms.url,
     custompmsToken,
     outboundMessageUrl,
+    adminApiKey,
   };
   const stop = async () => {
     await worker.stop();

@@ -4,6 +4,7 @@
  */
 import jsforce from 'jsforce';
 import { pollDivisions } from '../../proxy/src/jobs/pollers';
+import { listProblems } from '../../proxy/src/store/problems';
 import { countSaves, custompmsWrites, eventually, startWorld, type World } from '../support/e2e';
 
 jest.setTimeout(180_000);
@@ -245,6 +246,10 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
     ).toEqual([`PATCH /api/v1/customers/${customer.id}`, `PATCH /api/v1/projects/${project.id}`].sort());
     // Only the user's own saves: nothing written back to the Division or the Task.
     expect([saves.of(divisionId), saves.of(projectTaskId)]).toEqual([1, 1]);
+    // The outbound message carries no Division: the project keeps its customer, nothing is reported.
+    expect(controls.record('projects', project.id)!.customer_id).toBe(customer.id);
+    const problems = await listProblems(world.db.pool);
+    expect(problems.filter((problem) => problem.custompmsId === project.id)).toEqual([]);
   });
 
   it('deletes on each side delete the linked record on the other', async () => {

@@ -61,15 +61,24 @@ async function custompmsCounterpart(
 
 /**
  * The outbound message cannot carry `Task.Division` (the field exists only where divisions are
- * enabled, so naming it would fail the deploy elsewhere). A record new to the sync whose flow
- * reads Division (a project's customer) gets it read once; later Division changes on a Task are
- * not seen (a documented limit), everything else comes from the message.
+ * enabled, so naming it would fail the deploy elsewhere), and a missing field would read as
+ * cleared. A linked record keeps its last synced Division (a Division change on a Task is not
+ * seen: a documented limit); a record new to the sync gets it read once.
  */
-async function withDivision(deps: SyncDeps, flow: FlowDefinition, sObject: RawRecord): Promise<RawRecord> {
+async function withDivision(
+  deps: SyncDeps,
+  flow: FlowDefinition,
+  sObject: RawRecord,
+  link: Link | null,
+): Promise<RawRecord> {
   const readsDivision = flow.fields.some(
     (field) => field.salesforce === 'Division' && field.direction !== 'to_salesforce',
   );
   if (!readsDivision || 'Division' in sObject) return sObject;
+  if (link) {
+    const known = link.snapshot.salesforce.Division;
+    return known === undefined ? sObject : { ...sObject, Division: known };
+  }
   const salesforce = await deps.salesforce();
   if (!(await salesforce.org.hasDivisions())) return sObject;
   const [row] = await salesforce.operations.queryAll<{ Division: string | null }>(
@@ -92,7 +101,7 @@ export async function applySalesforceTask(deps: SyncDeps, message: RawRecord): P
     return;
   }
   const linked = await findLinkBySalesforceId<Link>(deps.pool, String(sObject.Id));
-  if (!linked) sObject = await withDivision(deps, flow, sObject);
+  sObject = await withDivision(deps, flow, sObject, linked?.link ?? null);
   const change = salesforceChange(sObject);
   // A Task naming a Custompms record we have no link for (e.g. linked before a restore of the
   // store): plan against that record's current state so the two get linked, not duplicated.
