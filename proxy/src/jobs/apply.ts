@@ -324,7 +324,9 @@ async function performWrites(
     const write = queue.shift()!;
     if (write.side === 'custompms') {
       const result = await writeCustompms(deps, flow, write, link);
-      const folded = applyWriteResult(flow, context, link, write, result);
+      // Creates and If-Match updates cannot mix with edits the sync has not seen: the version
+      // they produced is ours, and its webhook a duplicate.
+      const folded = applyWriteResult(flow, context, link, write, { ...result, conditional: true });
       link = folded.link;
       queue.push(...folded.followUps);
       continue;
