@@ -34,6 +34,7 @@ import { Bulk2Ingest, parseBulkError, type IngestJobInfo } from '../salesforce/b
 import { SalesforceApiError } from '../salesforce/errors';
 import { chunk, soqlString } from '../salesforce/operations';
 import {
+  analyzeLinks,
   assignBulkJob,
   backfillFailureReasons,
   backfillItemsByIds,
@@ -144,6 +145,9 @@ const RESULT_CHUNK = 500;
 const CSV_CHUNK = 1_000;
 /** SOQL `IN` lists stay well below the URI length limit. */
 const IN_LIMIT = 200;
+/** Links saved before the first refresh of the `links` statistics, and the most between two. */
+const FIRST_ANALYZE = 250;
+const ANALYZE_EVERY = 20_000;
 const DIVISION_FIELDS = ['Id', 'Name', 'IsActive', 'SystemModstamp', 'LastModifiedDate', 'LastModifiedById'];
 
 /** Runs the backfill of the given flows (in dependency order). */
@@ -184,6 +188,9 @@ interface FlowRun {
   reasons: Map<string, { count: number; example: string }>;
   bulkJobs: string[];
   problemTag: { task: string; payload: unknown } | undefined;
+  /** Links saved by this flow, and the count at which `links` statistics are refreshed next. */
+  saved: number;
+  analyzeAt: number;
 }
 
 async function backfillFlow(
@@ -209,6 +216,8 @@ async function backfillFlow(
     reasons: new Map(),
     bulkJobs: [],
     problemTag: undefined,
+    saved: 0,
+    analyzeAt: FIRST_ANALYZE,
   };
   const report = (note?: string): FlowReport => ({
     flow: flow.name,
@@ -228,6 +237,7 @@ async function backfillFlow(
   }
 
   if (!dryRun) {
+    await analyzeLinks(deps.pool);
     const opened = await openBackfillRun(deps.pool, flow.name);
     state.stored = opened.run;
     resumed = opened.resumed;
@@ -987,6 +997,12 @@ async function recordResults(
     items.map((item) => item.custompmsId),
   );
   state.pending = Math.max(0, state.pending - items.length);
+  state.saved += items.length;
+  if (state.saved >= state.analyzeAt) {
+    // Early and then doubling: the estimate matters most while the table is still small.
+    state.analyzeAt = Math.min(state.analyzeAt * 2, state.saved + ANALYZE_EVERY);
+    await analyzeLinks(state.deps.pool);
+  }
 }
 
 /** Records waiting for a customer or project that just got linked are synced now. */
@@ -1060,6 +1076,7 @@ async function writeBulk(state: FlowRun, action: BackfillItem['action']): Promis
     if (index >= 0) columns.splice(index, 1);
   }
   await bulk.upload(job.id, () => csvOf(state, job.id, columns));
+  deps.logger.debug({ jobId: job.id }, 'Bulk API job data uploaded');
   await bulk.close(job.id);
   await setBulkJobState(deps.pool, job.id, 'submitted');
   await state.options.afterBulkSubmit?.(job.id);
@@ -1100,6 +1117,7 @@ async function recordBulkJob(state: FlowRun, jobId: string): Promise<void> {
   const stored = state.stored!;
   progress(state, 'writing');
   const info = await bulk.waitForCompletion(jobId, state.options.bulkPoll ?? {});
+  deps.logger.debug({ jobId, info }, 'Bulk API job finished');
   const origin = `Bulk API job ${jobId}`;
   const record = async (
     rows: Record<string, string>[],
@@ -1160,6 +1178,7 @@ async function recordBulkJob(state: FlowRun, jobId: string): Promise<void> {
       }
     }
     if (rows.length > 0) await record(rows, toResult);
+    deps.logger.debug({ jobId, kind }, 'Bulk API results recorded');
   }
   // Items the job reported nothing for: failed with the job's reason (never silently dropped).
   for (;;) {

@@ -419,3 +419,12 @@ export async function withRecordLocks<T>(
     client.release(broken);
   }
 }
+
+/**
+ * Refreshes the planner's statistics of `links`. A backfill grows the table from nothing to
+ * thousands of rows within seconds, faster than autovacuum analyzes it; with the stale estimate
+ * ("empty") the link lookups scan the whole table and every save gets slower as it grows.
+ */
+export async function analyzeLinks(db: Queryable): Promise<void> {
+  await db.query('ANALYZE links');
+}
