@@ -43,6 +43,7 @@ export {
   type ValueMap,
 } from './mapping';
 export { hasErrors, type Problem, type ProblemCode, type ProblemSeverity } from './problems';
+export { overridesFromOrg, type FieldMapRecord, type SyncSettingRecord } from './org-overrides';
 export {
   ownerDirectory,
   type DirectoryUser,
