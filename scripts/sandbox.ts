@@ -49,7 +49,7 @@ export interface Sandbox {
  * Deploys force-app to the emulator with the deploy script and the real sf CLI, asynchronously
  * (the emulator answers from this process). Its output goes to stderr.
  */
-async function deployWithCli(args: {
+export async function deployWithCli(args: {
   instanceUrl: string;
   accessToken: string;
   proxyUrl: string;

@@ -12,6 +12,7 @@ import { loadConfig, type Config } from '../../proxy/src/config';
 import { createSyncDeps, type SyncDeps } from '../../proxy/src/jobs/deps';
 import { buildTaskList } from '../../proxy/src/jobs/tasks';
 import { startWorker } from '../../proxy/src/jobs/worker';
+import { deployWithCli } from '../../scripts/sandbox';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../emulators/salesforce';
 import { DEFAULT_OUTBOUND, type OutboundOptions } from '../emulators/salesforce/automation/outbound';
 import { startCustompmsEmulator, type CustompmsEmulator } from '../emulators/custompms/server';
@@ -38,6 +39,11 @@ export interface WorldOptions {
   env?: Record<string, string>;
   /** Outbound-message delivery options of the emulated org (duplicates, order, …). */
   outbound?: Partial<OutboundOptions>;
+  /**
+   * How force-app reaches the emulated org: `in-process` (default, fast) or `cli`: the deploy
+   * script and the real sf CLI, after the proxy is up, exactly as `npm run sandbox` does it.
+   */
+  deploy?: 'in-process' | 'cli';
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
@@ -48,7 +54,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const cpmsToken = `cpms_${secret()}`;
   const db = await createTestDatabase({ migrated: true });
   const sf = await startSalesforceEmulator({
-    deployForceApp: true,
+    deployForceApp: options.deploy !== 'cli',
     outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.001, dispatchIntervalMs: 20, ...options.outbound },
   });
   const cpms = await startCustompmsEmulator({ token: cpmsToken });
@@ -95,8 +101,22 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     secret: webhookSecret,
     baseDelayMs: 50,
   });
-  sf.org.setOutboundEndpoint(`${proxyUrl}/salesforce/v1/outbound-messages/${outboundToken}`);
-  sf.org.setProxy({ url: proxyUrl, apiKey });
+  if (options.deploy === 'cli') {
+    // The deploy fills in the Named Credential URL and the outbound endpoint; the API key is what
+    // an admin enters in Setup.
+    await deployWithCli({
+      instanceUrl: sf.url,
+      accessToken: sf.tokenFor(sf.adminUsername),
+      proxyUrl,
+      outboundToken,
+      integrationUser: sf.integrationUsername,
+      quiet: true,
+    });
+    sf.org.apex.setCredentialParameter('Custompms_Proxy', 'ApiKey', apiKey);
+  } else {
+    sf.org.setOutboundEndpoint(`${proxyUrl}/salesforce/v1/outbound-messages/${outboundToken}`);
+    sf.org.setProxy({ url: proxyUrl, apiKey });
+  }
   return {
     sf,
     cpms,
