@@ -3,40 +3,22 @@
  * a task before its project, a concurrent edit on both sides, a restart mid-run, and hostile
  * input to every route of the running proxy.
  */
-import jsforce from 'jsforce';
 import { enqueueCustompmsSync } from '../../proxy/src/jobs/apply';
 import { enqueueJob } from '../../proxy/src/store/jobs';
 import { listConflicts } from '../../proxy/src/store/problems';
 import { outboundEnvelope } from '../support/outbound-envelope';
-import { custompmsWrites, eventually, startWorld, type World } from '../support/e2e';
+import {
+  adminConnection,
+  currentLinkedId,
+  custompmsWrites,
+  eventually,
+  linkedId,
+  quiet,
+  startWorld,
+  type World,
+} from '../support/e2e';
 
 jest.setTimeout(240_000);
-
-function adminConnection(world: World) {
-  return new jsforce.Connection({
-    instanceUrl: world.sf.url,
-    accessToken: world.sf.tokenFor(world.sf.adminUsername),
-    version: '65.0',
-  });
-}
-
-async function linkedId(world: World, flow: string, custompmsId: string): Promise<string | undefined> {
-  const row = await world.db.pool.query<{ salesforce_id: string }>(
-    'SELECT salesforce_id FROM links WHERE flow = $1 AND custompms_id = $2 AND salesforce_id IS NOT NULL',
-    [flow, custompmsId],
-  );
-  return row.rows[0]?.salesforce_id;
-}
-
-const waitLinked = (world: World, flow: string, custompmsId: string) =>
-  eventually(() => linkedId(world, flow, custompmsId));
-
-async function quiet(world: World): Promise<void> {
-  await world.sf.org.settle();
-  await world.cpms.controls.flushWebhooks();
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  await world.sf.org.settle();
-}
 
 /** A customer, a project and a task, synced to Salesforce; returns their Salesforce ids. */
 async function syncedTask(world: World, label: string) {
@@ -48,7 +30,7 @@ async function syncedTask(world: World, label: string) {
     status: 'active',
   });
   const task = controls.create('tasks', { project_id: project.id, title: `${label} task`, status: 'todo' });
-  const taskId = await waitLinked(world, 'tasks', task.id);
+  const taskId = await linkedId(world, 'tasks', task.id);
   await quiet(world);
   return { customer, project, task, taskId };
 }
@@ -156,11 +138,11 @@ describe('Custompms loses webhooks', () => {
       status: 'planned',
     });
     await quiet(world);
-    expect(await linkedId(world, 'projects', project.id)).toBeUndefined();
+    expect(await currentLinkedId(world, 'projects', project.id)).toBeUndefined();
     // What the cron line does every few minutes.
     await enqueueJob(world.db.pool, 'poll_custompms', {}, {});
-    const projectTaskId = await waitLinked(world, 'projects', project.id);
-    const divisionId = await waitLinked(world, 'customers', customer.id);
+    const projectTaskId = await linkedId(world, 'projects', project.id);
+    const divisionId = await linkedId(world, 'customers', customer.id);
     const row = await adminConnection(world).sobject('Task').retrieve(projectTaskId);
     expect(row).toMatchObject({
       Subject: 'Quiet project',
@@ -181,9 +163,9 @@ describe('Custompms loses webhooks', () => {
     const task = controls.create('tasks', { project_id: project.id, title: 'Child first', status: 'todo' });
     // Only the task is announced.
     await enqueueCustompmsSync(world.deps, 'task', task.id);
-    const taskId = await waitLinked(world, 'tasks', task.id);
-    const divisionId = await waitLinked(world, 'customers', customer.id);
-    expect(await linkedId(world, 'projects', project.id)).toBeDefined();
+    const taskId = await linkedId(world, 'tasks', task.id);
+    const divisionId = await linkedId(world, 'customers', customer.id);
+    expect(await currentLinkedId(world, 'projects', project.id)).toBeDefined();
     const row = await adminConnection(world).sobject('Task').retrieve(taskId);
     expect(row).toMatchObject({
       Custompms_Project_Id__c: project.id,
@@ -258,7 +240,7 @@ describe('a restart mid-run', () => {
     // The pollers' cron would run within minutes; run it now.
     await enqueueJob(world.db.pool, 'poll_custompms', {}, {});
 
-    for (const record of created) await waitLinked(world, 'tasks', record.id);
+    for (const record of created) await linkedId(world, 'tasks', record.id);
     await eventually(() => controls.record('tasks', task.id)!.status === 'done');
     const conn = adminConnection(world);
     await eventually(async () => {

@@ -2,20 +2,20 @@
  * End to end: emulated org + reference Custompms + proxy + PostgreSQL, through the real wire
  * formats (webhooks, platform events and the Apex pull, outbound messages, REST).
  */
-import jsforce from 'jsforce';
 import { pollDivisions } from '../../proxy/src/jobs/pollers';
 import { listProblems } from '../../proxy/src/store/problems';
-import { countSaves, custompmsWrites, eventually, startWorld, type World } from '../support/e2e';
+import {
+  adminConnection,
+  countSaves,
+  custompmsWrites,
+  eventually,
+  linkedId,
+  quiet,
+  startWorld,
+  type World,
+} from '../support/e2e';
 
 jest.setTimeout(180_000);
-
-function adminConnection(world: World) {
-  return new jsforce.Connection({
-    instanceUrl: world.sf.url,
-    accessToken: world.sf.tokenFor(world.sf.adminUsername),
-    version: '65.0',
-  });
-}
 
 describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path)', (writePath) => {
   let world: World;
@@ -91,23 +91,6 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
     expect(after.Subject).toBe('Write the spec');
   });
 
-  /** Waits for the Salesforce id linked to a Custompms record. */
-  const linkedId = (flow: string, custompmsId: string) =>
-    eventually(async () => {
-      const row = await world.db.pool.query<{ salesforce_id: string }>(
-        'SELECT salesforce_id FROM links WHERE flow = $1 AND custompms_id = $2 AND salesforce_id IS NOT NULL',
-        [flow, custompmsId],
-      );
-      return row.rows[0]?.salesforce_id;
-    });
-  /** Lets every queued delivery, event and job run, then a little longer for anything echoed. */
-  const quiet = async () => {
-    await world.sf.org.settle();
-    await world.cpms.controls.flushWebhooks();
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    await world.sf.org.settle();
-  };
-
   it('creates in Custompms a Division (opt-in), a project and a task created in Salesforce, and links them', async () => {
     const { controls } = world.cpms;
     const conn = adminConnection(world);
@@ -119,7 +102,7 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
       controls.records('customers').find((record) => record.name === `Made in SF ${writePath}`),
     );
     expect(customer.is_active).toBe(true);
-    expect(await linkedId('customers', customer.id)).toBe(division.id);
+    expect(await linkedId(world, 'customers', customer.id)).toBe(division.id);
 
     controls.clearRequests();
     const project = await conn.sobject('Task').create({
@@ -155,8 +138,8 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
       controls.records('tasks').find((record) => record.title === 'Sub-task from Salesforce'),
     );
     expect(taskRecord).toMatchObject({ project_id: projectRecord.id, status: 'in_progress' });
-    expect(await linkedId('tasks', taskRecord.id)).toBe(task.id);
-    await quiet();
+    expect(await linkedId(world, 'tasks', taskRecord.id)).toBe(task.id);
+    await quiet(world);
     // One create each, keyed by the Salesforce Id, and nothing else written.
     const writes = custompmsWrites(world.cpms);
     expect(writes.map((entry) => `${entry.method} ${entry.path}`)).toEqual([
@@ -177,11 +160,11 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
     });
     const task = controls.create('tasks', { project_id: project.id, title: 'Before', status: 'todo' });
     const [divisionId, projectTaskId, taskId] = [
-      await linkedId('customers', customer.id),
-      await linkedId('projects', project.id),
-      await linkedId('tasks', task.id),
+      await linkedId(world, 'customers', customer.id),
+      await linkedId(world, 'projects', project.id),
+      await linkedId(world, 'tasks', task.id),
     ];
-    await quiet();
+    await quiet(world);
 
     const saves = countSaves(world.sf);
     controls.clearRequests();
@@ -195,7 +178,7 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
       );
       return division.Name === `Edited ${writePath}` && rows.records.length === 2;
     });
-    await quiet();
+    await quiet(world);
     saves.stop();
     expect([saves.of(divisionId), saves.of(projectTaskId), saves.of(taskId)]).toEqual([1, 1, 1]);
     expect(custompmsWrites(world.cpms)).toEqual([]);
@@ -214,9 +197,9 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
       name: 'SF edits me',
       status: 'planned',
     });
-    const divisionId = await linkedId('customers', customer.id);
-    const projectTaskId = await linkedId('projects', project.id);
-    await quiet();
+    const divisionId = await linkedId(world, 'customers', customer.id);
+    const projectTaskId = await linkedId(world, 'projects', project.id);
+    await quiet(world);
 
     const saves = countSaves(world.sf);
     controls.clearRequests();
@@ -235,9 +218,9 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
         projectNow.priority === 'high'
       );
     });
-    await quiet();
+    await quiet(world);
     await pollDivisions(world.deps);
-    await quiet();
+    await quiet(world);
     saves.stop();
     expect(
       custompmsWrites(world.cpms)
@@ -271,10 +254,10 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
       title: 'Delete me in Salesforce',
       status: 'todo',
     });
-    const firstSalesforceId = await linkedId('tasks', first.id);
-    const secondSalesforceId = await linkedId('tasks', second.id);
-    const projectTaskId = await linkedId('projects', project.id);
-    const divisionId = await linkedId('customers', customer.id);
+    const firstSalesforceId = await linkedId(world, 'tasks', first.id);
+    const secondSalesforceId = await linkedId(world, 'tasks', second.id);
+    const projectTaskId = await linkedId(world, 'projects', project.id);
+    const divisionId = await linkedId(world, 'customers', customer.id);
 
     controls.remove('tasks', first.id);
     await eventually(async () => {

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Runner } from 'graphile-worker';
+import { Connection } from 'jsforce';
 import { createApp } from '../../proxy/src/app';
 import { loadConfig, type Config } from '../../proxy/src/config';
 import { createSyncDeps, type SyncDeps } from '../../proxy/src/jobs/deps';
@@ -161,6 +162,41 @@ export function countSaves(sf: SalesforceEmulator): { of(id: string): number; st
 /** Writes (POST, PATCH, PUT, DELETE) the proxy made to Custompms's API since the log was cleared. */
 export function custompmsWrites(cpms: CustompmsEmulator) {
   return cpms.controls.requests().filter((entry) => entry.method !== 'GET' && entry.path.startsWith('/api/'));
+}
+
+/** A jsforce connection as an ordinary admin user of the emulated org (not the integration user). */
+export function adminConnection(world: World): Connection {
+  return new Connection({
+    instanceUrl: world.sf.url,
+    accessToken: world.sf.tokenFor(world.sf.adminUsername),
+    version: '65.0',
+  });
+}
+
+/** The Salesforce id linked to a Custompms record now, if any. */
+export async function currentLinkedId(
+  world: World,
+  flow: string,
+  custompmsId: string,
+): Promise<string | undefined> {
+  const row = await world.db.pool.query<{ salesforce_id: string }>(
+    'SELECT salesforce_id FROM links WHERE flow = $1 AND custompms_id = $2 AND salesforce_id IS NOT NULL',
+    [flow, custompmsId],
+  );
+  return row.rows[0]?.salesforce_id;
+}
+
+/** The Salesforce id linked to a Custompms record, once there is one. */
+export function linkedId(world: World, flow: string, custompmsId: string): Promise<string> {
+  return eventually(() => currentLinkedId(world, flow, custompmsId));
+}
+
+/** Lets every queued delivery, event and job run, then a little longer for anything echoed. */
+export async function quiet(world: World): Promise<void> {
+  await world.sf.org.settle();
+  await world.cpms.controls.flushWebhooks();
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await world.sf.org.settle();
 }
 
 /** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs`. */
