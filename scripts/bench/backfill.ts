@@ -6,7 +6,7 @@
  *
  * The backfill runs as its own process (the CLI), so its memory is measured apart from the
  * emulators': peak resident set size (VmHWM from /proc, sampled) and the CLI's own peak heap
- * (printed by the child through BACKFILL_BENCH_HEAP). Reports wall time, Salesforce API calls
+ * (live data after a forced GC, sampled every 500 ms by heap-probe.mjs). Reports wall time, Salesforce API calls
  * (the emulator's daily-usage counter, by category) and Custompms requests, then runs the
  * backfill a second time (expected: 0 created, every record unchanged).
  */
@@ -37,7 +37,16 @@ async function runCli(
   const started = performance.now();
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--import', './scripts/bench/heap-probe.mjs', 'scripts/backfill.ts', '--flow', 'all'],
+    [
+      '--expose-gc',
+      '--import',
+      'tsx',
+      '--import',
+      './scripts/bench/heap-probe.mjs',
+      'scripts/backfill.ts',
+      '--flow',
+      'all',
+    ],
     {
       cwd: ROOT,
       env: { ...env, PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },

@@ -8,7 +8,12 @@
  * buffered: the upload body is an async iterable produced while it is sent, and results are
  * parsed row by row with csv-parse. Memory stays at one chunk whatever the job's size.
  */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import type { SalesforceClient } from './client';
 import { normaliseSalesforceError, SalesforceApiError } from './errors';
@@ -148,20 +153,47 @@ export class Bulk2Ingest {
   }
 
   /**
-   * The rows of one result set, parsed as they arrive (header row → object keys: `sf__Id`,
-   * `sf__Created` or `sf__Error`, then the uploaded columns).
+   * The rows of one result set (header row → object keys: `sf__Id`, `sf__Created` or `sf__Error`,
+   * then the uploaded columns). The CSV is first spooled to a temporary file at network speed,
+   * then parsed from there: a caller that records each row in the database reads far slower than
+   * the answer arrives, and a server (or proxy) drops a connection left idle that long.
    */
   async *results(jobId: string, kind: IngestResultKind): AsyncGenerator<Record<string, string>> {
-    const path = this.#path(`/${encodeURIComponent(jobId)}/${kind}`);
-    const response = await this.#send(path, (token) => ({
-      method: 'GET',
-      headers: { Authorization: `Bearer ${token}`, Accept: 'text/csv' },
-    }));
-    if (!response.body) return;
-    const parser = Readable.fromWeb(response.body as never).pipe(
-      parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true }),
-    );
-    for await (const row of parser) yield row as Record<string, string>;
+    const dir = await mkdtemp(path.join(tmpdir(), 'bulk2-'));
+    const file = path.join(dir, `${kind}.csv`);
+    try {
+      await this.#download(this.#path(`/${encodeURIComponent(jobId)}/${kind}`), file);
+      const source = createReadStream(file);
+      const parser = source.pipe(
+        parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true }),
+      );
+      source.on('error', (error) => parser.destroy(error));
+      for await (const row of parser) yield row as Record<string, string>;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Downloads to a file; a connection lost half way is retried from the start (a GET). */
+  async #download(urlPath: string, file: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await this.#send(urlPath, (token) => ({
+          method: 'GET',
+          headers: { Authorization: `Bearer ${token}`, Accept: 'text/csv' },
+        }));
+        if (!response.body) {
+          await writeFile(file, '');
+          return;
+        }
+        await pipeline(Readable.fromWeb(response.body as never), createWriteStream(file));
+        return;
+      } catch (error) {
+        const normalised = normaliseSalesforceError(error);
+        if (attempt >= 3 || normalised.errorCode !== 'NETWORK_ERROR') throw normalised;
+        await this.#sleep(500 * attempt);
+      }
+    }
   }
 
   /**
