@@ -31,6 +31,7 @@ import {
   type StoredLink,
 } from '../store/links';
 import { withAdvisoryLock } from '../store/locks';
+import type { Queryable } from '../store/transaction';
 import { recordConflicts, recordProblem } from '../store/problems';
 import type { SyncDeps } from './deps';
 import { buildSyncContext } from './sync-context';
@@ -77,14 +78,18 @@ export function flowOfType(deps: SyncDeps, type: string): FlowDefinition | undef
   );
 }
 
-/** Records what the admin must see from a plan: conflicts and problems. */
-async function recordPlanFindings(
-  deps: SyncDeps,
+/**
+ * Records what the admin must see from a plan: conflicts and problems. `errors: false` leaves
+ * out the errors, for callers that record those themselves (the backfill, with its reasons).
+ */
+export async function recordPlanFindings(
+  db: Queryable,
   plan: Plan,
   ids: { custompmsId: string | null; salesforceId: string | null },
-) {
+  options: { errors: boolean } = { errors: true },
+): Promise<void> {
   await recordConflicts(
-    deps.pool,
+    db,
     plan.conflicts.map((conflict) => ({
       flow: plan.flow,
       custompmsId: ids.custompmsId,
@@ -97,7 +102,8 @@ async function recordPlanFindings(
     })),
   );
   for (const problem of plan.problems) {
-    await recordProblem(deps.pool, {
+    if (problem.severity === 'error' && !options.errors) continue;
+    await recordProblem(db, {
       flow: plan.flow,
       custompmsId: ids.custompmsId,
       salesforceId: ids.salesforceId,
@@ -198,7 +204,7 @@ async function planAndApplyLocked(
     if (plan.link) await saveLink(deps.pool, plan.link);
     return { plan, link: plan.link };
   }
-  await recordPlanFindings(deps, plan, ids);
+  await recordPlanFindings(deps.pool, plan, ids);
   if (plan.kind === 'invalid') {
     deps.logger.warn({ flow: flow.name, id: change.id, problems: plan.problems }, 'change not applied');
     if (ids.salesforceId && flow.salesforceObject === 'Task') {

@@ -44,7 +44,6 @@ import {
   deleteBackfillItems,
   idsInOutbox,
   listBackfillItems,
-  lockRecordsForTransaction,
   openBackfillRun,
   openBulkJobs,
   putBackfillItems,
@@ -52,16 +51,16 @@ import {
   saveBackfillProgress,
   setBulkJobState,
   withBackfillLock,
-  withRecordLocks,
   ZERO_COUNTERS,
   type BackfillCounters,
   type BackfillItem,
   type BackfillRun,
 } from '../store/backfill';
+import { lockForTransaction, withAdvisoryLocks } from '../store/locks';
 import { linksByCustompmsIds, linksBySalesforceIds, saveLink } from '../store/links';
-import { recordConflicts, recordProblem } from '../store/problems';
+import { recordProblem } from '../store/problems';
 import { withTransaction, type Queryable } from '../store/transaction';
-import { recordLockKey, releaseWaiting, SYNCED } from './apply';
+import { recordLockKey, recordPlanFindings, releaseWaiting, SYNCED } from './apply';
 import { recordWriteResult, type BatchResult, type WrittenItem } from './batches';
 import { custompmsChange } from './custompms-changes';
 import type { SalesforceServices, SyncDeps } from './deps';
@@ -324,7 +323,7 @@ async function handlePage(state: FlowRun, page: readonly CustompmsRecord[], next
     return decidePage(state, records, nextCursor);
   // Divisions have no external id to upsert on: deciding and writing hold the records' sync locks,
   // so the incremental sync cannot create the same Division meanwhile (jobs/apply.ts planAndApply).
-  return withRecordLocks(
+  return withAdvisoryLocks(
     state.deps.pool,
     records.map((record) => recordLockKey(state.flow.name, record.id)),
     () => decidePage(state, records, nextCursor),
@@ -692,7 +691,11 @@ async function settleDecisions(
         await fail(state, db, decision.id, decision.salesforceId, decision.code, decision.message);
         break;
       case 'write':
-        if (db) await recordFindings(state, db, decision.plan);
+        if (db) {
+          const { link } = decision.plan;
+          const ids = { custompmsId: link?.custompmsId ?? null, salesforceId: link?.salesforceId ?? null };
+          await recordPlanFindings(db, decision.plan, ids, { errors: false });
+        }
         break;
     }
   }
@@ -722,33 +725,6 @@ async function fail(
     const entry = state.reasons.get(code);
     if (entry) entry.count++;
     else state.reasons.set(code, { count: 1, example: message });
-  }
-}
-
-/** Conflicts and warnings of a plan, for the admin view (as the incremental path records them). */
-async function recordFindings(state: FlowRun, db: Queryable, plan: Plan): Promise<void> {
-  const ids = { custompmsId: plan.link?.custompmsId ?? null, salesforceId: plan.link?.salesforceId ?? null };
-  await recordConflicts(
-    db,
-    plan.conflicts.map((conflict) => ({
-      flow: plan.flow,
-      ...ids,
-      field: conflict.field,
-      custompmsValue: conflict.custompmsValue,
-      salesforceValue: conflict.salesforceValue,
-      winner: conflict.winner,
-      policy: conflict.policy,
-    })),
-  );
-  for (const problem of plan.problems) {
-    if (problem.severity === 'error') continue;
-    await recordProblem(db, {
-      flow: plan.flow,
-      ...ids,
-      kind: 'warning',
-      code: problem.code,
-      message: problem.message,
-    });
   }
 }
 
@@ -791,7 +767,7 @@ async function finishTaskPage(
     .map((decision) => pendingItem(state.flow, decision));
   const pairedOnly = writes.filter((decision) => !decision.salesforce);
   await withTransaction(state.deps.pool, async (client) => {
-    await lockRecordsForTransaction(
+    await lockForTransaction(
       client,
       decisions.map((decision) => recordLockKey(state.flow.name, decision.id)),
     );
@@ -951,7 +927,7 @@ async function recordResults(
   options: { locked?: boolean } = {},
 ): Promise<void> {
   if (!options.locked) {
-    await lockRecordsForTransaction(
+    await lockForTransaction(
       db,
       items.map((item) => recordLockKey(state.flow.name, item.custompmsId)),
     );

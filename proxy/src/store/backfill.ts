@@ -375,52 +375,6 @@ export async function withBackfillLock<T>(
 }
 
 /**
- * Takes the per-record advisory locks of the incremental sync (`sync:<flow>:<id>`, see
- * jobs/apply.ts `recordLockKey`) until the transaction ends, in a fixed order so two holders
- * never wait on each other in a circle.
- */
-export async function lockRecordsForTransaction(
-  client: pg.PoolClient,
-  keys: readonly string[],
-): Promise<void> {
-  if (keys.length === 0) return;
-  await client.query(
-    `SELECT pg_advisory_xact_lock(hashtextextended(k, 0))
-     FROM (SELECT DISTINCT unnest($1::text[]) AS k ORDER BY 1) AS ordered`,
-    [keys],
-  );
-}
-
-/** The same locks held by a dedicated session while `work` runs (spans HTTP calls). */
-export async function withRecordLocks<T>(
-  pool: pg.Pool,
-  keys: readonly string[],
-  work: () => Promise<T>,
-): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  const sorted = [...new Set(keys)].sort();
-  try {
-    await client.query(
-      `SELECT pg_advisory_lock(hashtextextended(k, 0)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) AS ordered`,
-      [sorted],
-    );
-    try {
-      return await work();
-    } finally {
-      await client
-        .query('SELECT pg_advisory_unlock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k', [sorted])
-        .catch((error: Error) => {
-          // Closing the connection releases the locks too.
-          broken = error;
-        });
-    }
-  } finally {
-    client.release(broken);
-  }
-}
-
-/**
  * Refreshes the planner's statistics of `links`. A backfill grows the table from nothing to
  * thousands of rows within seconds, faster than autovacuum analyzes it; with the stale estimate
  * ("empty") the link lookups scan the whole table and every save gets slower as it grows.
