@@ -100,12 +100,15 @@ describe('the real sf CLI against the Salesforce emulator', () => {
     expect(deploy.code).toBe(0);
     expect(deploy.stdout).toContain('Deployed Source');
     const components = ComponentSet.fromSource(path.join(ROOT, 'force-app'));
-    const table = deploy.stdout.split('\n').filter((line) => line.includes('│'));
+    // A terminal gets a boxed table; with CI=true the CLI prints plain columns.
+    const table = deploy.stdout
+      .slice(deploy.stdout.indexOf('Deployed Source'))
+      .split('\n')
+      .map((line) =>
+        (line.includes('│') ? line.split('│') : line.trim().split(/\s{2,}/)).map((cell) => cell.trim()),
+      );
     for (const c of components.getSourceComponents()) {
-      const row = table.find((line) => {
-        const cells = line.split('│').map((cell) => cell.trim());
-        return cells.includes(c.fullName) && cells.includes(c.type.name);
-      });
+      const row = table.find((cells) => cells.includes(c.fullName) && cells.includes(c.type.name));
       expect(row ? `${c.type.name} ${c.fullName}` : `missing ${c.type.name} ${c.fullName}`).toBe(
         `${c.type.name} ${c.fullName}`,
       );
