@@ -25,4 +25,6 @@ it('runs the scripted tour to the end, with both sides in the final table', () =
     /Project prj_\w+\s+Launch site \(permits\)\s+on_hold\s+00T\w{15}\s+Launch site \(permits\)/,
   );
   expect(run.stdout).not.toContain('Open problems');
+  // Two of the three tasks were deleted on one side or the other; their links say so.
+  expect(run.stdout).toContain('"tasks":{"active":1,"deleted":2,"unlinked":0}');
 }, 180_000);

@@ -9,7 +9,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { replayDeadLetter } from '../jobs/replay';
-import { countLinks } from '../store/links';
+import { linkSummary } from '../store/links';
 import { countUnbatched } from '../store/batches';
 import {
   countOpenProblems,
@@ -66,13 +66,8 @@ export function adminApiRouter(options: AdminApiOptions): Router {
   router.use('/admin/v1', authenticate, express.json({ limit: '16kb' }));
 
   router.get('/admin/v1/status', async (_req, res) => {
-    const links = Object.fromEntries(
-      await Promise.all(
-        Object.values(FLOWS).map(async (flow) => [flow.name, await countLinks(pool, flow.name)] as const),
-      ),
-    );
     res.json({
-      links,
+      links: await linkSummary(pool),
       openProblems: await countOpenProblems(pool),
       outboxWaiting: await countUnbatched(pool),
     });

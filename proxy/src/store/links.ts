@@ -114,3 +114,26 @@ export async function countLinks(db: Queryable, flow?: FlowName): Promise<number
   );
   return Number(result.rows[0]?.n ?? 0);
 }
+
+/** Links per flow: in sync (`active`), ended by a delete on either side, or unlinked by policy. */
+export async function linkSummary(
+  db: Queryable,
+): Promise<Record<FlowName, { active: number; deleted: number; unlinked: number }>> {
+  const result = await db.query<{ flow: FlowName; state: 'active' | 'deleted' | 'unlinked'; n: string }>(
+    `SELECT flow, state, count(*) AS n FROM (
+       SELECT flow,
+              CASE WHEN link->>'status' = 'unlinked' THEN 'unlinked'
+                   WHEN (link->'custompms'->>'deleted')::boolean OR (link->'salesforce'->>'deleted')::boolean
+                     THEN 'deleted'
+                   ELSE 'active' END AS state
+         FROM links) states
+      GROUP BY flow, state`,
+  );
+  const summary = {
+    customers: { active: 0, deleted: 0, unlinked: 0 },
+    projects: { active: 0, deleted: 0, unlinked: 0 },
+    tasks: { active: 0, deleted: 0, unlinked: 0 },
+  };
+  for (const row of result.rows) summary[row.flow][row.state] = Number(row.n);
+  return summary;
+}

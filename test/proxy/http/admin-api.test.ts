@@ -101,7 +101,11 @@ describe('admin API', () => {
     ]);
     const status = await request(app).get('/admin/v1/status').set(auth);
     expect(status.body).toEqual({
-      links: { customers: 0, projects: 0, tasks: 0 },
+      links: {
+        customers: { active: 0, deleted: 0, unlinked: 0 },
+        projects: { active: 0, deleted: 0, unlinked: 0 },
+        tasks: { active: 0, deleted: 0, unlinked: 0 },
+      },
       openProblems: { error: 1, dead_letter: 1 },
       outboxWaiting: 0,
     });
