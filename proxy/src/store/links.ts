@@ -107,14 +107,6 @@ export async function linksBySalesforceIds<L extends LinkShape>(
   return result.rows.map((row) => row.link);
 }
 
-export async function countLinks(db: Queryable, flow?: FlowName): Promise<number> {
-  const result = await db.query<{ n: string }>(
-    'SELECT count(*) AS n FROM links WHERE $1::text IS NULL OR flow = $1',
-    [flow ?? null],
-  );
-  return Number(result.rows[0]?.n ?? 0);
-}
-
 /** Links per flow: in sync (`active`), ended by a delete on either side, or unlinked by policy. */
 export async function linkSummary(
   db: Queryable,
