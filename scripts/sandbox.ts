@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type pg from 'pg';
 import { createApp } from '../proxy/src/app';
 import { loadConfig } from '../proxy/src/config';
 import { createSyncDeps } from '../proxy/src/jobs/deps';
@@ -42,6 +43,8 @@ export interface Sandbox {
   info: SandboxInfo;
   salesforce: Awaited<ReturnType<typeof startSalesforceEmulator>>;
   custompms: Awaited<ReturnType<typeof startCustompmsEmulator>>;
+  /** The proxy's database (for scripts that report on it, e.g. benchmarks). */
+  pool: pg.Pool;
   stop(): Promise<void>;
 }
 
@@ -182,7 +185,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await sf.close();
     await database.close();
   };
-  return { info, salesforce: sf, custompms: cpms, stop };
+  return { info, salesforce: sf, custompms: cpms, pool: database.pool, stop };
 }
 
 async function main(): Promise<void> {

@@ -41,21 +41,28 @@ export interface BatchResult {
 }
 type Result = BatchResult;
 
-/** Builds batches until the outbox is empty; returns the batches handled. */
+/**
+ * Cuts what the outbox holds now into batches and sends them; returns the batches handled. A
+ * batch that comes back short means the outbox was drained: rows written since then wait for
+ * the next flush (every put schedules one within a second) instead of leaving one by one in a
+ * stream of tiny batches while syncs keep committing.
+ */
 export async function flushOutbox(deps: SyncDeps): Promise<number> {
   let handled = 0;
-  for (;;) {
+  let drained = false;
+  while (!drained) {
     const batches: ChangeBatch[] = [];
-    while (batches.length < EVENTS_PER_CALL) {
+    while (batches.length < EVENTS_PER_CALL && !drained) {
       const batch = await withTransaction(deps.pool, (client) => takeBatch(client, deps.settings.batchSize));
-      if (!batch) break;
-      batches.push(batch);
+      if (batch) batches.push(batch);
+      drained = !batch || batch.items.length < deps.settings.batchSize;
     }
-    if (batches.length === 0) return handled;
+    if (batches.length === 0) break;
     if (deps.settings.writePath === 'apex') await announce(deps, batches);
     else for (const batch of batches) await writeDirectly(deps, batch);
     handled += batches.length;
   }
+  return handled;
 }
 
 async function announce(deps: SyncDeps, batches: ChangeBatch[]): Promise<void> {

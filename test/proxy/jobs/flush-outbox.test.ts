@@ -1,0 +1,84 @@
+/**
+ * flushOutbox: what the outbox holds when a flush starts leaves in full batches (≤200 records
+ * each, one event per batch, ≤200 events per publish call); rows committed meanwhile wait for
+ * the next flush instead of trickling out one tiny batch at a time.
+ */
+import { flushOutbox } from '../../../proxy/src/jobs/batches';
+import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from '../../../proxy/src/jobs/deps';
+import { countUnbatched, putOutboxItem } from '../../../proxy/src/store/batches';
+import { FLOWS } from '../../../proxy/src/sync';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { captureLogs } from '../../support/logs';
+
+describe('flushOutbox', () => {
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await createTestDatabase({ migrated: true });
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  const put = (id: string) =>
+    putOutboxItem(db.pool, {
+      flow: 'tasks',
+      custompmsId: id,
+      kind: 'task',
+      record: { Custompms_Id__c: id, Subject: id },
+      plan: {},
+      custompmsVersion: 1,
+    });
+
+  function depsPublishing(onPublish: (events: Record<string, unknown>[]) => Promise<void>): SyncDeps {
+    const operations = {
+      publishEvents: async (_type: string, events: Record<string, unknown>[]) => {
+        await onPublish(events);
+        return events.map(() => ({ success: true, errors: [] }));
+      },
+    };
+    return {
+      pool: db.pool,
+      logger: captureLogs('warn').logger,
+      definition: FLOWS,
+      settings: { ...DEFAULT_SYNC_SETTINGS, writePath: 'apex' },
+      custompms: () => {
+        throw new Error('not used');
+      },
+      salesforce: () =>
+        Promise.resolve({ operations } as unknown as Awaited<ReturnType<SyncDeps['salesforce']>>),
+      now: () => new Date(),
+    };
+  }
+
+  it('sends what is there in full batches, one publish call for up to 200 of them', async () => {
+    for (let index = 0; index < 450; index++) await put(`tsk_${index}`);
+    const calls: number[][] = [];
+    const handled = await flushOutbox(
+      depsPublishing((events) => {
+        calls.push(events.map((event) => Number(event.Record_Count__c)));
+        return Promise.resolve();
+      }),
+    );
+    expect(handled).toBe(3);
+    expect(calls).toEqual([[200, 200, 50]]);
+    const published = await db.pool.query("SELECT 1 FROM change_batches WHERE status = 'published'");
+    expect(published.rowCount).toBe(3);
+    expect(await countUnbatched(db.pool)).toBe(0);
+  });
+
+  it('leaves rows committed during the flush to the next flush', async () => {
+    for (let index = 0; index < 3; index++) await put(`tsk_${index}`);
+    const calls: number[][] = [];
+    const deps = depsPublishing(async (events) => {
+      calls.push(events.map((event) => Number(event.Record_Count__c)));
+      // Syncs keep committing while the announcement is on its way.
+      if (calls.length === 1) for (let index = 3; index < 8; index++) await put(`tsk_${index}`);
+    });
+    expect(await flushOutbox(deps)).toBe(1);
+    expect(calls).toEqual([[3]]);
+    expect(await countUnbatched(db.pool)).toBe(5);
+    // The next flush (scheduled by those puts) takes them together.
+    expect(await flushOutbox(deps)).toBe(1);
+    expect(calls).toEqual([[3], [5]]);
+  });
+});
