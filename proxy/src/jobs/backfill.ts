@@ -26,6 +26,7 @@ import {
   type Link,
   type Plan,
   type RawRecord,
+  type LinkedProject,
   type SyncContext,
   type Write,
 } from '../sync';
@@ -152,9 +153,14 @@ const DIVISION_FIELDS = ['Id', 'Name', 'IsActive', 'SystemModstamp', 'LastModifi
 /** Runs the backfill of the given flows (in dependency order). */
 export async function runBackfill(deps: SyncDeps, options: BackfillOptions): Promise<BackfillReport> {
   const flows = BACKFILL_ORDER.filter((flow) => options.flows.includes(flow));
+  // A dry run writes no links, so later flows would see their dependencies as missing: it keeps
+  // what earlier flows would have linked or created, and later flows plan against that.
+  const planned: PlannedLinks | undefined = options.dryRun
+    ? { customers: new Set(), projects: new Map() }
+    : undefined;
   const run = async (): Promise<BackfillReport> => {
     const reports: FlowReport[] = [];
-    for (const flow of flows) reports.push(await backfillFlow(deps, deps.definition[flow], options));
+    for (const flow of flows) reports.push(await backfillFlow(deps, deps.definition[flow], options, planned));
     return {
       dryRun: options.dryRun ?? false,
       flows: reports,
@@ -190,12 +196,55 @@ interface FlowRun {
   /** Links saved by this flow, and the count at which `links` statistics are refreshed next. */
   saved: number;
   analyzeAt: number;
+  /** Dry runs only: what earlier flows of this run would have linked. */
+  planned: PlannedLinks | undefined;
+}
+
+/** Customers and projects a dry run would have linked (projects with their customer). */
+interface PlannedLinks {
+  customers: Set<string>;
+  projects: Map<string, LinkedProject>;
+}
+
+/** Stands in for the Division a dry run would have created: never written anywhere. */
+const PLANNED_DIVISION = '02d000000000000AAA';
+
+/** The context, plus the links a dry run would have made (looked up only when none exists). */
+function withPlanned(context: SyncContext, planned: PlannedLinks | undefined): SyncContext {
+  if (!planned) return context;
+  return {
+    ...context,
+    divisionByCustomer: {
+      get: (id) =>
+        context.divisionByCustomer.get(id) ?? (planned.customers.has(id) ? PLANNED_DIVISION : undefined),
+    },
+    linkedProjects: { get: (id) => context.linkedProjects.get(id) ?? planned.projects.get(id) },
+  };
+}
+
+/** Records what a dry run's decisions would link, for the flows after this one. */
+function rememberPlanned(
+  state: FlowRun,
+  records: readonly CustompmsRow[],
+  decisions: readonly Decision[],
+): void {
+  if (!state.planned) return;
+  for (const [index, decision] of decisions.entries()) {
+    if (decision.kind !== 'write' && decision.kind !== 'linked' && decision.kind !== 'unchanged') continue;
+    const record = records[index]!;
+    if (state.flow.name === 'customers') state.planned.customers.add(record.id);
+    if (state.flow.name === 'projects') {
+      const customerId = typeof record.customer_id === 'string' ? record.customer_id : null;
+      state.planned.projects.set(record.id, { customerId });
+    }
+  }
 }
 
 async function backfillFlow(
   deps: SyncDeps,
   flow: FlowDefinition,
   options: BackfillOptions,
+  planned: PlannedLinks | undefined,
 ): Promise<FlowReport> {
   const salesforce = await deps.salesforce();
   const dryRun = options.dryRun ?? false;
@@ -217,6 +266,7 @@ async function backfillFlow(
     problemTag: undefined,
     saved: 0,
     analyzeAt: FIRST_ANALYZE,
+    planned,
   };
   const report = (note?: string): FlowReport => ({
     flow: flow.name,
@@ -345,9 +395,12 @@ async function decidePage(state: FlowRun, records: CustompmsRow[], nextCursor: s
   const counterpartRecords = [...counterparts.values()].flatMap((entry) =>
     'record' in entry ? [entry.record] : [],
   );
-  const context = await buildSyncContext(deps.pool, state.salesforce, [...records, ...counterpartRecords], {
-    ...(flow.name === 'customers' ? { customerIds: ids } : {}),
-  });
+  const context = withPlanned(
+    await buildSyncContext(deps.pool, state.salesforce, [...records, ...counterpartRecords], {
+      ...(flow.name === 'customers' ? { customerIds: ids } : {}),
+    }),
+    state.planned,
+  );
 
   const decisions: Decision[] = records.map((record) =>
     decide(
@@ -359,6 +412,7 @@ async function decidePage(state: FlowRun, records: CustompmsRow[], nextCursor: s
       busy.has(record.id),
     ),
   );
+  rememberPlanned(state, records, decisions);
 
   // Custompms writes (a Salesforce value won a conflict) are made now, one by one: they are rare.
   if (!state.dryRun) {
