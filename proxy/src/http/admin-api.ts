@@ -1,5 +1,6 @@
 /**
- * The admin API: what an integration admin needs to run the sync — a status summary, the open
+ * The admin API: what an integration admin needs to run the sync — a status summary (with the
+ * org's daily API usage as last reported), the open
  * problems (errors, warnings, dead letters), the conflicts resolved by policy, and replaying or
  * dismissing a problem. Bearer `ADMIN_API_KEY` (constant-time compare); unset, the API is off.
  * Documented in proxy/openapi/proxy.yaml.
@@ -8,8 +9,10 @@ import express, { Router, type RequestHandler } from 'express';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { API_USAGE_KEY } from '../jobs/pollers';
 import { replayDeadLetter } from '../jobs/replay';
 import { linkSummary } from '../store/links';
+import { getWatermark } from '../store/watermarks';
 import { countUnbatched } from '../store/batches';
 import {
   countOpenProblems,
@@ -66,8 +69,10 @@ export function adminApiRouter(options: AdminApiOptions): Router {
   router.use('/admin/v1', authenticate, express.json({ limit: '16kb' }));
 
   router.get('/admin/v1/status', async (_req, res) => {
+    const usage = await getWatermark(pool, API_USAGE_KEY);
     res.json({
       links: await linkSummary(pool),
+      salesforceApiUsage: usage ? (JSON.parse(usage) as unknown) : null,
       openProblems: await countOpenProblems(pool),
       outboxWaiting: await countUnbatched(pool),
     });

@@ -73,6 +73,7 @@ export async function pollDivisions(deps: SyncDeps): Promise<number> {
     seen++;
   }
   if (latest !== watermark) await setWatermark(deps.pool, name, latest);
+  await recordApiUsage(deps);
   return seen;
 }
 
@@ -102,5 +103,25 @@ export async function pollDeletedTasks(deps: SyncDeps): Promise<number> {
     seen++;
   }
   if (latestDateCovered) await setWatermark(deps.pool, name, new Date(latestDateCovered).toISOString());
+  await recordApiUsage(deps);
   return seen;
+}
+
+/** Where the last daily API usage Salesforce reported is kept (the admin status shows it). */
+export const API_USAGE_KEY = 'salesforce.api_usage';
+/** Share of the daily allowance above which every poll warns. */
+const API_USAGE_WARNING = 0.8;
+
+/**
+ * Stores the daily API usage from the last `Sforce-Limit-Info` header this process saw, so every
+ * process (and the admin API) can see it; warns when the org's allowance is running out.
+ */
+export async function recordApiUsage(deps: SyncDeps): Promise<void> {
+  const salesforce = await deps.salesforce();
+  const usage = salesforce.client.apiUsage();
+  if (!usage) return;
+  await setWatermark(deps.pool, API_USAGE_KEY, JSON.stringify({ ...usage, at: deps.now().toISOString() }));
+  if (usage.limit > 0 && usage.used / usage.limit >= API_USAGE_WARNING) {
+    deps.logger.warn(usage, 'the org has used most of its daily API allowance');
+  }
 }

@@ -106,6 +106,7 @@ describe('admin API', () => {
         projects: { active: 0, deleted: 0, unlinked: 0 },
         tasks: { active: 0, deleted: 0, unlinked: 0 },
       },
+      salesforceApiUsage: null,
       openProblems: { error: 1, dead_letter: 1 },
       outboxWaiting: 0,
     });
