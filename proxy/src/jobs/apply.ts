@@ -161,11 +161,18 @@ export async function planAndApply(
   deps: SyncDeps,
   flow: FlowDefinition,
   change: Change,
-  options: { counterpart?: Change | null } = {},
+  options: {
+    counterpart?: Change | null;
+    /** A Salesforce change's link, when the caller has just read it (saves reading it again). */
+    linked?: StoredLink<Link> | null;
+  } = {},
 ): Promise<ApplyOutcome> {
   let custompmsId = change.side === 'custompms' ? change.id : null;
   if (custompmsId === null) {
-    const stored = await findLinkBySalesforceId<Link>(deps.pool, change.id);
+    const stored =
+      options.linked !== undefined
+        ? options.linked
+        : await findLinkBySalesforceId<Link>(deps.pool, change.id);
     custompmsId = stored?.link.custompmsId ?? null;
   }
   const key =
@@ -267,51 +274,34 @@ async function waitForDependencies(
   plan: Extract<Plan, { kind: 'wait_for_dependency' }>,
 ) {
   const custompmsId = change.side === 'custompms' ? change.id : null;
-  for (const missing of plan.missing) {
-    if (missing.kind === 'customer_division') {
-      if (custompmsId) {
-        await addWaitingChange(deps.pool, {
-          flow: flow.name,
-          custompmsId,
-          waitsForFlow: 'customers',
-          waitsForId: missing.customerId,
-        });
-      }
-      // The customer may simply never have been synced yet: sync it now.
-      await enqueueCustompmsSync(deps, 'customer', missing.customerId);
-    } else if (missing.kind === 'project') {
-      if (custompmsId) {
-        await addWaitingChange(deps.pool, {
-          flow: flow.name,
-          custompmsId,
-          waitsForFlow: 'projects',
-          waitsForId: missing.projectId,
-        });
-      }
-      await enqueueCustompmsSync(deps, 'project', missing.projectId);
+  const dependencies = plan.missing.flatMap((missing): { flow: 'customers' | 'projects'; id: string }[] =>
+    missing.kind === 'customer_division'
+      ? [{ flow: 'customers', id: missing.customerId }]
+      : missing.kind === 'project'
+        ? [{ flow: 'projects', id: missing.projectId }]
+        : [],
+  );
+  for (const dependency of dependencies) {
+    if (custompmsId) {
+      await addWaitingChange(deps.pool, {
+        flow: flow.name,
+        custompmsId,
+        waitsForFlow: dependency.flow,
+        waitsForId: dependency.id,
+      });
     }
+    // The dependency may simply never have been synced yet: sync it now.
+    await enqueueCustompmsSync(deps, deps.definition[dependency.flow].custompmsType, dependency.id);
   }
   // The dependency may have been linked between our plan and our waiting row (its release ran
   // before the row existed): check again, so no change waits for something already there.
-  for (const missing of plan.missing) {
-    const [dependencyFlow, dependencyId] =
-      missing.kind === 'customer_division'
-        ? (['customers', missing.customerId] as const)
-        : missing.kind === 'project'
-          ? (['projects', missing.projectId] as const)
-          : [undefined, undefined];
-    if (!dependencyFlow) continue;
-    const [linked] = await linksByCustompmsIds<Link>(deps.pool, dependencyFlow, [dependencyId]);
+  for (const dependency of dependencies) {
+    const [linked] = await linksByCustompmsIds<Link>(deps.pool, dependency.flow, [dependency.id]);
     if (linked?.salesforceId && linked.status === 'active') {
-      await releaseWaiting(deps, deps.definition[dependencyFlow], dependencyId);
+      await releaseWaiting(deps, deps.definition[dependency.flow], dependency.id);
     }
   }
   deps.logger.info({ flow: flow.name, id: change.id, missing: plan.missing }, 'waiting for a dependency');
-}
-
-/** The Custompms resource collection of a flow. */
-function collectionOf(flow: FlowDefinition) {
-  return flow.custompmsCollection;
 }
 
 async function performWrites(
@@ -401,7 +391,7 @@ function outboxItem(flow: FlowDefinition, write: Write, link: Link, plan: Plan):
 
 async function writeCustompms(deps: SyncDeps, flow: FlowDefinition, write: Write, link: Link) {
   const client = deps.custompms();
-  const collection = collectionOf(flow);
+  const collection = flow.custompmsCollection;
   if (write.action === 'create') {
     // The Salesforce Id makes the create safe to repeat after a crash or a redelivery.
     const created = await client.create(collection, write.fields as never, {

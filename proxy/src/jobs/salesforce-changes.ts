@@ -110,7 +110,7 @@ export async function applySalesforceTask(deps: SyncDeps, message: RawRecord): P
   if (typeof named === 'string' && named !== '' && !linked) {
     counterpart = await custompmsCounterpart(deps, flow, named);
   }
-  await planAndApply(deps, flow, change, { counterpart });
+  await planAndApply(deps, flow, change, { counterpart, linked: linked ?? null });
 }
 
 export interface DeletionEvent {
@@ -128,7 +128,12 @@ export async function applyTaskDeletion(deps: SyncDeps, event: DeletionEvent): P
   }
   const flow = deps.definition[stored.link.flow];
   if (event.operation === 'delete') {
-    await planAndApply(deps, flow, { side: 'salesforce', operation: 'delete', id: event.taskId });
+    await planAndApply(
+      deps,
+      flow,
+      { side: 'salesforce', operation: 'delete', id: event.taskId },
+      { linked: stored },
+    );
     return;
   }
   // Undelete: read the restored record (ALL ROWS: it may still be flagged in the recycle bin).
@@ -138,5 +143,5 @@ export async function applyTaskDeletion(deps: SyncDeps, event: DeletionEvent): P
     { includeDeleted: true },
   );
   if (!record) return;
-  await planAndApply(deps, flow, salesforceChange(record, 'undelete'));
+  await planAndApply(deps, flow, salesforceChange(record, 'undelete'), { linked: stored });
 }

@@ -302,19 +302,6 @@ export async function openBulkJobs(db: Queryable, runId: number): Promise<Backfi
   }));
 }
 
-export async function listBulkJobs(db: Queryable, runId: number): Promise<BackfillBulkJob[]> {
-  const result = await db.query<{ id: string; run_id: string; state: BulkJobState; records: number }>(
-    'SELECT id, run_id, state, records FROM backfill_bulk_jobs WHERE run_id = $1 ORDER BY created_at',
-    [runId],
-  );
-  return result.rows.map((row) => ({
-    id: row.id,
-    runId: Number(row.run_id),
-    state: row.state,
-    records: row.records,
-  }));
-}
-
 /**
  * Custompms ids of a flow whose Salesforce write is in flight through the incremental sync (the
  * outbox): the backfill leaves those records to it.
