@@ -115,11 +115,7 @@ async function main(): Promise<void> {
     const env = {
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       DATABASE_URL: postgres.connectionString,
-      SALESFORCE_AUTH: 'client_credentials',
-      SALESFORCE_LOGIN_URL: sf.url,
-      SALESFORCE_INSTANCE_URL: sf.url,
-      SALESFORCE_CLIENT_ID: sf.clientId,
-      SALESFORCE_CLIENT_SECRET: sf.clientSecret,
+      ...sf.proxyEnv(),
       CUSTOMPMS_BASE_URL: cpms.url,
       CUSTOMPMS_API_TOKEN: token,
       BACKFILL_BENCH_HEAP: '1',

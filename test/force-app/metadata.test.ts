@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ComponentSet, MetadataConverter, type SourceComponent } from '@salesforce/source-deploy-retrieve';
 import { XMLValidator } from 'fast-xml-parser';
+import { TASK_FIELDS } from '../../proxy/src/jobs/salesforce-changes';
 import { forceApp, listFiles, metadataDir, projectRoot, readMetadata, readXml } from './support';
 
 type Xml = Record<string, unknown>;
@@ -201,23 +202,8 @@ describe('layout', () => {
       'https://proxy.invalid/salesforce/v1/outbound-messages/REPLACE_WITH_TOKEN',
     );
     expect(message.includeSessionId).toBe('false');
-    expect((message.fields as string[]).slice().sort()).toEqual(
-      [
-        'Id',
-        'Custompms_Id__c',
-        'Custompms_Type__c',
-        'Custompms_Project_Id__c',
-        'Subject',
-        'Description',
-        'Status',
-        'Priority',
-        'ActivityDate',
-        'OwnerId',
-        'SystemModstamp',
-        'LastModifiedById',
-        'LastModifiedDate',
-      ].sort(),
-    );
+    // Exactly the fields the proxy reads from a notification (and from a Task it queries).
+    expect((message.fields as string[]).slice().sort()).toEqual([...TASK_FIELDS].sort());
   });
 
   it('sends it from an after-save Flow on Task, only for synced Tasks, and never for the bypass', () => {

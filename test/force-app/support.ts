@@ -3,7 +3,6 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { ApexErrorListener, ApexParserFactory } from '@apexdevtools/apex-parser';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
 export const projectRoot = path.resolve(__dirname, '../..');
@@ -68,25 +67,5 @@ export function readXml(relative: string): Record<string, unknown> {
   return parsed[root] as Record<string, unknown>;
 }
 
-/** A syntax error reported by the Apex parser. */
-export interface ApexSyntaxError {
-  line: number;
-  column: number;
-  message: string;
-}
-
-class CollectingListener extends ApexErrorListener {
-  readonly errors: ApexSyntaxError[] = [];
-  apexSyntaxError(line: number, column: number, message: string): void {
-    this.errors.push({ line, column, message });
-  }
-}
-
-/** Parses Apex source (a class or a trigger) and returns every lexer and parser error. */
-export function apexSyntaxErrors(source: string, kind: 'class' | 'trigger'): ApexSyntaxError[] {
-  const listener = new CollectingListener();
-  const { parser: apexParser } = ApexParserFactory.createLexerAndParser(source, listener);
-  if (kind === 'trigger') apexParser.triggerUnit();
-  else apexParser.compilationUnit();
-  return listener.errors;
-}
+/** Every lexer and parser error of an Apex class or trigger (the emulator's deploy check, shared). */
+export { apexSyntaxErrors, type ApexSyntaxError } from '../emulators/salesforce/metadata/apex-syntax';

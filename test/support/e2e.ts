@@ -60,12 +60,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   });
   const cpms = await startCustompmsEmulator({ token: cpmsToken });
   const config = loadConfig({
-    SALESFORCE_AUTH: 'client_credentials',
-    SALESFORCE_LOGIN_URL: sf.url,
-    SALESFORCE_INSTANCE_URL: sf.url,
-    SALESFORCE_CLIENT_ID: sf.clientId,
-    SALESFORCE_CLIENT_SECRET: sf.clientSecret,
-    SALESFORCE_ORG_ID: sf.orgId,
+    ...sf.proxyEnv(),
     SALESFORCE_WRITE_PATH: options.writePath ?? 'apex',
     OUTBOUND_MESSAGE_TOKEN: outboundToken,
     PROXY_API_KEY: apiKey,

@@ -32,6 +32,8 @@ export interface SalesforceEmulator {
   tokenFor(idOrUsername?: string): string;
   /** API calls counted so far (what `Sforce-Limit-Info` reports), per route category too. */
   apiUsage(): ApiUsageSnapshot;
+  /** The proxy's Salesforce settings (README.md variables) for this org: client credentials, org id. */
+  proxyEnv(): Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,14 @@ export async function startSalesforceEmulator(options: EmulatorOptions = {}): Pr
       return org.oauth.issue(user.Id as string).accessToken;
     },
     apiUsage: () => org.limits.snapshot(),
+    proxyEnv: () => ({
+      SALESFORCE_AUTH: 'client_credentials',
+      SALESFORCE_LOGIN_URL: url,
+      SALESFORCE_INSTANCE_URL: url,
+      SALESFORCE_CLIENT_ID: app0.clientId,
+      SALESFORCE_CLIENT_SECRET: app0.clientSecret ?? '',
+      SALESFORCE_ORG_ID: org.id,
+    }),
     close: async () => {
       await org.stop();
       await new Promise<void>((resolve, reject) => {

@@ -25,11 +25,7 @@ describe('API usage', () => {
   function deps() {
     const logs = captureLogs('warn');
     const config = loadConfig({
-      SALESFORCE_AUTH: 'client_credentials',
-      SALESFORCE_LOGIN_URL: sf.url,
-      SALESFORCE_INSTANCE_URL: sf.url,
-      SALESFORCE_CLIENT_ID: sf.clientId,
-      SALESFORCE_CLIENT_SECRET: sf.clientSecret,
+      ...sf.proxyEnv(),
     });
     return { deps: createSyncDeps(config, db.pool, logs.logger), logs };
   }

@@ -31,11 +31,7 @@ describe('field maps and settings read back from the org', () => {
   function depsFor(sf: SalesforceEmulator, env: Record<string, string> = {}) {
     const logs = captureLogs('warn');
     const config = loadConfig({
-      SALESFORCE_AUTH: 'client_credentials',
-      SALESFORCE_LOGIN_URL: sf.url,
-      SALESFORCE_INSTANCE_URL: sf.url,
-      SALESFORCE_CLIENT_ID: sf.clientId,
-      SALESFORCE_CLIENT_SECRET: sf.clientSecret,
+      ...sf.proxyEnv(),
       ...env,
     });
     return { deps: createSyncDeps(config, db.pool, logs.logger, { mappingRefreshMs: 0 }), logs };

@@ -5,7 +5,7 @@
 import { recordError, type RecordError } from '../errors';
 import { canonicalId } from '../ids';
 import type { FieldDef, ObjectDef } from '../schema/types';
-import { findField } from '../schema/types';
+import { findField, TEXT_TYPES } from '../schema/types';
 import { formatDate, formatDateTime, parseDate, parseDateTime, toStoredDateTime } from '../time';
 
 export type Value = string | number | boolean | null;
@@ -21,17 +21,6 @@ export interface ParsedInput {
 
 /** Which wire the value arrived on; error codes and rules differ (JSON vs Bulk CSV). */
 export type InputFormat = 'json' | 'csv';
-
-const TEXT_TYPES = new Set([
-  'string',
-  'textarea',
-  'combobox',
-  'picklist',
-  'multipicklist',
-  'email',
-  'phone',
-  'url',
-]);
 
 /** Text of any input value; objects as JSON (never "[object Object]"). */
 export function scalarText(raw: unknown): string {

@@ -18,6 +18,7 @@
  * Parse problems use the wording of the API's schema check ("Element {ns}x invalid at this
  * location in type T"); the other messages are the emulator's own and say what to fix.
  */
+import { FLOW_ELEMENT_KINDS } from '../schema/flow-def';
 import { apexSyntaxErrors } from './apex-syntax';
 import { locatedOne, type LocatedElement } from './located-xml';
 import type { PackageMember, Problem } from './package';
@@ -282,23 +283,6 @@ export function checkOutboundMessage(
   }
   return problems;
 }
-
-const FLOW_ELEMENT_KINDS = [
-  'actionCalls',
-  'assignments',
-  'decisions',
-  'recordCreates',
-  'recordUpdates',
-  'recordLookups',
-  'recordDeletes',
-  'loops',
-  'subflows',
-  'screens',
-  'waits',
-  'collectionProcessors',
-  'customErrors',
-  'transforms',
-];
 
 /** A Flow: its trigger object and fields, every connector target and every reference resolve. */
 export function checkFlow(name: string, root: LocatedElement, prospective: ProspectiveOrg): MemberProblem[] {

@@ -82,7 +82,8 @@ export function flowValue(node: XmlValue): FlowValue {
   return { kind: 'none' };
 }
 
-const OPAQUE_ELEMENTS = [
+/** Flow elements the emulator carries without running them (it runs actionCalls and decisions). */
+export const OPAQUE_ELEMENTS = [
   'assignments',
   'recordCreates',
   'recordUpdates',
@@ -96,6 +97,9 @@ const OPAQUE_ELEMENTS = [
   'customErrors',
   'transforms',
 ];
+
+/** Every Flow element kind a deploy checks the references of. */
+export const FLOW_ELEMENT_KINDS = ['actionCalls', 'decisions', ...OPAQUE_ELEMENTS];
 
 /** Reads Flow metadata (the content of `<Flow>`). */
 export function parseFlow(apiName: string, content: XmlNode): FlowDef {

@@ -106,18 +106,21 @@ export interface ObjectDef {
   description?: string;
 }
 
+/** Field types whose values are strings of characters (length, LIKE, case-insensitive compare). */
+export const TEXT_TYPES: ReadonlySet<FieldType> = new Set<FieldType>([
+  'string',
+  'textarea',
+  'combobox',
+  'picklist',
+  'multipicklist',
+  'email',
+  'phone',
+  'url',
+]);
+
 /** Defaults for a field; callers override what differs. */
 export function field(name: string, type: FieldType, overrides: Partial<FieldDef> = {}): FieldDef {
-  const textual = [
-    'string',
-    'textarea',
-    'combobox',
-    'picklist',
-    'multipicklist',
-    'email',
-    'phone',
-    'url',
-  ].includes(type);
+  const textual = TEXT_TYPES.has(type);
   const base: FieldDef = {
     name,
     label: name.replace(/__c$/, '').replace(/_/g, ' '),

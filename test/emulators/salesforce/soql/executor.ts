@@ -9,7 +9,7 @@ import { canonicalId } from '../ids';
 import type { Database } from '../data/database';
 import type { StoredRecord, Value } from '../data/values';
 import type { OrgSchema } from '../schema/org-schema';
-import { findField, type FieldDef, type ObjectDef } from '../schema/types';
+import { findField, TEXT_TYPES, type FieldDef, type ObjectDef } from '../schema/types';
 import { epochDayOf, parseDate, parseDateTime } from '../time';
 import { SoqlError } from './lexer';
 import { parseSoql, type Condition, type FieldPath, type Literal, type SoqlQuery } from './parser';
@@ -37,17 +37,8 @@ export interface CompiledQuery {
   offset?: number;
 }
 
-const TEXT = new Set([
-  'string',
-  'textarea',
-  'combobox',
-  'picklist',
-  'multipicklist',
-  'email',
-  'phone',
-  'url',
-  'time',
-]);
+/** Text types, and `time` (compared and filtered as its string form). */
+const TEXT = new Set<string>([...TEXT_TYPES, 'time']);
 const NUMERIC = new Set(['int', 'double', 'currency', 'percent']);
 
 /** The type name Salesforce's filter errors use (text-like fields are all `string`). */
