@@ -33,6 +33,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CodeAnalyzer, CodeAnalyzerConfig, SeverityLevel } from '@salesforce/code-analyzer-core';
 import * as pmdEngine from '@salesforce/code-analyzer-pmd-engine';
+import { parseCommandLine } from './lib/cli';
 
 export type GateTool = 'apex-ls' | 'pmd';
 
@@ -316,23 +317,27 @@ export function gatePassed(report: GateReport): boolean {
   return [report.apexLs, report.pmd].every((tool) => tool.error === undefined && tool.findings.length === 0);
 }
 
+const USAGE = `Usage: npx tsx scripts/apex-gate.ts [--project <dir>] [--extra <dir>...]
+
+Runs the Apex semantic check (apex-ls) and PMD over force-app (and each --extra package folder).`;
+
+/** `--help`: usage on stdout, exit 0; an unknown or incomplete argument: stderr, exit 2. */
 function parseCli(argv: readonly string[]): GateOptions {
-  let projectRoot = path.resolve(__dirname, '..');
-  const extraPackageDirs: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = argv[i + 1];
-    if ((arg === '--project' || arg === '--extra') && value !== undefined) {
-      if (arg === '--project') projectRoot = path.resolve(value);
-      else extraPackageDirs.push(path.resolve(value));
-      i++;
-    } else {
-      throw new Error(
-        `Unknown argument ${arg}. Usage: npx tsx scripts/apex-gate.ts [--project <dir>] [--extra <dir>...]`,
-      );
-    }
-  }
-  return { projectRoot, extraPackageDirs };
+  const { values } = parseCommandLine(
+    USAGE,
+    {
+      options: {
+        project: { type: 'string' },
+        extra: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+    },
+    [...argv],
+  );
+  return {
+    projectRoot: path.resolve(values.project ?? path.resolve(__dirname, '..')),
+    extraPackageDirs: (values.extra ?? []).map((dir) => path.resolve(dir)),
+  };
 }
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {

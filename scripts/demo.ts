@@ -9,11 +9,24 @@
  * `--keep` leaves the stack running afterwards (Ctrl-C stops it).
  */
 import jsforce from 'jsforce';
+import { parseCommandLine } from './lib/cli';
 import { startSandbox, type Sandbox } from './sandbox';
 
 type Row = Record<string, unknown>;
 
-const args = new Set(process.argv.slice(2));
+const USAGE = `Usage: npm run demo -- [--fast] [--keep]
+
+Starts the sandbox and narrates a tour of the sync; exits 1 if a step is not observed.
+  --fast   deploy force-app in-process instead of through the sf CLI
+  --keep   leave the stack running afterwards (Ctrl-C stops it)`;
+
+const { values: args } = parseCommandLine(USAGE, {
+  options: {
+    fast: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
 const out = (line = '') => process.stdout.write(`${line}\n`);
 let stepNumber = 0;
 const step = (title: string) => out(`\n${++stepNumber}. ${title}`);
@@ -216,7 +229,7 @@ async function main(): Promise<void> {
   out('Starting the emulated org, the Custompms reference server and the proxy…');
   const sandbox = await startSandbox({
     dataDir: '.data/demo',
-    deploy: args.has('--fast') ? 'in-process' : 'cli',
+    deploy: args.fast ? 'in-process' : 'cli',
   });
   out(
     `   proxy ${sandbox.info.proxyUrl} · org ${sandbox.info.salesforceUrl} · Custompms ${sandbox.info.custompmsUrl}`,
@@ -229,7 +242,7 @@ async function main(): Promise<void> {
     failed = true;
     process.stderr.write(`\ndemo failed: ${error instanceof Error ? error.message : String(error)}\n`);
   }
-  if (args.has('--keep') && !failed) {
+  if (args.keep && !failed) {
     out(`\nStill running (Ctrl-C to stop): ${JSON.stringify(sandbox.info)}`);
     process.once('SIGINT', () => void sandbox.stop().then(() => process.exit(0)));
     return;

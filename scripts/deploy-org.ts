@@ -454,6 +454,11 @@ export function main(argv: readonly string[], env: Readonly<Record<string, strin
     options = parseArgs(argv, env);
   } catch (error) {
     if (error instanceof UsageError) {
+      // --help is answered with the usage: on stdout, exit 0.
+      if (error.message === USAGE) {
+        console.log(USAGE);
+        return 0;
+      }
       console.error(error.message);
       return 2;
     }

@@ -28,6 +28,7 @@ import {
   type FlowDefinition,
   type SyncDefinition,
 } from '../proxy/src/sync/mapping';
+import { parseCommandLine } from './lib/cli';
 
 export const FIELD_MAP_TYPE = 'Custompms_Field_Map';
 export const SYNC_SETTING_TYPE = 'Custompms_Sync_Setting';
@@ -267,9 +268,20 @@ export function writeCustomMetadata(root: string, definition: SyncDefinition = F
   return drift;
 }
 
-function main(argv: readonly string[]): number {
+const USAGE = `Usage: npx tsx scripts/generate-custom-metadata.ts [--check]
+
+Writes the custom metadata records and value sets from proxy/src/sync/mapping.ts (and deletes
+stale records).
+  --check   write nothing; exit 1 when the files differ`;
+
+function main(argv: string[]): number {
   const root = path.resolve(__dirname, '..');
-  const check = argv.includes('--check');
+  const { values } = parseCommandLine(
+    USAGE,
+    { options: { check: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } },
+    argv,
+  );
+  const check = values.check;
   const drift = check ? findDrift(root) : writeCustomMetadata(root);
   const lines = [
     ...drift.missing.map((file) => `${check ? 'missing' : 'created'}: ${file}`),

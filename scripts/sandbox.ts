@@ -23,6 +23,7 @@ import { migrate } from '../proxy/src/store/migrate';
 import { startSalesforceEmulator } from '../test/emulators/salesforce';
 import { DEFAULT_OUTBOUND } from '../test/emulators/salesforce/automation/outbound';
 import { startCustompmsEmulator } from '../test/emulators/custompms/server';
+import { parseCommandLine } from './lib/cli';
 
 const secret = (bytes = 24) => randomBytes(bytes).toString('hex');
 
@@ -183,7 +184,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   return { info, salesforce: sf, custompms: cpms, pool: database.pool, stop };
 }
 
+const USAGE = `Usage: npm run sandbox
+
+Starts the Salesforce emulator (force-app deployed with the sf CLI), the Custompms reference
+server and the proxy; prints one JSON line with the URLs and credentials, then runs until Ctrl-C.
+Environment: SALESFORCE_WRITE_PATH (apex|api), LOG_LEVEL, PORT.`;
+
 async function main(): Promise<void> {
+  parseCommandLine(USAGE, { options: { help: { type: 'boolean', short: 'h' } } });
   const sandbox = await startSandbox();
   process.stdout.write(JSON.stringify(sandbox.info) + '\n');
   const stop = async () => {

@@ -2,7 +2,7 @@
  * Benchmark: `npm run backfill -- --flow all` against the two emulators and an embedded
  * PostgreSQL, for a Custompms with N tasks (and N/100 projects, N/1000 customers).
  *
- *   npx tsx scripts/bench/backfill.ts [tasks=50000] [--resume-check]
+ *   npx tsx scripts/bench/backfill.ts [tasks=50000]
  *
  * The backfill runs as its own process (the CLI), so its memory is measured apart from the
  * emulators': peak resident set size (VmHWM from /proc, sampled) and the CLI's own peak heap
@@ -19,6 +19,12 @@ import { startEmbeddedPostgres } from '../../proxy/src/store/embedded-postgres';
 import { migrate } from '../../proxy/src/store/migrate';
 import { startCustompmsEmulator } from '../../test/emulators/custompms/server';
 import { startSalesforceEmulator } from '../../test/emulators/salesforce';
+import { atMost, parseCommandLine, positiveInteger } from '../lib/cli';
+
+const USAGE = `Usage: npx tsx scripts/bench/backfill.ts [tasks]
+
+Runs the backfill CLI twice against both emulators for a Custompms with <tasks> tasks (default
+50000), N/100 projects and N/1000 customers; prints time, memory and API calls.`;
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -69,7 +75,11 @@ async function runCli(
 }
 
 async function main(): Promise<void> {
-  const taskCount = Number(process.argv[2] ?? 50_000);
+  const { positionals } = parseCommandLine(USAGE, {
+    options: { help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  const taskCount = positiveInteger(USAGE, 'tasks', atMost(USAGE, positionals, 1)[0], 50_000);
   const projectCount = Math.max(1, Math.round(taskCount / 100));
   const customerCount = Math.max(1, Math.round(taskCount / 1000));
   const dataRoot = mkdtempSync(path.join(tmpdir(), 'bench-backfill-'));

@@ -12,6 +12,12 @@
 import { CustompmsClient } from '../../proxy/src/custompms';
 import { demoTask } from '../../test/emulators/custompms/fixtures';
 import { startCustompmsEmulator } from '../../test/emulators/custompms/server';
+import { atMost, exitWithUsageError, parseCommandLine, positiveInteger } from '../lib/cli';
+
+const USAGE = `Usage: node --expose-gc --import tsx scripts/bench/custompms-paging.ts [sizes] [limit]
+
+Pages through the reference server holding each of <sizes> records (comma-separated, default
+10000,100000), <limit> per page (default 500), and measures time and client heap.`;
 
 const TOKEN = 'bench-token';
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -94,8 +100,16 @@ async function getThroughput(count: number, concurrency: number) {
 }
 
 async function main() {
-  const sizes = (process.argv[2] ?? '10000,100000').split(',').map(Number);
-  const limit = Number(process.argv[3] ?? 500);
+  const { positionals } = parseCommandLine(USAGE, {
+    options: { help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  const [rawSizes, rawLimit] = atMost(USAGE, positionals, 2);
+  const sizes = (rawSizes ?? '10000,100000')
+    .split(',')
+    .map((size) => positiveInteger(USAGE, 'a size', size, 0));
+  if (sizes.length === 0) exitWithUsageError(USAGE, 'sizes must list at least one record count');
+  const limit = positiveInteger(USAGE, 'limit', rawLimit, 500);
   if (!gc) console.log('(run with node --expose-gc for steadier heap numbers)');
   console.log(
     'paging: records | page size | pages | seconds | records/s | heap spread while paging (MB) | heap high (MB)',

@@ -8,6 +8,12 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { signWebhookPayload, verifyWebhook } from '../../proxy/src/custompms/webhook-signature';
 import { startCustompmsEmulator } from '../../test/emulators/custompms/server';
+import { atMost, parseCommandLine, positiveInteger } from '../lib/cli';
+
+const USAGE = `Usage: npx tsx scripts/bench/custompms-webhooks.ts [verifications] [deliveries]
+
+Times <verifications> webhook signature checks (default 50000) and <deliveries> signed deliveries
+from the reference server to a local receiver (default 2000).`;
 
 const SECRETS = ['whsec_bench_new_secret', 'whsec_bench_old_secret'];
 
@@ -65,8 +71,13 @@ async function deliveryRun(count: number) {
 }
 
 async function main() {
-  const verifications = Number(process.argv[2] ?? 50_000);
-  const deliveries = Number(process.argv[3] ?? 2_000);
+  const { positionals } = parseCommandLine(USAGE, {
+    options: { help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  const [rawVerifications, rawDeliveries] = atMost(USAGE, positionals, 2);
+  const verifications = positiveInteger(USAGE, 'verifications', rawVerifications, 50_000);
+  const deliveries = positiveInteger(USAGE, 'deliveries', rawDeliveries, 2_000);
   const verify = verifyRun(verifications);
   console.log(
     `verify: ${verify.count} × ${verify.bytes}-byte body, 2 secrets: ${verify.seconds.toFixed(2)} s, ` +

@@ -9,13 +9,22 @@
  *
  * `--api` uses the direct write path (sObject Collections) instead of events + Apex.
  */
-import { startSandbox } from '../sandbox';
 import { Connection } from 'jsforce';
+import { atMost, parseCommandLine, positiveInteger } from '../lib/cli';
+import { startSandbox } from '../sandbox';
+
+const USAGE = `Usage: npx tsx scripts/bench/incremental.ts [tasks] [--api]
+
+Creates <tasks> tasks (default 2000) in Custompms at once and measures until all are linked.
+  --api   the direct write path (sObject Collections) instead of events + Apex`;
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const tasks = Number(args.find((arg) => /^\d+$/.test(arg)) ?? 2_000);
-  if (args.includes('--api')) process.env.SALESFORCE_WRITE_PATH = 'api';
+  const { values, positionals } = parseCommandLine(USAGE, {
+    options: { api: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  const tasks = positiveInteger(USAGE, 'tasks', atMost(USAGE, positionals, 1)[0], 2_000);
+  if (values.api) process.env.SALESFORCE_WRITE_PATH = 'api';
   const sandbox = await startSandbox({
     dataDir: '.data/bench-incremental',
     deploy: 'in-process',

@@ -13,6 +13,12 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Transaction } from '../../test/emulators/salesforce/data/database';
+import { atMost, parseCommandLine, positiveInteger } from '../lib/cli';
+
+const USAGE = `Usage: node --expose-gc --import tsx scripts/bench/salesforce-emulator.ts [tasks] [runs]
+
+Measures the emulator's start time, holding <tasks> Tasks (default 100000) and answering query
+pages; each figure is the median of <runs> runs (default 15).`;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const heapMb = (): number => {
@@ -52,8 +58,13 @@ async function standaloneStartMs(): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const taskCount = Number(process.argv[2] ?? 100_000);
-  const runs = Number(process.argv[3] ?? 15);
+  const { positionals } = parseCommandLine(USAGE, {
+    options: { help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  const [rawTasks, rawRuns] = atMost(USAGE, positionals, 2);
+  const taskCount = positiveInteger(USAGE, 'tasks', rawTasks, 100_000);
+  const runs = positiveInteger(USAGE, 'runs', rawRuns, 15);
 
   const coldStart = performance.now();
   const { startSalesforceEmulator } = await import('../../test/emulators/salesforce/server.js');

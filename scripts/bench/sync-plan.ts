@@ -14,8 +14,16 @@ import {
   type Link,
   type PlanInput,
 } from '../../proxy/src/sync';
+import { atMost, parseCommandLine, positiveInteger } from '../lib/cli';
 
-const count = Number(process.argv[2] ?? 100_000);
+const USAGE = `Usage: npx tsx scripts/bench/sync-plan.ts [count]
+
+Plans <count> changes (default 100000) with the sync core on one core and prints the time.`;
+const { positionals } = parseCommandLine(USAGE, {
+  options: { help: { type: 'boolean', short: 'h' } },
+  allowPositionals: true,
+});
+const count = positiveInteger(USAGE, 'count', atMost(USAGE, positionals, 1)[0], 100_000);
 const integrationUser = '005000000000000AAA';
 const users = Array.from({ length: 200 }, (_, index) => ({
   id: `005${String(index + 1).padStart(12, '0')}AAA`,

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import pg from 'pg';
 import { freePort } from '../../proxy/src/store/embedded-postgres';
+import { eventually } from '../support/eventually';
 
 const root = path.resolve(__dirname, '../..');
 const tsx = path.join(root, 'node_modules/.bin/tsx');
@@ -30,18 +31,17 @@ function start(env: Record<string, string>): Started {
   return { child, output: () => output };
 }
 
-async function waitReady(port: number, deadlineMs: number): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < deadlineMs) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-      if (res.status === 200) return Date.now() - started;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`not ready within ${deadlineMs} ms`);
+/** Waits until the process answers GET /readyz with 200. */
+async function waitReady(started: Started, port: number, timeoutMs: number): Promise<void> {
+  await eventually(
+    async () => {
+      if (started.child.exitCode !== null) {
+        throw new Error(`the process exited (${started.child.exitCode}): ${started.output()}`);
+      }
+      return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
+    },
+    { what: `GET /readyz on port ${port} to answer 200`, timeoutMs, intervalMs: 100 },
+  );
 }
 
 async function stop(started: Started): Promise<number | null> {
@@ -65,7 +65,7 @@ describe('server process', () => {
     };
     const first = start(env);
     // The first start also runs initdb; the acceptance bound is 10 s.
-    await waitReady(port, 10_000);
+    await waitReady(first, port, 10_000);
     const client = new pg.Client(`postgres://postgres:postgres@127.0.0.1:${pgPort}/postgres`);
     await client.connect();
     await client.query(
@@ -76,7 +76,7 @@ describe('server process', () => {
     expect(first.output()).toContain('"msg":"stopped"');
 
     const second = start(env);
-    await waitReady(port, 10_000);
+    await waitReady(second, port, 10_000);
     const again = new pg.Client(`postgres://postgres:postgres@127.0.0.1:${pgPort}/postgres`);
     await again.connect();
     const rows = await again.query("SELECT 1 FROM inbox_messages WHERE dedupe_key = 'kept-across-restarts'");

@@ -1,7 +1,13 @@
 import { withAdvisoryLock } from '../../../proxy/src/store/locks';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { eventually } from '../../support/eventually';
 
-const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A promise the test resolves by hand. */
+function latch(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
 
 describe('withAdvisoryLock', () => {
   let db: TestDatabase;
@@ -12,20 +18,40 @@ describe('withAdvisoryLock', () => {
     await db.drop();
   });
 
+  async function waitingForAdvisoryLocks(): Promise<number> {
+    const rows = await db.pool.query(
+      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
+    return rows.rowCount ?? 0;
+  }
+
   it('lets one holder of a key in at a time, and other keys through', async () => {
     const events: string[] = [];
-    const hold = (key: string, name: string) =>
-      withAdvisoryLock(db.pool, key, async () => {
-        events.push(`${name} in`);
-        await tick(150);
-        events.push(`${name} out`);
-      });
-    const first = hold('sync:tasks:t1', 'a');
-    await tick(30);
-    await Promise.all([first, hold('sync:tasks:t1', 'b'), hold('sync:tasks:t2', 'c')]);
-    // b waited for a; c (another key) ran while a held its lock.
-    expect(events.indexOf('b in')).toBeGreaterThan(events.indexOf('a out'));
-    expect(events.indexOf('c in')).toBeLessThan(events.indexOf('a out'));
+    const aHolds = latch();
+    const aMayLeave = latch();
+    const first = withAdvisoryLock(db.pool, 'sync:tasks:t1', async () => {
+      events.push('a in');
+      aHolds.open();
+      await aMayLeave.promise;
+      events.push('a out');
+    });
+    await aHolds.promise;
+    const second = withAdvisoryLock(db.pool, 'sync:tasks:t1', () => {
+      events.push('b in');
+      return Promise.resolve();
+    });
+    // Another key gets through while a holds its lock.
+    await withAdvisoryLock(db.pool, 'sync:tasks:t2', () => {
+      events.push('c in');
+      return Promise.resolve();
+    });
+    // b is blocked in PostgreSQL on a's lock, not merely slow to start.
+    await eventually(async () => (await waitingForAdvisoryLocks()) === 1, 'b to wait for the advisory lock');
+    expect(events).toEqual(['a in', 'c in']);
+    aMayLeave.open();
+    await Promise.all([first, second]);
+    expect(events).toEqual(['a in', 'c in', 'a out', 'b in']);
   });
 
   it('releases the lock when the work throws', async () => {
