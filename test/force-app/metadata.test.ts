@@ -279,10 +279,27 @@ describe('layout', () => {
     const editable = asArray(integration.fieldPermissions)
       .filter((p) => p.editable === 'true' && p.readable === 'true')
       .map((p) => p.field);
-    expect(editable.sort()).toEqual(activityFields.sort());
+    // The standard Task fields the outbound message carries and the sync writes that take field
+    // permissions (required fields such as Subject, Status, Priority and OwnerId cannot).
+    expect(editable.sort()).toEqual([...activityFields, 'Task.ActivityDate', 'Task.Description'].sort());
     expect(asArray(integration.objectPermissions)).toEqual([
       expect.objectContaining({ object: 'Custompms_Change__e', allowCreate: 'true', allowRead: 'true' }),
+      // Callouts through a named credential need read access to User External Credentials.
+      expect.objectContaining({
+        object: 'UserExternalCredential',
+        allowRead: 'true',
+        allowCreate: 'false',
+        allowEdit: 'false',
+        allowDelete: 'false',
+        modifyAllRecords: 'false',
+      }),
     ]);
+    // Record access is the admin's grant (README): never shipped.
+    expect(
+      asArray(integration.userPermissions)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['ApiEnabled', 'EditTask']);
 
     const admin = readXml('permissionsets/Custompms_Admin.permissionset-meta.xml');
     expect(admin.customPermissions).toBeUndefined();
