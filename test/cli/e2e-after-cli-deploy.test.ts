@@ -5,7 +5,8 @@
  * Salesforce → Custompms through the Flow's outbound message; a delete through the Task trigger.
  */
 import jsforce from 'jsforce';
-import { eventually, startWorld, type World } from '../support/e2e';
+import { startWorld, type World } from '../support/e2e';
+import { eventually } from '../support/eventually';
 
 jest.setTimeout(240_000);
 

@@ -11,12 +11,12 @@ import {
   adminConnection,
   currentLinkedId,
   custompmsWrites,
-  eventually,
   linkedId,
   quiet,
   startWorld,
   type World,
 } from '../support/e2e';
+import { eventually } from '../support/eventually';
 
 jest.setTimeout(240_000);
 
@@ -51,9 +51,19 @@ describe('Salesforce sends duplicates, out of order', () => {
     world.cpms.controls.clearRequests();
     const deliveredBefore = world.sf.org.outbound.attempts.length;
     for (const subject of ['First', 'Second', 'Third']) {
+      // Salesforce stamps to the second: a second apart on the org's clock, the three edits have
+      // a knowable order.
+      world.clock.advance(1_000);
       await conn.sobject('Task').update({ Id: taskId, Subject: subject });
-      // Salesforce stamps to the second: keep the three edits apart so their order is knowable.
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      // Each edit is delivered (and acknowledged) before the next: notifications carry the
+      // record's current values, so three distinct versions reach the proxy.
+      await eventually(
+        () =>
+          world.sf.org.outbound.attempts.some(
+            (attempt) => attempt.acked && attempt.envelope.includes(`<sf:Subject>${subject}</sf:Subject>`),
+          ),
+        `the org to deliver the notification of the edit to "${subject}"`,
+      );
     }
     await eventually(() => world.cpms.controls.record('tasks', task.id)!.title === 'Third');
     await quiet(world);
@@ -138,6 +148,12 @@ describe('Custompms loses webhooks', () => {
       status: 'planned',
     });
     await quiet(world);
+    // Both events were emitted and lost: nothing but the poller can tell the proxy.
+    const outcomes = controls
+      .events()
+      .filter((event) => [customer.id, project.id].includes(event.data.id))
+      .map((event) => controls.deliveryOutcomes(event.id));
+    expect(outcomes).toEqual([['lost'], ['lost']]);
     expect(await currentLinkedId(world, 'projects', project.id)).toBeUndefined();
     // What the cron line does every few minutes.
     await enqueueJob(world.db.pool, 'poll_custompms', {}, {});
@@ -192,7 +208,8 @@ describe('both sides edit the same field', () => {
     // The Custompms edit's webhook is lost, so the proxy learns of it only when it writes.
     controls.setFaults({ webhooks: { lossRate: 1 } });
     controls.edit('tasks', task.id, { title: 'Custompms says' });
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // A second later, on both emulators' clock (Salesforce stamps to the second).
+    world.clock.advance(1_000);
     await adminConnection(world).sobject('Task').update({ Id: taskId, Subject: 'Salesforce says, later' });
     await eventually(() => controls.record('tasks', task.id)!.title === 'Salesforce says, later');
     controls.clearFaults();
@@ -230,12 +247,41 @@ describe('a restart mid-run', () => {
     const created = Array.from({ length: 12 }, (_, index) =>
       controls.create('tasks', { project_id: project.id, title: `Burst ${index}`, status: 'todo' }),
     );
-    // Down while the burst is in flight; a Salesforce user keeps working meanwhile.
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Down while the burst is in flight: once the proxy has stored the burst's first webhook.
+    const burstIds = created.map((record) => record.id);
+    await eventually(
+      async () =>
+        (
+          await world.db.pool.query(
+            "SELECT 1 FROM inbox_messages WHERE source = 'custompms.webhook' AND payload->'data'->>'id' = ANY($1)",
+            [burstIds],
+          )
+        ).rowCount! > 0,
+      'the proxy to store a webhook of the burst',
+    );
     await world.stopProxy();
+    // A Salesforce user and a Custompms user keep working meanwhile; both deliveries hit the
+    // stopped proxy at least once before it comes back.
+    const attemptsBefore = world.sf.org.outbound.attempts.length;
     await adminConnection(world).sobject('Task').update({ Id: taskId, Status: 'Completed' });
     controls.edit('tasks', created[0]!.id, { title: 'Burst 0, edited while down' });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const editEvent = controls
+      .events()
+      .findLast((event) => event.type === 'task.updated' && event.data.id === created[0]!.id)!;
+    await eventually(
+      () =>
+        world.sf.org.outbound.attempts
+          .slice(attemptsBefore)
+          .some((attempt) => attempt.recordIds.includes(taskId) && attempt.error !== undefined),
+      'the org to fail delivering the Task edit to the stopped proxy',
+    );
+    await eventually(
+      () =>
+        controls
+          .deliveries()
+          .some((attempt) => attempt.eventId === editEvent.id && attempt.error !== undefined),
+      'Custompms to fail delivering the edit webhook to the stopped proxy',
+    );
     await world.startProxy();
     // The pollers' cron would run within minutes; run it now.
     await enqueueJob(world.db.pool, 'poll_custompms', {}, {});

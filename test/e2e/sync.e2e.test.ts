@@ -8,12 +8,13 @@ import {
   adminConnection,
   countSaves,
   custompmsWrites,
-  eventually,
   linkedId,
   quiet,
   startWorld,
+  webhookProcessed,
   type World,
 } from '../support/e2e';
+import { eventually } from '../support/eventually';
 
 jest.setTimeout(180_000);
 
@@ -82,10 +83,11 @@ describe.each(['apex', 'api'] as const)('Custompms ⇄ Salesforce (%s write path
     });
     expect(updated.title).toBe('Write the spec');
     expect(updated.version).toBe(versionBefore + 1);
-    await world.sf.org.settle();
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    // The Custompms write's webhook comes back as an echo: no further Custompms version, and the
-    // Salesforce record keeps the user's values.
+    // The Custompms write's webhook comes back as an echo: once the proxy has processed it (and
+    // everything that followed), no further Custompms version, and the Salesforce record keeps
+    // the user's values.
+    await webhookProcessed(world, task.id, versionBefore + 1);
+    await quiet(world);
     expect(controls.record('tasks', task.id)!.version).toBe(versionBefore + 1);
     const after = await conn.sobject('Task').retrieve(taskRow.Id);
     expect(after.Subject).toBe('Write the spec');

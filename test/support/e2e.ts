@@ -14,10 +14,11 @@ import { createSyncDeps, type SyncDeps } from '../../proxy/src/jobs/deps';
 import { buildTaskList } from '../../proxy/src/jobs/tasks';
 import { startWorker } from '../../proxy/src/jobs/worker';
 import { deployWithCli } from '../../scripts/sandbox';
-import { startSalesforceEmulator, type SalesforceEmulator } from '../emulators/salesforce';
+import { ShiftedClock, startSalesforceEmulator, type SalesforceEmulator } from '../emulators/salesforce';
 import { DEFAULT_OUTBOUND, type OutboundOptions } from '../emulators/salesforce/automation/outbound';
 import { startCustompmsEmulator, type CustompmsEmulator } from '../emulators/custompms/server';
 import { createTestDatabase, type TestDatabase } from './database';
+import { eventually } from './eventually';
 import { captureLogs } from './logs';
 
 export interface World {
@@ -27,6 +28,12 @@ export interface World {
   config: Config;
   deps: SyncDeps;
   proxyUrl: string;
+  /**
+   * Both emulators' clock: real time plus an offset. `clock.advance(ms)` moves Salesforce's
+   * SystemModstamps and Custompms's updated_at forward together, instead of sleeping until the
+   * next second (Salesforce stamps to the second).
+   */
+  clock: ShiftedClock;
   /** Stops the proxy's HTTP server and worker (the database and both emulators stay up). */
   stopProxy(): Promise<void>;
   /** Starts them again on the same port and database, as a restarted dyno would. */
@@ -54,11 +61,13 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const webhookSecret = `whsec_${secret()}`;
   const cpmsToken = `cpms_${secret()}`;
   const db = await createTestDatabase({ migrated: true });
+  const clock = new ShiftedClock();
   const sf = await startSalesforceEmulator({
+    clock,
     deployForceApp: options.deploy !== 'cli',
     outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.001, dispatchIntervalMs: 20, ...options.outbound },
   });
-  const cpms = await startCustompmsEmulator({ token: cpmsToken });
+  const cpms = await startCustompmsEmulator({ token: cpmsToken, clock: () => clock.now() });
   const config = loadConfig({
     ...sf.proxyEnv(),
     SALESFORCE_WRITE_PATH: options.writePath ?? 'apex',
@@ -120,6 +129,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     config,
     deps,
     proxyUrl,
+    clock,
     startProxy,
     stopProxy,
     async stop() {
@@ -183,34 +193,103 @@ export async function currentLinkedId(
 
 /** The Salesforce id linked to a Custompms record, once there is one. */
 export function linkedId(world: World, flow: string, custompmsId: string): Promise<string> {
-  return eventually(() => currentLinkedId(world, flow, custompmsId));
+  return eventually(() => currentLinkedId(world, flow, custompmsId), {
+    what: `a Salesforce id linked to ${flow} ${custompmsId}`,
+    timeoutMs: 60_000,
+  });
 }
 
-/** Lets every queued delivery, event and job run, then a little longer for anything echoed. */
-export async function quiet(world: World): Promise<void> {
-  await world.sf.org.settle();
-  await world.cpms.controls.flushWebhooks();
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  await world.sf.org.settle();
+/**
+ * Waits until the proxy has processed the webhook Custompms sent for this version of a record
+ * (its inbox row is marked processed): the proof that an echo of the proxy's own write arrived.
+ */
+export async function webhookProcessed(world: World, custompmsId: string, version: number): Promise<void> {
+  const event = await eventually(
+    () =>
+      world.cpms.controls
+        .events()
+        .find((candidate) => candidate.data.id === custompmsId && candidate.data.version === version),
+    `Custompms to emit the webhook for ${custompmsId} version ${version}`,
+  );
+  await eventually(
+    async () =>
+      (
+        await world.db.pool.query(
+          "SELECT 1 FROM inbox_messages WHERE source = 'custompms.webhook' AND dedupe_key = $1 AND processed_at IS NOT NULL",
+          [event.id],
+        )
+      ).rowCount === 1,
+    {
+      what: `the proxy to process webhook ${event.id} (${custompmsId} version ${version})`,
+      timeoutMs: 60_000,
+    },
+  );
 }
 
-/** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs`. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(
-    `condition not met within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ''}`,
+/**
+ * Something that changes whenever an emulator does anything: a request served (either side), an
+ * outbound delivery, an Apex job, a Custompms webhook event or delivery attempt.
+ */
+function activity(world: World): unknown[] {
+  const { org } = world.sf;
+  const { controls } = world.cpms;
+  return [
+    org.requestLog.length,
+    org.requestLog.at(-1),
+    org.outbound.attempts.length,
+    org.apex.jobs.length,
+    controls.requests().length,
+    controls.events().length,
+    controls.deliveries().length,
+  ];
+}
+
+/** The proxy's unfinished work, from its store; empty when there is none. */
+async function proxyBacklog(world: World): Promise<string[]> {
+  const { rows } = await world.db.pool.query<{
+    inbox: number;
+    outbox: number;
+    batches: number;
+    jobs: { task: string; attempts: number; running: boolean; last_error: string | null }[];
+  }>(
+    `SELECT
+       (SELECT count(*) FROM inbox_messages WHERE processed_at IS NULL)::int AS inbox,
+       (SELECT count(*) FROM outbox)::int AS outbox,
+       (SELECT count(*) FROM change_batches WHERE status IN ('open', 'published'))::int AS batches,
+       (SELECT coalesce(json_agg(json_build_object(
+                 'task', task_identifier, 'attempts', attempts, 'running', locked_at IS NOT NULL,
+                 'last_error', left(last_error, 300))), '[]'::json)
+          FROM graphile_worker.jobs WHERE attempts < max_attempts) AS jobs`,
+  );
+  const row = rows[0]!;
+  const backlog: string[] = [];
+  if (row.inbox > 0) backlog.push(`${row.inbox} inbox message(s) unprocessed`);
+  if (row.outbox > 0) backlog.push(`${row.outbox} outbox row(s)`);
+  if (row.batches > 0) backlog.push(`${row.batches} change batch(es) open or published`);
+  if (row.jobs.length > 0) backlog.push(`graphile jobs pending or running: ${JSON.stringify(row.jobs)}`);
+  return backlog;
+}
+
+/**
+ * Waits until the whole world is at rest: the emulated org settled (events, Apex jobs, bulk jobs)
+ * with no outbound notification queued, no Custompms webhook in flight, and the proxy's store
+ * without unprocessed inbox messages, live graphile jobs, outbox rows or open/published batches,
+ * all in one pass during which neither emulator did anything. Failing, it names what was left.
+ */
+export async function quiet(world: World, timeoutMs = 60_000): Promise<void> {
+  await eventually(
+    async () => {
+      const before = activity(world);
+      await world.sf.org.settle();
+      await world.cpms.controls.flushWebhooks();
+      const left = await proxyBacklog(world);
+      const queued = world.sf.org.outbound.queue.length;
+      if (queued > 0) left.push(`${queued} outbound notification(s) queued in the org`);
+      const after = activity(world);
+      if (after.some((value, index) => value !== before[index])) left.push('the emulators were still busy');
+      if (left.length > 0) throw new Error(left.join('; '));
+      return true;
+    },
+    { what: 'the world to be quiet', timeoutMs },
   );
 }

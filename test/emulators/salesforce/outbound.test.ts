@@ -218,12 +218,20 @@ describe('outbound messages (Flow Custompms_Task_Outbound_Message → Custompms_
   });
 
   it('sends nothing for the integration user (bypass) or for Tasks without Custompms_Type__c', async () => {
-    await integration.sobject('Task').create({ Subject: 'from sync', Custompms_Type__c: 'Project' });
+    const fromSync = await integration
+      .sobject('Task')
+      .create({ Subject: 'from sync', Custompms_Type__c: 'Project' });
     const local = await admin.sobject('Task').create({ Subject: 'local' });
     await admin.sobject('Task').update({ Id: local.id!, Subject: 'still local' });
+    // Then a save that does qualify: once its notification has arrived, the three saves before it
+    // have been handled, and it must be the only one sent.
+    const synced = await admin.sobject('Task').create({ Subject: 'synced', Custompms_Type__c: 'Task' });
     await emulator.org.settle();
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(receiver.requests).toHaveLength(0);
+    await waitFor(() => receiver.requests.length > 0);
+    expect(receiver.requests).toHaveLength(1);
+    expect(receiver.requests[0]!.body).toContain(synced.id!);
+    expect(receiver.requests[0]!.body).not.toContain(fromSync.id!);
+    expect(receiver.requests[0]!.body).not.toContain(local.id!);
     expect(emulator.org.outbound.queue).toHaveLength(0);
   });
 

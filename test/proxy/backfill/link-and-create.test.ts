@@ -82,8 +82,9 @@ describe('backfill (sObject Collections)', () => {
     ]);
     projectTask = inserted[0]!;
     taskTask = inserted[1]!;
-    // Seeded after the Salesforce rows: the Custompms values are the latest, so they win.
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // Seeded a second after the Salesforce rows (on both emulators' clock; Salesforce stamps to the
+    // second): the Custompms values are the latest, so they win.
+    world.clock.advance(1_000);
     const [t1, t2, t3, t4] = controls.seed('tasks', [
       { id: 'tsk_existing', project_id: p1!.id, title: 'Write spec', status: 'todo', priority: 'normal' },
       { project_id: p2!.id, title: 'Hire', status: 'in_progress', priority: 'high' },
