@@ -12,9 +12,20 @@
  *    without asserts, ...). A finding that must stay gets `@SuppressWarnings('PMD.Rule')` with a
  *    comment saying why, next to the code.
  *
- * Both run concurrently and every finding of both is reported with file and line; one failing
- * never hides the other. Both need Java 11+: without it the gate fails when CI=true and warns
- * (exit 0) otherwise.
+ * 3. Test rules (static, no Java) that no org-independent tool checks, over every test class:
+ *    - `TestWithoutCalloutMock`: a test method that fires a trigger whose path enqueues a callout
+ *      Queueable (a class implementing Database.AllowsCallouts, reached from the trigger through the
+ *      classes it references and the platform events they publish) must call `Test.setMock` (directly
+ *      or through a helper that does) before `Test.stopTest()`. The async job runs at stopTest and
+ *      its callout then needs the mock: "Methods defined as TestMethod do not support Web service
+ *      callouts" (Apex Developer Guide, Testing HTTP Callouts).
+ *    - `ProfileByName`: no test finds a profile by name (`FROM Profile WHERE Name = ...`,
+ *      `Profile.Name = ...`): standard profile names are translated in orgs whose default language is
+ *      not English, so such a query finds nothing there; find it by UserType and permission fields.
+ *
+ * Everything runs concurrently and every finding is reported with file and line; one failing never
+ * hides another. apex-ls and PMD need Java 11+: without it the gate fails when CI=true and warns
+ * (exit 0) otherwise; the test rules still run.
  *
  *   npx tsx scripts/apex-gate.ts [--project <dir>] [--extra <package dir>...]
  */
@@ -35,7 +46,7 @@ import { CodeAnalyzer, CodeAnalyzerConfig, SeverityLevel } from '@salesforce/cod
 import * as pmdEngine from '@salesforce/code-analyzer-pmd-engine';
 import { parseCommandLine } from './lib/cli';
 
-export type GateTool = 'apex-ls' | 'pmd';
+export type GateTool = 'apex-ls' | 'pmd' | 'test-rules';
 
 /** One problem found in Apex source. */
 export interface ApexFinding {
@@ -60,6 +71,7 @@ export interface ToolReport {
 export interface GateReport {
   readonly apexLs: ToolReport;
   readonly pmd: ToolReport;
+  readonly testRules: ToolReport;
   readonly durationMs: number;
 }
 
@@ -300,11 +312,288 @@ async function timed(run: () => Promise<ApexFinding[]>): Promise<ToolReport> {
   }
 }
 
-/** Runs both tools concurrently; a crash of one is reported in its report, never thrown. */
+/** Runs every tool concurrently; a crash of one is reported in its report, never thrown. */
 export async function runGate(options: GateOptions): Promise<GateReport> {
   const started = Date.now();
-  const [apexLs, pmd] = await Promise.all([timed(() => runApexLs(options)), timed(() => runPmd(options))]);
-  return { apexLs, pmd, durationMs: Date.now() - started };
+  const [apexLs, pmd, testRules] = await Promise.all([
+    timed(() => runApexLs(options)),
+    timed(() => runPmd(options)),
+    timed(() => Promise.resolve(runTestRules(options))),
+  ]);
+  return { apexLs, pmd, testRules, durationMs: Date.now() - started };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test rules: a static reading of the Apex source (comments blanked, line numbers kept).
+
+interface ApexSource {
+  readonly file: string;
+  readonly name: string;
+  readonly kind: 'class' | 'trigger';
+  /** The source with comments blanked (strings kept), same length and lines as the file. */
+  readonly code: string;
+  /** `code` with string literals blanked too. */
+  readonly bare: string;
+}
+
+interface ApexMethod {
+  readonly source: ApexSource;
+  readonly name: string;
+  readonly isTest: boolean;
+  /** Offset of the declaration and of the body (after `{`) in the file. */
+  readonly start: number;
+  readonly bodyStart: number;
+  readonly body: string;
+}
+
+/** Blanks comments (and, with `strings`, string literals) keeping every newline. */
+export function blankApex(source: string, strings = false): string {
+  const blank = (text: string): string => text.replace(/[^\n]/g, ' ');
+  return source.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*|'(?:\\.|[^'\\\n])*'/g, (match) =>
+    match.startsWith("'") ? (strings ? `'${blank(match.slice(1, -1))}'` : match) : blank(match),
+  );
+}
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+/** Offset just after the `}` matching the `{` at `open` (strings and comments already blanked). */
+function matchingBrace(bare: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < bare.length; i++) {
+    if (bare[i] === '{') depth++;
+    else if (bare[i] === '}' && --depth === 0) return i + 1;
+  }
+  return bare.length;
+}
+
+function apexFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return apexFiles(full);
+    return /\.(cls|trigger)$/.test(entry.name) ? [full] : [];
+  });
+}
+
+function readSources(dirs: readonly string[]): ApexSource[] {
+  return dirs.flatMap(apexFiles).map((file) => {
+    const raw = readFileSync(file, 'utf8');
+    return {
+      file,
+      name: path.basename(file).replace(/\.(cls|trigger)$/, ''),
+      kind: file.endsWith('.trigger') ? ('trigger' as const) : ('class' as const),
+      code: blankApex(raw),
+      bare: blankApex(raw, true),
+    };
+  });
+}
+
+const METHOD =
+  /(@IsTest\b[^\n]*\s+)?(?:(?:public|private|protected|global|static|override|virtual|testMethod)\s+)+[\w<>,.\s[\]]*?\b(\w+)\s*\([^)]*\)\s*\{/gi;
+
+function methodsOf(source: ApexSource): ApexMethod[] {
+  const methods: ApexMethod[] = [];
+  for (const match of source.bare.matchAll(METHOD)) {
+    const name = match[2]!;
+    if (/^(if|for|while|switch|catch|when|class|new)$/i.test(name)) continue;
+    const open = match.index + match[0].length - 1;
+    const end = matchingBrace(source.bare, open);
+    const isTest = Boolean(match[1]) || /\btestMethod\b/i.test(match[0]);
+    methods.push({
+      source,
+      name,
+      isTest: isTest && !/@TestSetup/i.test(match[0]),
+      start: match.index + (match[1]?.length ?? 0),
+      bodyStart: open + 1,
+      body: source.bare.slice(open + 1, end - 1),
+    });
+  }
+  return methods;
+}
+
+/** Class names a piece of code refers to, among the known ones. */
+function referencedClasses(code: string, known: ReadonlySet<string>): string[] {
+  return [...new Set(code.match(/\b[A-Za-z]\w*\b/g) ?? [])].filter((word) => known.has(word));
+}
+
+/** Platform events (`X__e`) a piece of code publishes (mentions them and calls EventBus.publish). */
+function publishedEvents(code: string): string[] {
+  if (!/EventBus\s*\.\s*publish\s*\(/.test(code)) return [];
+  return [...new Set(code.match(/\b\w+__e\b/g) ?? [])];
+}
+
+interface TriggerInfo {
+  readonly name: string;
+  readonly object: string;
+  readonly operations: readonly string[];
+  /** Whether its path (classes, published events, their triggers) reaches a callout Queueable. */
+  readonly enqueuesCallouts: boolean;
+}
+
+function analyseTriggers(sources: readonly ApexSource[]): TriggerInfo[] {
+  const classes = new Map(sources.filter((s) => s.kind === 'class').map((s) => [s.name, s]));
+  const known = new Set(classes.keys());
+  const calloutQueueables = new Set(
+    [...classes.values()]
+      .filter((s) => /\bimplements\b[^{]*\bDatabase\s*\.\s*AllowsCallouts\b/i.test(s.bare))
+      .filter((s) => /\bimplements\b[^{]*\bQueueable\b/i.test(s.bare))
+      .map((s) => s.name),
+  );
+  const triggers = sources
+    .filter((s) => s.kind === 'trigger')
+    .map((s) => {
+      const header = /trigger\s+\w+\s+on\s+(\w+)\s*\(([^)]*)\)/i.exec(s.bare);
+      return {
+        source: s,
+        object: header?.[1] ?? '',
+        operations: (header?.[2] ?? '')
+          .split(',')
+          .map((op) => op.trim().split(/\s+/).pop()!.toLowerCase())
+          .filter(Boolean),
+      };
+    });
+  const reaches = (start: ApexSource, seen = new Set<string>()): boolean => {
+    const queue = [start];
+    while (queue.length > 0) {
+      const current = queue.pop()!;
+      if (seen.has(current.file)) continue;
+      seen.add(current.file);
+      if (current.kind === 'class' && calloutQueueables.has(current.name)) return true;
+      for (const name of referencedClasses(current.bare, known)) queue.push(classes.get(name)!);
+      for (const event of publishedEvents(current.bare)) {
+        for (const trigger of triggers) if (trigger.object === event) queue.push(trigger.source);
+      }
+    }
+    return false;
+  };
+  return triggers.map((trigger) => ({
+    name: trigger.source.name,
+    object: trigger.object,
+    operations: trigger.operations,
+    enqueuesCallouts: reaches(trigger.source),
+  }));
+}
+
+/** Methods that set an HTTP callout mock, directly or through another such method (to a fixpoint). */
+function mockingMethods(methods: readonly ApexMethod[]): Set<string> {
+  const mocking = new Set<string>();
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const method of methods) {
+      const key = `${method.source.name}.${method.name}`;
+      if (mocking.has(key)) continue;
+      if (/\bTest\s*\.\s*setMock\s*\(/i.test(method.body) || callsAny(method, method.body, mocking)) {
+        mocking.add(key);
+        grew = true;
+      }
+    }
+  }
+  return mocking;
+}
+
+/** Offset (in `body`) of the first call to one of `targets` (`Class.method` keys), or -1. */
+function firstCall(method: ApexMethod, body: string, targets: ReadonlySet<string>): number {
+  let first = -1;
+  for (const match of body.matchAll(/\b(?:(\w+)\s*\.\s*)?(\w+)\s*\(/g)) {
+    const key = `${match[1] ?? method.source.name}.${match[2]}`;
+    if (targets.has(key) && (first < 0 || match.index < first)) first = match.index;
+  }
+  return first;
+}
+
+function callsAny(method: ApexMethod, body: string, targets: ReadonlySet<string>): boolean {
+  return firstCall(method, body, targets) >= 0;
+}
+
+/** What a test method does that fires a trigger: DML of an operation, or an event publish. */
+function firedTriggers(method: ApexMethod, triggers: readonly TriggerInfo[]): TriggerInfo[] {
+  const body = method.body;
+  const dml = new Set<string>();
+  for (const match of body.matchAll(/(?:^|[;{}\s])(insert|update|upsert|delete|undelete)\s+[\w[(]/gi))
+    dml.add(match[1]!.toLowerCase());
+  for (const match of body.matchAll(/\bDatabase\s*\.\s*(insert|update|upsert|delete|undelete)\s*\(/gi))
+    dml.add(match[1]!.toLowerCase());
+  const delivers = /\bEventBus\s*\.\s*publish\s*\(|\bgetEventBus\s*\(\s*\)\s*\.\s*deliver\s*\(/i.test(body);
+  return triggers.filter((trigger) => {
+    if (trigger.object.endsWith('__e')) return delivers && new RegExp(`\\b${trigger.object}\\b`).test(body);
+    // The object of a DML statement is not known statically: a matching operation in a class that
+    // works with the trigger's object counts.
+    return (
+      trigger.operations.some((op) => dml.has(op)) &&
+      new RegExp(`\\b${trigger.object}\\b`).test(method.source.bare)
+    );
+  });
+}
+
+/** The test rules over the project's package folders and the extras. */
+export function runTestRules(options: GateOptions): ApexFinding[] {
+  const project = readProject(options.projectRoot);
+  const dirs = [
+    ...project.packageDirectories.map((dir) => path.resolve(options.projectRoot, dir.path)),
+    ...(options.extraPackageDirs ?? []),
+  ];
+  const sources = readSources(dirs);
+  const triggers = analyseTriggers(sources).filter((trigger) => trigger.enqueuesCallouts);
+  const methods = sources.filter((s) => s.kind === 'class').flatMap(methodsOf);
+  const mocking = mockingMethods(methods);
+  const findings: ApexFinding[] = [];
+  const finding = (source: ApexSource, offset: number, rule: string, message: string): ApexFinding => {
+    const line = lineOf(source.code, offset);
+    const lineStart = source.code.lastIndexOf('\n', offset - 1) + 1;
+    return {
+      tool: 'test-rules',
+      file: source.file,
+      line,
+      column: offset - lineStart + 1,
+      rule,
+      severity: 'High',
+      message,
+    };
+  };
+  for (const method of methods.filter((m) => m.isTest)) {
+    const fired = firedTriggers(method, triggers);
+    if (fired.length === 0) continue;
+    const stop = method.body.search(/\bTest\s*\.\s*stopTest\s*\(/i);
+    const mock = Math.min(
+      ...[method.body.search(/\bTest\s*\.\s*setMock\s*\(/i), firstCall(method, method.body, mocking)].map(
+        (at) => (at < 0 ? Infinity : at),
+      ),
+    );
+    if (stop < 0 || mock === Infinity || mock > stop) {
+      findings.push(
+        finding(
+          method.source,
+          method.start,
+          'TestWithoutCalloutMock',
+          `${method.name} fires ${fired.map((t) => t.name).join(', ')}, whose path enqueues a callout Queueable: call Test.setMock (or a helper that does) before Test.stopTest(), which runs the job`,
+        ),
+      );
+    }
+  }
+  for (const source of sources.filter((s) => s.kind === 'class')) {
+    const patterns = [
+      /\bFROM\s+Profile\b[^\]]*?\bWHERE\b[^\]]*?\bName\s*(?:=|!=|\bIN\b|\bLIKE\b)/gi,
+      /\bProfile\s*\.\s*Name\s*(?:=|!=|\bIN\b|\bLIKE\b)/gi,
+    ];
+    for (const pattern of patterns) {
+      for (const match of source.code.matchAll(pattern)) {
+        findings.push(
+          finding(
+            source,
+            match.index,
+            'ProfileByName',
+            'Finds a profile by its name, which is translated in non-English orgs: select it by UserType and permission fields (e.g. PermissionsModifyAllData) instead',
+          ),
+        );
+      }
+    }
+  }
+  return findings.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
 }
 
 /** One line per finding: `file:line:column tool/rule (severity) message`. */
@@ -314,7 +603,9 @@ export function formatFinding(finding: ApexFinding, relativeTo: string): string 
 
 /** True when the gate passes: both tools ran and found nothing. */
 export function gatePassed(report: GateReport): boolean {
-  return [report.apexLs, report.pmd].every((tool) => tool.error === undefined && tool.findings.length === 0);
+  return [report.apexLs, report.pmd, report.testRules].every(
+    (tool) => tool.error === undefined && tool.findings.length === 0,
+  );
 }
 
 const USAGE = `Usage: npx tsx scripts/apex-gate.ts [--project <dir>] [--extra <dir>...]
@@ -345,17 +636,21 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   const java = checkJava();
   if (!java.ok) {
     const message = `Apex gate: ${java.reason}. ${JAVA_INSTALL_HINT}`;
+    const rules = runTestRules(options);
+    for (const finding of rules) console.error(formatFinding(finding, options.projectRoot));
+    console.log(`Test rules: ${rules.length} finding(s)`);
     if (env.CI === 'true') {
       console.error(`${message}\nFailing because CI=true.`);
       return 1;
     }
     console.warn(`WARNING: ${message}\nThe Apex semantic check and PMD were skipped.`);
-    return 0;
+    return rules.length > 0 ? 1 : 0;
   }
   const report = await runGate(options);
   for (const [name, tool] of [
     ['apex-ls', report.apexLs],
     ['PMD', report.pmd],
+    ['Test rules', report.testRules],
   ] as const) {
     if (tool.error) console.error(`${name} could not run: ${tool.error}`);
     for (const finding of tool.findings) console.error(formatFinding(finding, options.projectRoot));

@@ -17,6 +17,7 @@ import {
   objectsNeedingStubs,
   runApexLs,
   runGate,
+  runTestRules,
   type ApexFinding,
   type GateReport,
 } from '../../scripts/apex-gate';
@@ -24,6 +25,7 @@ import { forceApp, projectRoot } from './support';
 
 const fixtureDir = path.join(projectRoot, 'test', 'fixtures', 'apex');
 const fixtureFile = path.join(fixtureDir, 'classes', 'CustompmsBadSync.cls');
+const badTestsFile = path.join(fixtureDir, 'classes', 'CustompmsBadTests.cls');
 const java = checkJava();
 const ci = process.env.CI === 'true';
 const withJava = java.ok || ci ? it : it.skip;
@@ -33,8 +35,8 @@ if (!java.ok && !ci) {
 }
 
 /** 1-based line of the first fixture line containing `marker`. */
-function fixtureLine(marker: string): number {
-  const index = readFileSync(fixtureFile, 'utf8')
+function fixtureLine(marker: string, file = fixtureFile): number {
+  const index = readFileSync(file, 'utf8')
     .split('\n')
     .findIndex((line) => line.includes(marker) && !line.trim().startsWith('*'));
   if (index < 0) throw new Error(`Fixture has no line with ${marker}`);
@@ -46,7 +48,8 @@ function lines(findings: readonly ApexFinding[]): string[] {
 }
 
 const inForceApp = (finding: ApexFinding): boolean => finding.file.startsWith(forceApp + path.sep);
-const inFixture = (finding: ApexFinding): boolean => finding.file === fixtureFile;
+const inFixture = (finding: ApexFinding): boolean =>
+  finding.file === fixtureFile || finding.file === badTestsFile;
 
 describe('offline Apex gate', () => {
   let report: GateReport;
@@ -64,10 +67,13 @@ describe('offline Apex gate', () => {
   }, 180_000);
 
   withJava('both tools ran', () => {
-    expect({ apexLs: report.apexLs.error, pmd: report.pmd.error }).toEqual({
-      apexLs: undefined,
-      pmd: undefined,
-    });
+    expect({ apexLs: report.apexLs.error, pmd: report.pmd.error, testRules: report.testRules.error }).toEqual(
+      {
+        apexLs: undefined,
+        pmd: undefined,
+        testRules: undefined,
+      },
+    );
   });
 
   withJava('force-app passes the apex-ls semantic check', () => {
@@ -79,9 +85,11 @@ describe('offline Apex gate', () => {
   });
 
   withJava('reports nothing outside force-app and the fixture', () => {
-    const elsewhere = [...report.apexLs.findings, ...report.pmd.findings].filter(
-      (finding) => !inForceApp(finding) && !inFixture(finding),
-    );
+    const elsewhere = [
+      ...report.apexLs.findings,
+      ...report.pmd.findings,
+      ...report.testRules.findings,
+    ].filter((finding) => !inForceApp(finding) && !inFixture(finding));
     expect(lines(elsewhere)).toEqual([]);
   });
 
@@ -96,7 +104,9 @@ describe('offline Apex gate', () => {
     ['SOQL in a loop', 'pmd', 'SELECT Subject FROM Task', /^OperationWithLimitsInLoop: /],
     ['string-built dynamic SOQL', 'pmd', 'Database.query(', /^ApexSOQLInjection: /],
   ])('rejects %s in the fixture, at its line', (_problem, tool, marker, pattern) => {
-    const findings = (tool === 'pmd' ? report.pmd : report.apexLs).findings.filter(inFixture);
+    const findings = (tool === 'pmd' ? report.pmd : report.apexLs).findings.filter(
+      (finding) => finding.file === fixtureFile,
+    );
     const line = fixtureLine(marker);
     const matching = findings.filter(
       (finding) =>
@@ -145,9 +155,73 @@ describe('gate helpers', () => {
     );
   });
 
-  it('passes only when both tools ran without findings', () => {
+  it('passes only when every tool ran without findings', () => {
     const clean = { findings: [], durationMs: 1 };
-    expect(gatePassed({ apexLs: clean, pmd: clean, durationMs: 1 })).toBe(true);
-    expect(gatePassed({ apexLs: { ...clean, error: 'crashed' }, pmd: clean, durationMs: 1 })).toBe(false);
+    expect(gatePassed({ apexLs: clean, pmd: clean, testRules: clean, durationMs: 1 })).toBe(true);
+    expect(
+      gatePassed({ apexLs: { ...clean, error: 'crashed' }, pmd: clean, testRules: clean, durationMs: 1 }),
+    ).toBe(false);
+    const finding: ApexFinding = {
+      tool: 'test-rules',
+      file: badTestsFile,
+      line: 1,
+      column: 1,
+      rule: 'ProfileByName',
+      severity: 'High',
+      message: 'x',
+    };
+    expect(
+      gatePassed({
+        apexLs: clean,
+        pmd: clean,
+        testRules: { findings: [finding], durationMs: 1 },
+        durationMs: 1,
+      }),
+    ).toBe(false);
+  });
+});
+
+/** The test rules are static (no Java): they run everywhere. */
+describe('test rules', () => {
+  const findings = runTestRules({ projectRoot, extraPackageDirs: [fixtureDir] });
+
+  it('force-app passes: every trigger-path test mocks its callouts before Test.stopTest, no profile by name', () => {
+    expect(lines(findings.filter(inForceApp))).toEqual([]);
+  });
+
+  it.each([
+    [
+      'a trigger-path test without Test.setMock',
+      'TestWithoutCalloutMock',
+      'static void deletesWithoutCalloutMock',
+      /fires CustompmsTaskTrigger, whose path enqueues a callout Queueable/,
+    ],
+    [
+      'a test that sets the mock only after Test.stopTest',
+      'TestWithoutCalloutMock',
+      'static void publishesWithTheMockTooLate',
+      /fires CustompmsChangeTrigger/,
+    ],
+    [
+      'a profile found by its name',
+      'ProfileByName',
+      "WHERE Name = 'Standard User'",
+      /translated in non-English orgs/,
+    ],
+  ])('rejects %s in the fixture, at its line', (_problem, rule, marker, pattern) => {
+    const line = fixtureLine(marker, badTestsFile);
+    const matching = findings.filter(
+      (finding) =>
+        finding.file === badTestsFile &&
+        finding.rule === rule &&
+        finding.line === line &&
+        pattern.test(finding.message),
+    );
+    expect({ line, found: matching.length }).toEqual({ line, found: 1 });
+  });
+
+  it('reports exactly the fixture problems, nothing else', () => {
+    expect(findings.filter((finding) => finding.file === badTestsFile)).toHaveLength(3);
+    expect(findings.filter((finding) => !inForceApp(finding) && finding.file !== badTestsFile)).toEqual([]);
   });
 });

@@ -196,7 +196,8 @@ describe('Apex source', () => {
     // The one exception: CustompmsRecordWriter's inner SystemModeDml, the reviewed system-mode writer that
     // lets a Task reassigned to a user the integration user cannot see still sync (see its ApexDoc).
     const systemModeDml = /private without sharing class SystemModeDml \{[\s\S]*?\n {2}\}\n/;
-    const withoutSystemModeDml = apex.name === 'CustompmsRecordWriter' ? code.replace(systemModeDml, '') : code;
+    const withoutSystemModeDml =
+      apex.name === 'CustompmsRecordWriter' ? code.replace(systemModeDml, '') : code;
 
     it('declares its sharing, never without sharing (but for the reviewed system-mode writer)', () => {
       expect(code).toMatch(/\b(with|inherited) sharing\s+(?:virtual\s+|abstract\s+)?class\b/i);
