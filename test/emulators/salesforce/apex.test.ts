@@ -8,7 +8,14 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from 'jsforce';
-import { connect, startReceiver, waitFor, type ReceivedRequest, type Receiver } from './helpers';
+import {
+  connect,
+  startReceiver,
+  waitFor,
+  type ReceivedRequest,
+  type Receiver,
+  fullAccessUser,
+} from './helpers';
 import { DEFAULT_FORCE_APP } from './org';
 import { startSalesforceEmulator, type SalesforceEmulator } from './server';
 
@@ -190,7 +197,7 @@ describe('Apex side of the contract (transliterated force-app classes)', () => {
   });
 
   it('reports a Task delete and undelete by a user without the bypass, once per event', async () => {
-    const admin = connect(emulator, emulator.adminUsername);
+    const admin = connect(emulator, fullAccessUser(emulator));
     const synced = await admin
       .sobject('Task')
       .create({ Subject: 'to delete', Custompms_Type__c: 'Task', Custompms_Id__c: 'del-1' });
@@ -229,7 +236,7 @@ describe('Apex side of the contract (transliterated force-app classes)', () => {
       calls += 1;
       res.writeHead(calls === 1 ? 503 : 202).end();
     };
-    const admin = connect(emulator, emulator.adminUsername);
+    const admin = connect(emulator, fullAccessUser(emulator));
     const a = await admin.sobject('Task').create({ Subject: 'retry me', Custompms_Type__c: 'Project' });
     const jobsBefore = emulator.org.apex.jobs.length;
     await admin.sobject('Task').destroy(a.id!);

@@ -4,7 +4,7 @@
  * API calls the job costs.
  */
 import type { Connection } from 'jsforce';
-import { connect, rejection } from './helpers';
+import { connect, rejection, fullAccessUser } from './helpers';
 import { startSalesforceEmulator, type SalesforceEmulator } from './server';
 
 describe('Bulk API 2.0 ingest (jsforce bulk2)', () => {
@@ -138,7 +138,7 @@ describe('Bulk API 2.0 ingest (jsforce bulk2)', () => {
   });
 
   it('fires the outbound-message Flow for rows loaded by a user without the bypass', async () => {
-    const admin = connect(emulator, emulator.adminUsername);
+    const admin = connect(emulator, fullAccessUser(emulator));
     const queued = emulator.org.outbound.queue.length + emulator.org.outbound.attempts.length;
     await admin.bulk2.loadAndWaitForResults({
       object: 'Task',

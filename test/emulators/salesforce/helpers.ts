@@ -7,18 +7,39 @@ import type { AddressInfo } from 'node:net';
 import { Connection } from 'jsforce';
 import { setDefaults } from 'jsforce/lib/request';
 import type { SalesforceEmulator } from './server';
+import { EMULATOR_FULL_ACCESS } from './security/profiles';
 
 export const API_VERSION = '65.0';
 
 // jsforce retries GET/PUT/DELETE on 5xx by itself; the fault-injection tests want to see each answer.
 setDefaults({ followRedirect: true, retry: { maxRetries: 0 } });
 
-/** A jsforce connection with a fresh token for `user` (default: the integration user). */
+/**
+ * A user with the emulator's test-only full-access profile (every object, field and record),
+ * created once per org: the wire-format suites are not about access (sharing.test.ts and
+ * field-access.test.ts are). `bypass` adds the Custompms_Sync_Bypass custom permission, as the
+ * integration user has it.
+ */
+export function fullAccessUser(emulator: SalesforceEmulator, options: { bypass?: boolean } = {}): string {
+  const username = options.bypass ? 'full-access-bypass@emulator.test' : 'full-access@emulator.test';
+  if (!emulator.org.users.byUsername(username)) {
+    emulator.org.users.create({
+      username,
+      email: username,
+      lastName: options.bypass ? 'Bypass Tester' : 'Tester',
+      profile: EMULATOR_FULL_ACCESS,
+      customPermissions: options.bypass ? ['Custompms_Sync_Bypass'] : [],
+    });
+  }
+  return username;
+}
+
+/** A jsforce connection with a fresh token for `user` (default: the full-access test user). */
 export function connect(emulator: SalesforceEmulator, user?: string): Connection {
   return new Connection({
     version: API_VERSION,
     instanceUrl: emulator.url,
-    accessToken: emulator.tokenFor(user),
+    accessToken: emulator.tokenFor(user ?? fullAccessUser(emulator)),
   });
 }
 

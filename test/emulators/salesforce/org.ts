@@ -28,13 +28,21 @@ import { IdFactory } from './ids';
 import { DEFAULT_LIMITS, OrgLimits, type LimitsOptions } from './limits';
 import { OrgSchema, type ApplyOutcome, type MetadataComponent } from './schema/org-schema';
 import { deployPackage, type PackageDeployOutcome } from './metadata/deploy';
-import { DeployQueue, type DeployJob } from './metadata/jobs';
+import {
+  APEX_TESTS_UNAVAILABLE,
+  DeployQueue,
+  DeployRefused,
+  deployTestRequirement,
+  type DeployJob,
+  type OrgDeployRules,
+} from './metadata/jobs';
 import { convertSource } from './metadata/source';
 import type { ObjectDef } from './schema/types';
 import { Bulk2Service } from './services/bulk2';
 import { QueryCursors } from './services/query-cursors';
 import { systemClock, type Clock } from './time';
 import { UserDirectory, type UserSpec } from './users';
+import { API_ONLY_INTEGRATIONS, SYSTEM_ADMINISTRATOR } from './security/profiles';
 
 /** The placeholder force-app uses for the integration username; the deploy script replaces it. */
 export const INTEGRATION_USERNAME_PLACEHOLDER = PLACEHOLDERS.integrationUser;
@@ -42,7 +50,23 @@ export const INTEGRATION_USERNAME_PLACEHOLDER = PLACEHOLDERS.integrationUser;
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 export const DEFAULT_FORCE_APP = path.join(REPO_ROOT, 'force-app/main/default');
 
+/**
+ * Production, sandbox or Developer Edition: decides the Metadata API's test rules (NoTestRun is
+ * refused in production; Apex deploys there run tests) and whether deployed Flows stay active
+ * (FlowSettings.enableFlowDeployAsActiveEnabled: false by default in production).
+ */
+export type OrgType = 'production' | 'sandbox' | 'developer';
+
 export interface OrgOptions {
+  /** Default `sandbox` (the emulator's behaviour before org types: deployed flows keep their status). */
+  orgType: OrgType;
+  /**
+   * The org's "Deploy processes and flows as active" setting (Metadata API FlowSettings
+   * `enableFlowDeployAsActiveEnabled`): "The default value is false for production orgs and is
+   * true for non-production orgs such as scratch, sandbox" (Metadata API Developer Guide,
+   * "FlowSettings"). Undefined: that default. `org.setFlowDeployAsActive()` flips it later.
+   */
+  flowDeployAsActive?: boolean;
   /**
    * Text substitutions `deploySource` applies to the package before deploying it, as the deploy
    * script does (placeholder → value); by default the integration username placeholder.
@@ -79,10 +103,13 @@ export function defaultOrgOptions(): OrgOptions {
     firstName: 'Custompms',
     lastName: 'Integration',
     alias: 'cpmsint',
+    // The Salesforce Integration licence's profile (API access only): everything else the
+    // integration user may do comes from force-app's permission set, as in a real org.
+    profile: API_ONLY_INTEGRATIONS,
     permissionSets: ['Custompms_Integration'],
-    customPermissions: ['Custompms_Sync_Bypass'],
   };
   return {
+    orgType: 'sandbox',
     substitutions: { [INTEGRATION_USERNAME_PLACEHOLDER]: integrationUser.username },
     divisions: true,
     apiVersion: '65.0',
@@ -102,6 +129,7 @@ export function defaultOrgOptions(): OrgOptions {
       firstName: 'Ada',
       lastName: 'Admin',
       alias: 'admin',
+      profile: SYSTEM_ADMINISTRATOR,
       permissionSets: ['Custompms_Admin'],
     },
     connectedApp: {
@@ -186,6 +214,7 @@ export class SalesforceOrg {
     this.createdAt = this.clock.now();
     this.id = this.ids.next('00D');
     this.schema = new OrgSchema({ divisions: o.divisions }, this.ids);
+    this.schema.flowDeployAsActive = o.flowDeployAsActive ?? o.orgType !== 'production';
     this.db = new Database(this.schema, this.clock, this.ids);
     this.users = new UserDirectory(this.db);
     this.limits = new OrgLimits(o.limits);
@@ -206,6 +235,13 @@ export class SalesforceOrg {
         id: this.id,
         baseUrl: () => this.baseUrl,
         apiVersion: o.apiVersion,
+        canRead: (username, object, field) => {
+          const user = this.users.byUsername(username);
+          // No such user: nothing is readable (the deploy check requires an active user).
+          return (
+            user !== undefined && this.users.access(user.Id as string).fieldAccess(object, field) !== 'none'
+          );
+        },
       },
       o.outbound,
     );
@@ -229,6 +265,7 @@ export class SalesforceOrg {
       this.clock,
       (files, checkOnly) => this.deployFiles(files, { checkOnly }),
       o.deployStepMs,
+      () => this.deployRules(),
     );
     this.seed();
     this.subscribeTriggers();
@@ -239,10 +276,10 @@ export class SalesforceOrg {
       Id: this.id,
       Name: this.options.orgName,
       InstanceName: 'EMU1',
-      IsSandbox: false,
+      IsSandbox: this.options.orgType === 'sandbox',
       TrialExpirationDate: null,
       NamespacePrefix: null,
-      OrganizationType: 'Enterprise Edition',
+      OrganizationType: this.options.orgType === 'developer' ? 'Developer Edition' : 'Enterprise Edition',
     });
     if (this.options.divisions) {
       this.db.systemInsert('Division', {
@@ -258,11 +295,20 @@ export class SalesforceOrg {
       lastName: 'Automated Process',
       alias: 'autoproc',
       userType: 'AutomatedProcess',
+      profile: SYSTEM_ADMINISTRATOR,
     });
     this.automatedProcessUserId = automated.Id as string;
     this.integrationUserId = this.users.create(this.options.integrationUser).Id as string;
     this.adminUserId = this.users.create(this.options.adminUser).Id as string;
     this.oauth.addApp(this.options.connectedApp);
+  }
+
+  /** What decides a deploy's test requirement here (production, flows deployed as active). */
+  deployRules(): OrgDeployRules {
+    return {
+      production: this.options.orgType === 'production',
+      flowDeployAsActive: this.schema.flowDeployAsActive,
+    };
   }
 
   warn(source: string, message: string): void {
@@ -324,7 +370,10 @@ export class SalesforceOrg {
    * Metadata API deploy, after the substitutions the deploy script makes. Throws, listing every
    * component failure, when the deploy fails.
    */
-  async deploySource(dir: string = DEFAULT_FORCE_APP): Promise<PackageDeployOutcome> {
+  async deploySource(
+    dir: string = DEFAULT_FORCE_APP,
+    options: { testLevel?: string } = {},
+  ): Promise<PackageDeployOutcome> {
     const converted = await convertSource(dir);
     const files = new Map<string, string>();
     for (const [name, text] of converted) {
@@ -332,7 +381,12 @@ export class SalesforceOrg {
       for (const [from, to] of Object.entries(this.options.substitutions)) out = out.split(from).join(to);
       files.set(name, out);
     }
-    const outcome = this.deployFiles(files, { checkOnly: false });
+    // The same test rules as a Metadata API deploy: in production, NoTestRun is refused and a
+    // package with Apex needs tests, which cannot run here.
+    const testsRequired = deployTestRequirement(files, options, this.deployRules());
+    const outcome = this.deployFiles(files, { checkOnly: testsRequired });
+    if (outcome.success && testsRequired)
+      throw new DeployRefused('UNSUPPORTED_APEX_TEST_RUN', APEX_TESTS_UNAVAILABLE);
     if (!outcome.success) {
       const lines = outcome.messages
         .filter((m) => !m.success)
@@ -576,6 +630,34 @@ export class SalesforceOrg {
   setProxy(settings: { url: string; apiKey: string }): void {
     this.apex.setNamedCredentialUrl('Custompms_Proxy', settings.url);
     this.apex.setCredentialParameter('Custompms_Proxy', 'ApiKey', settings.apiKey);
+  }
+
+  /**
+   * Flips the org's "Deploy processes and flows as active" setting (FlowSettings
+   * enableFlowDeployAsActiveEnabled), as an admin does in Setup → Process Automation Settings.
+   */
+  setFlowDeployAsActive(enabled: boolean): void {
+    this.schema.flowDeployAsActive = enabled;
+  }
+
+  /**
+   * Activates a Flow version (default: the latest; null deactivates), as an admin does in Setup
+   * or a Tooling API `PATCH tooling/sobjects/FlowDefinition/{id}` with
+   * `{"Metadata":{"activeVersionNumber":n}}` does.
+   */
+  activateFlow(name: string, versionNumber?: number | null): void {
+    const versions = this.schema.flowVersions.get(name);
+    if (!versions) throw new Error(`no flow named ${name}`);
+    this.schema.activateFlow(name, versionNumber === undefined ? versions.length : versionNumber);
+  }
+
+  private readonly flowIds = new Map<string, string>();
+
+  /** Stable ids for FlowDefinition / Flow version records (the Tooling API's). */
+  flowDefinitionId(key: string, prefix: string): string {
+    let id = this.flowIds.get(key);
+    if (!id) this.flowIds.set(key, (id = this.ids.next(prefix)));
+    return id;
   }
 
   /** Points outbound messages (all, or one by `Object.Name`) at a URL. */

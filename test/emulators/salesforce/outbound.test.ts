@@ -11,7 +11,7 @@
  */
 import { XMLParser } from 'fast-xml-parser';
 import type { Connection } from 'jsforce';
-import { connect, startReceiver, waitFor, type Receiver } from './helpers';
+import { connect, startReceiver, waitFor, type Receiver, fullAccessUser } from './helpers';
 import { startSalesforceEmulator, type SalesforceEmulator } from './server';
 
 const SOAPENV = 'http://schemas.xmlsoap.org/soap/envelope/';
@@ -157,8 +157,10 @@ describe('outbound messages (Flow Custompms_Task_Outbound_Message → Custompms_
       },
     });
     emulator.org.setOutboundEndpoint(`${receiver.url}/salesforce/v1/outbound-messages/token-123`);
-    admin = connect(emulator, emulator.adminUsername);
-    integration = connect(emulator);
+    admin = connect(emulator, fullAccessUser(emulator));
+    // A user with the bypass custom permission, as the integration user has it through
+    // Custompms_Integration (the integration user's own field access is force-app's business).
+    integration = connect(emulator, fullAccessUser(emulator, { bypass: true }));
     fields = emulator.org.schema.outboundMessages.get('Task.Custompms_Task_Changed')!.fields;
   });
 
@@ -210,7 +212,7 @@ describe('outbound messages (Flow Custompms_Task_Outbound_Message → Custompms_
       Custompms_Id__c: 'om-1',
       ActivityDate: '2026-12-02',
       Status: 'Not Started',
-      LastModifiedById: emulator.org.adminUserId,
+      LastModifiedById: emulator.org.users.byUsername(fullAccessUser(emulator))!.Id,
     });
     expect(note!.fields.SystemModstamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000Z$/);
     // Null fields are left out, as the enterprise API sends them.
@@ -325,7 +327,7 @@ describe('outbound messages (Flow Custompms_Task_Outbound_Message → Custompms_
     });
     try {
       short.org.faults.outboundUnreachable = true;
-      const task = await connect(short, short.adminUsername)
+      const task = await connect(short, fullAccessUser(short))
         .sobject('Task')
         .create({ Subject: 'doomed', Custompms_Type__c: 'Task' });
       await waitFor(() => short.org.outbound.dropped.length === 1, 5_000);

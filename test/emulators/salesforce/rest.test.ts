@@ -5,7 +5,7 @@
  */
 import type { Connection } from 'jsforce';
 import { root, parseXml } from './xml';
-import { connect, rejection } from './helpers';
+import { connect, rejection, fullAccessUser } from './helpers';
 import { startSalesforceEmulator, type SalesforceEmulator } from './server';
 import { ShiftedClock } from './time';
 
@@ -46,8 +46,8 @@ describe('Salesforce emulator REST API (jsforce)', () => {
       Priority: 'Normal',
       IsClosed: false,
       ActivityDate: '2026-12-01',
-      OwnerId: emulator.org.integrationUserId,
-      LastModifiedById: emulator.org.integrationUserId,
+      OwnerId: emulator.org.users.byUsername(fullAccessUser(emulator))!.Id,
+      LastModifiedById: emulator.org.users.byUsername(fullAccessUser(emulator))!.Id,
     });
     expect(first.SystemModstamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000\+0000$/);
 

@@ -1,12 +1,22 @@
 /**
  * Users of the emulated org: User records (queryable, owner lookup by email) plus what the data
- * API cannot show — assigned permission sets and directly granted custom permissions, which
- * decide `$Permission.Custompms_Sync_Bypass` in the Flow and `FeatureManagement.checkPermission`
- * in the Apex transliterations.
+ * API cannot show — each user's profile, role (in the role hierarchy), assigned permission sets
+ * and directly granted custom permissions. Together they decide the user's object permissions,
+ * field-level security and record access (security/access.ts), `$Permission.X` in the Flow and
+ * `FeatureManagement.checkPermission` in the Apex transliterations.
  */
 import { canonicalId } from './ids';
 import type { Database, RunAs } from './data/database';
 import type { StoredRecord } from './data/values';
+import { UserAccess, type AccessSource } from './security/access';
+import { STANDARD_USER, standardProfiles, type ProfileDef } from './security/profiles';
+
+export interface RoleSpec {
+  /** DeveloperName of the role. */
+  name: string;
+  /** The role this one reports to (undefined: a top role). */
+  parent?: string;
+}
 
 export interface UserSpec {
   username: string;
@@ -20,21 +30,117 @@ export interface UserSpec {
   permissionSets?: string[];
   /** Custom permissions granted directly (as a profile would). */
   customPermissions?: string[];
+  /** System permissions granted directly (as a profile or an admin-made permission set would): ViewAllData, ModifyAllData, ... */
+  systemPermissions?: string[];
+  /** Profile name (default "Standard User"); see security/profiles.ts. */
+  profile?: string;
+  /** Role (DeveloperName) in the role hierarchy; none by default. */
+  role?: string;
 }
 
 interface Grants {
   permissionSets: Set<string>;
   customPermissions: Set<string>;
+  systemPermissions: Set<string>;
+  profile: string;
+  role?: string;
 }
 
-export class UserDirectory {
+export class UserDirectory implements AccessSource {
   private readonly grants = new Map<string, Grants>();
+  /** Profiles by lower-cased name (the standard ones; `createProfile` adds more). */
+  readonly profiles: Map<string, ProfileDef> = standardProfiles();
+  /** Roles by DeveloperName. */
+  readonly roles = new Map<string, RoleSpec>();
 
   constructor(private readonly db: Database) {}
+
+  get schema() {
+    return this.db.schema;
+  }
+
+  /** Adds a role to the role hierarchy (its parent must exist). */
+  createRole(spec: RoleSpec): RoleSpec {
+    if (this.roles.has(spec.name)) throw new Error(`a role named ${spec.name} exists`);
+    if (spec.parent && !this.roles.has(spec.parent)) throw new Error(`no such role ${spec.parent}`);
+    this.roles.set(spec.name, { ...spec });
+    return spec;
+  }
+
+  /** Adds a custom profile (e.g. a clone with more grants). */
+  createProfile(profile: ProfileDef): void {
+    if (this.profiles.has(profile.name.toLowerCase()))
+      throw new Error(`a profile named ${profile.name} exists`);
+    this.profiles.set(profile.name.toLowerCase(), profile);
+  }
+
+  private grantsOf(userId: string): Grants {
+    const grants = this.grants.get(canonicalId(userId) ?? userId);
+    if (!grants) throw new Error(`no such user ${userId}`);
+    return grants;
+  }
+
+  /** Moves a user to another role (undefined: no role). */
+  setRole(userId: string, role: string | undefined): void {
+    if (role && !this.roles.has(role)) throw new Error(`no such role ${role}`);
+    this.grantsOf(userId).role = role;
+  }
+
+  /** Gives a user another profile. */
+  setProfile(userId: string, profile: string): void {
+    if (!this.profiles.has(profile.toLowerCase())) throw new Error(`no such profile ${profile}`);
+    this.grantsOf(userId).profile = profile;
+  }
+
+  profileOf(userId: string): ProfileDef | undefined {
+    const grants = this.grants.get(canonicalId(userId) ?? userId);
+    return grants ? this.profiles.get(grants.profile.toLowerCase()) : undefined;
+  }
+
+  roleOf(userId: string): string | undefined {
+    return this.grants.get(canonicalId(userId) ?? userId)?.role;
+  }
+
+  roleChainOf(userId: string): string[] {
+    const chain: string[] = [];
+    let role = this.roleOf(userId);
+    while (role && !chain.includes(role)) {
+      chain.push(role);
+      role = this.roles.get(role)?.parent;
+    }
+    return chain;
+  }
+
+  directSystemPermissions(userId: string): string[] {
+    return [...(this.grants.get(canonicalId(userId) ?? userId)?.systemPermissions ?? [])];
+  }
+
+  /**
+   * Grants (or takes back) a system permission directly, as an admin does on the user's profile
+   * or with a permission set of their own (e.g. ViewAllData, ModifyAllData for the integration
+   * user, which force-app does not ship).
+   */
+  grantSystemPermission(userId: string, permission: string, granted = true): void {
+    const grants = this.grantsOf(userId);
+    if (granted) grants.systemPermissions.add(permission);
+    else grants.systemPermissions.delete(permission);
+  }
+
+  directCustomPermissions(userId: string): string[] {
+    return [...(this.grants.get(canonicalId(userId) ?? userId)?.customPermissions ?? [])];
+  }
+
+  /** What a user may do: object permissions, field-level security, record access. */
+  access(userId: string): UserAccess {
+    return new UserAccess(this, canonicalId(userId) ?? userId);
+  }
 
   create(spec: UserSpec): StoredRecord {
     const existing = this.byUsername(spec.username);
     if (existing) throw new Error(`a user named ${spec.username} exists`);
+    const profile = spec.profile ?? STANDARD_USER;
+    if (!this.profiles.has(profile.toLowerCase())) throw new Error(`no such profile ${profile}`);
+    if (spec.role && !this.roles.has(spec.role)) throw new Error(`no such role ${spec.role}`);
     const division = this.db.schema.options.divisions ? this.globalDivisionId() : undefined;
     const record = this.db.systemInsert('User', {
       Username: spec.username,
@@ -51,6 +157,9 @@ export class UserDirectory {
     this.grants.set(record.Id as string, {
       permissionSets: new Set(spec.permissionSets ?? []),
       customPermissions: new Set(spec.customPermissions ?? []),
+      systemPermissions: new Set(spec.systemPermissions ?? []),
+      profile,
+      role: spec.role,
     });
     return record;
   }
@@ -82,10 +191,8 @@ export class UserDirectory {
   }
 
   hasCustomPermission(userId: string, permission: string): boolean {
-    const grants = this.grants.get(canonicalId(userId) ?? userId);
-    if (!grants) return false;
-    if (grants.customPermissions.has(permission)) return true;
-    return this.db.schema.customPermissionsOf(grants.permissionSets).has(permission);
+    if (!this.grants.has(canonicalId(userId) ?? userId)) return false;
+    return this.access(userId).hasCustomPermission(permission);
   }
 
   permissionSetsOf(userId: string): string[] {
@@ -115,6 +222,7 @@ export class UserDirectory {
       id,
       username: String(user.Username),
       hasCustomPermission: (name) => this.hasCustomPermission(id, name),
+      access: () => this.access(id),
     };
   }
 }

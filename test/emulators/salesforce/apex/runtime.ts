@@ -9,11 +9,33 @@
  *   its header formulas (`{!'Bearer ' & $Credential.X.ApiKey}`) — only for users granted the
  *   principal by a permission set; no callout after uncommitted DML; 100 callouts; timeout ≤ 120 s;
  * - Database DML with partial success returns Salesforce's SaveResult/UpsertResult shapes;
- * - `EventBus.publish` never throws and returns SaveResults; events go out after commit.
+ * - `EventBus.publish` never throws and returns SaveResults; events go out after commit;
+ * - access modes: `Database.insert/update/upsert/query(…, AccessLevel.USER_MODE)` enforce the
+ *   running user's object permissions, field-level security and sharing; `SYSTEM_MODE` enforces
+ *   sharing only inside a `with sharing` class (`apex.withSharing`), nothing otherwise
+ *   (Apex Developer Guide, "Set an Access Mode for Database Operations": "Apex database operations
+ *   run in user mode by default, which means that they apply the sharing rules, field-level
+ *   security (FLS), and object permissions of the running user … if you set the operation to
+ *   system mode, the sharing keyword on the calling class determines whether the operation
+ *   respects the user's record-level permissions"; Apex Reference, "AccessLevel Class");
+ * - governor limits of asynchronous Apex: 12 MB heap and 60,000 ms CPU per Queueable transaction
+ *   (6 MB / 10,000 ms synchronous) (Apex Developer Guide, "Execution Governors and Limits").
+ *   Exceeding one throws System.LimitException, which Apex code cannot catch: the transaction
+ *   ends and rolls back whatever the code does with the exception. The heap is approximated from
+ *   what the transliterations hold (`apex.Limits.hold(key, value)`: the serialised size of
+ *   callout bodies, record lists, ...); CPU time is the job's own run time, callouts excluded;
+ * - Transaction Finalizers (`System.attachFinalizer`): one per Queueable; run after the job in a
+ *   transaction of their own, with `getResult()` SUCCESS or UNHANDLED_EXCEPTION and the exception
+ *   (Apex Developer Guide, "Transaction Finalizers"; Apex Reference, "FinalizerContext
+ *   Interface").
  * The emulator never claims to run Apex itself: only these transliterations run here.
  */
+import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
-import type { Database, RunAs, SaveResult, Transaction } from '../data/database';
+import type { Database, DmlOptions, RunAs, SaveResult, Transaction } from '../data/database';
+import { SYSTEM_MODE_WITH_SHARING, USER_MODE, type Enforcement } from '../security/access';
+import { SoqlError } from '../soql/lexer';
+import { compileQuery, executeQuery } from '../soql/executor';
 import type { FieldValues, StoredRecord, Value } from '../data/values';
 import type { RecordError } from '../errors';
 import { canonicalId, type IdFactory } from '../ids';
@@ -54,6 +76,44 @@ export class LimitException extends ApexException {
   }
 }
 
+/** Apex `AccessLevel`: the mode of one database operation. */
+export const AccessLevel = { USER_MODE: 'USER_MODE', SYSTEM_MODE: 'SYSTEM_MODE' } as const;
+export type AccessLevelValue = (typeof AccessLevel)[keyof typeof AccessLevel];
+
+/** The sharing keyword of the running class. */
+export type SharingKeyword = 'with sharing' | 'without sharing' | 'inherited sharing';
+
+/** Apex `System.ParentJobResult`. */
+export type ParentJobResult = 'SUCCESS' | 'UNHANDLED_EXCEPTION';
+
+/** Apex `System.FinalizerContext`. */
+export interface FinalizerContext {
+  getAsyncApexJobId(): string;
+  getRequestId(): string;
+  getResult(): ParentJobResult;
+  getException(): ApexException | null;
+}
+
+/**
+ * Apex `System.Finalizer`. Its Apex method is `execute(FinalizerContext)`; the transliteration
+ * names it `finalize` so one class can be both Queueable and Finalizer, as in Apex.
+ */
+export interface Finalizer {
+  readonly apexClass: string;
+  finalize(apex: Apex, context: FinalizerContext): Promise<void> | void;
+}
+
+/**
+ * A DML call's mode: an AccessLevel, or `{ accessLevel, sharing }` for a call made from a class
+ * with that sharing keyword (`sharing: 'without'` in an inner `without sharing` class).
+ */
+export type DmlMode =
+  AccessLevelValue | { accessLevel: AccessLevelValue; sharing?: 'with' | 'without' | 'inherited' };
+
+/** Asynchronous and synchronous governor limits (Apex Developer Guide, "Execution Governors and Limits"). */
+export const HEAP_LIMIT = { sync: 6 * 1024 * 1024, async: 12 * 1024 * 1024 };
+export const CPU_LIMIT_MS = { sync: 10_000, async: 60_000 };
+
 /** Apex `Queueable`. */
 export interface Queueable {
   readonly apexClass: string;
@@ -93,6 +153,8 @@ export interface ApexRuntimeOptions {
   msPerDelayMinute: number;
   /** Pause before a queued job starts (ms). */
   jobStartDelayMs: number;
+  /** The clock CPU time is read from (ms; tests inject one to reach the limit without waiting). */
+  cpuClock?: () => number;
 }
 
 export const DEFAULT_APEX_OPTIONS: ApexRuntimeOptions = { msPerDelayMinute: 60_000, jobStartDelayMs: 0 };
@@ -128,15 +190,31 @@ export interface CalloutRecord {
 class ExecutionContext {
   queueableJobs = 0;
   callouts = 0;
+  /** Bytes held, by what holds them (`Limits.hold`). */
+  readonly heap = new Map<string, number>();
+  /** CPU clock reading at the start, and time spent waiting on callouts (not CPU). */
+  cpuStart = 0;
+  calloutMs = 0;
+  /** A LimitException ends the transaction however the code handles it. */
+  fatal: LimitException | undefined;
+  /** The finalizer attached by this Queueable (one at most). */
+  finalizer: Finalizer | undefined;
+  /** The running class's sharing keyword (SYSTEM_MODE operations honour `with sharing`). */
+  sharing: SharingKeyword = 'inherited sharing';
 
   constructor(
     readonly tx: Transaction,
     readonly user: RunAs,
-    readonly kind: 'trigger' | 'queueable',
+    readonly kind: 'trigger' | 'queueable' | 'finalizer',
     readonly name: string,
     readonly depth: number,
     readonly maxDepth: number | null,
+    readonly jobId: string | null = null,
   ) {}
+
+  get async(): boolean {
+    return this.kind !== 'trigger';
+  }
 }
 
 export class ApexRuntime {
@@ -144,6 +222,7 @@ export class ApexRuntime {
   readonly debug: DebugLine[] = [];
   readonly callouts: CalloutRecord[] = [];
   private readonly credentialParameters = new Map<string, Map<string, string>>();
+  private readonly userCredentials = new Map<string, Map<string, string>>();
   private readonly namedCredentialOverrides = new Map<string, NamedCredentialOverride>();
   private running = 0;
   private idleWaiters: (() => void)[] = [];
@@ -166,6 +245,21 @@ export class ApexRuntime {
     params.set(parameter, value);
   }
 
+  /**
+   * A user's own credentials for a per-user principal (the UserExternalCredential a user creates
+   * by authenticating in their settings); without them that user's callouts fail.
+   */
+  setUserCredential(
+    externalCredential: string,
+    principal: string,
+    userId: string,
+    parameters: Record<string, string> | undefined,
+  ): void {
+    const key = `${externalCredential}-${principal}:${canonicalId(userId) ?? userId}`;
+    if (parameters) this.userCredentials.set(key, new Map(Object.entries(parameters)));
+    else this.userCredentials.delete(key);
+  }
+
   /** Overrides a Named Credential's URL (the deploy script sets it from the proxy's URL). */
   setNamedCredentialUrl(name: string, url: string): void {
     this.namedCredentialOverrides.set(name, { url });
@@ -174,7 +268,43 @@ export class ApexRuntime {
   /** Runs trigger code synchronously inside an existing transaction (Task triggers). */
   runInTransaction<T>(tx: Transaction, name: string, body: (apex: Apex) => T): T {
     const context = new ExecutionContext(tx, tx.user, 'trigger', name, 0, null);
-    return body(new Apex(this, context));
+    context.cpuStart = this.cpuNow();
+    const result = body(new Apex(this, context));
+    this.checkLimits(context);
+    if (context.fatal) throw context.fatal;
+    return result;
+  }
+
+  private cpuNow(): number {
+    return (this.options.cpuClock ?? (() => performance.now()))();
+  }
+
+  /** Heap and CPU: past a limit, the transaction is over (an uncatchable LimitException). */
+  checkLimits(context: ExecutionContext): void {
+    if (context.fatal) throw context.fatal;
+    const heapLimit = context.async ? HEAP_LIMIT.async : HEAP_LIMIT.sync;
+    let heap = 0;
+    for (const bytes of context.heap.values()) heap += bytes;
+    if (heap > heapLimit) {
+      context.fatal = new LimitException(`Apex heap size too large: ${heap}`);
+      throw context.fatal;
+    }
+    const cpuLimit = context.async ? CPU_LIMIT_MS.async : CPU_LIMIT_MS.sync;
+    const cpu = this.cpuNow() - context.cpuStart - context.calloutMs;
+    if (cpu > cpuLimit) {
+      context.fatal = new LimitException('Apex CPU time limit exceeded');
+      throw context.fatal;
+    }
+  }
+
+  heapSize(context: ExecutionContext): number {
+    let heap = 0;
+    for (const bytes of context.heap.values()) heap += bytes;
+    return heap;
+  }
+
+  cpuTime(context: ExecutionContext): number {
+    return Math.max(0, Math.round(this.cpuNow() - context.cpuStart - context.calloutMs));
   }
 
   /** Runs a platform event trigger in its own transaction as `user`. */
@@ -182,7 +312,9 @@ export class ApexRuntime {
     try {
       await this.db.transactionAsync(user, async (tx) => {
         const context = new ExecutionContext(tx, user, 'trigger', name, 0, null);
+        context.cpuStart = this.cpuNow();
         await body(new Apex(this, context));
+        this.checkLimits(context);
       });
     } catch (error) {
       this.log('ERROR', name, `unhandled ${describeError(error)}`);
@@ -192,11 +324,13 @@ export class ApexRuntime {
 
   /** Enqueues a job when `tx` commits (called through System.enqueueJob). */
   enqueue(context: ExecutionContext, job: Queueable, options: AsyncOptions | undefined): string {
-    const limit = context.kind === 'queueable' ? 1 : 50;
+    this.checkLimits(context);
+    // A Queueable, and a finalizer, may enqueue one job; a synchronous transaction 50.
+    const limit = context.async ? 1 : 50;
     if (context.queueableJobs >= limit) {
       throw new LimitException(`Too many queueable jobs added to the queue: ${context.queueableJobs + 1}`);
     }
-    const depth = context.kind === 'queueable' ? context.depth + 1 : 1;
+    const depth = context.async ? context.depth + 1 : 1;
     const maxDepth = options?.MaximumQueueableStackDepth ?? context.maxDepth;
     if (maxDepth !== null && depth > maxDepth) {
       throw new ApexException('System.AsyncException', 'Maximum stack depth has been reached.');
@@ -238,20 +372,90 @@ export class ApexRuntime {
     maxDepth: number | null,
   ): Promise<void> {
     record.Status = 'Processing';
+    let finalizer: Finalizer | undefined;
+    let failure: unknown;
     try {
       await this.db.transactionAsync(user, async (tx) => {
-        const context = new ExecutionContext(tx, user, 'queueable', job.apexClass, depth, maxDepth);
-        await job.execute(new Apex(this, context), { jobId: record.Id });
+        const context = new ExecutionContext(
+          tx,
+          user,
+          'queueable',
+          job.apexClass,
+          depth,
+          maxDepth,
+          record.Id,
+        );
+        context.cpuStart = this.cpuNow();
+        try {
+          await job.execute(new Apex(this, context), { jobId: record.Id });
+          // A LimitException the code swallowed still ends the transaction.
+          this.checkLimits(context);
+        } finally {
+          finalizer = context.finalizer;
+        }
       });
       record.Status = 'Completed';
     } catch (error) {
+      failure = error;
       record.Status = 'Failed';
       record.ExtendedStatus = describeError(error);
       this.log('ERROR', job.apexClass, `job ${record.Id} failed: ${record.ExtendedStatus}`);
+    }
+    try {
+      if (finalizer) await this.runFinalizer(finalizer, record, user, depth, maxDepth, failure);
     } finally {
       record.CompletedDate = this.clock.now();
       this.running -= 1;
       if (this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  /**
+   * Runs a Queueable's finalizer after the job, in its own transaction as the same user ("The
+   * Queueable job and the Finalizer run in separate Apex and Database transactions"), whether the
+   * job succeeded or failed; it may enqueue one asynchronous job.
+   */
+  private async runFinalizer(
+    finalizer: Finalizer,
+    record: AsyncApexJob,
+    user: RunAs,
+    depth: number,
+    maxDepth: number | null,
+    failure: unknown,
+  ): Promise<void> {
+    const exception =
+      failure === undefined
+        ? null
+        : failure instanceof ApexException
+          ? failure
+          : new ApexException(
+              (failure as Error).name || 'System.Exception',
+              (failure as Error).message,
+              failure,
+            );
+    const context: FinalizerContext = {
+      getAsyncApexJobId: () => record.Id,
+      getRequestId: () => record.Id,
+      getResult: () => (failure === undefined ? 'SUCCESS' : 'UNHANDLED_EXCEPTION'),
+      getException: () => exception,
+    };
+    try {
+      await this.db.transactionAsync(user, async (tx) => {
+        const execution = new ExecutionContext(
+          tx,
+          user,
+          'finalizer',
+          finalizer.apexClass,
+          depth,
+          maxDepth,
+          record.Id,
+        );
+        execution.cpuStart = this.cpuNow();
+        await finalizer.finalize(new Apex(this, execution), context);
+        this.checkLimits(execution);
+      });
+    } catch (error) {
+      this.log('ERROR', finalizer.apexClass, `finalizer of job ${record.Id} failed: ${describeError(error)}`);
     }
   }
 
@@ -286,24 +490,40 @@ export class ApexRuntime {
     const headers: Record<string, string> = {};
     if (credential.externalCredential) {
       const external = this.schema.externalCredentials.get(credential.externalCredential);
-      const principals = external?.principals ?? [];
-      const granted = this.users
-        .permissionSetsOf(user.id)
-        .flatMap((ps) => this.schema.permissionSets.get(ps)?.externalCredentialPrincipals ?? []);
-      if (!external || !principals.some((p) => granted.includes(`${external.name}-${p}`))) {
-        throw new CalloutException(
-          `We couldn't access the credential(s). You might not have the required permissions, or the external credential "${credential.externalCredential}" might not exist.`,
-        );
-      }
+      const denied = new CalloutException(
+        `We couldn't access the credential(s). You might not have the required permissions, or the external credential "${credential.externalCredential}" might not exist.`,
+      );
+      if (!external) throw denied;
+      // "External credential principals map to permission sets to authorize users to make
+      // callouts" (Salesforce Help, "Named Credentials Schema"); "In order to perform an
+      // authenticated callout, users need profile- or permission set-based access to user
+      // external credentials" — Read for a named principal; Read, Create, Edit, Delete for a
+      // per-user principal, whose user has entered their own credentials (Salesforce Help,
+      // "Permission Concepts for User External Credentials").
+      const access = user.access();
+      const principal = external.principals.find((p) => access.hasPrincipalAccess(external.name, p));
+      if (principal === undefined) throw denied;
+      const uec = access.grants.objectPermissions.get('userexternalcredential');
+      const perUser = external.principalTypes.get(principal) === 'PerUserPrincipal';
+      const allowed =
+        access.modifyAllData ||
+        (uec !== undefined &&
+          uec.allowRead &&
+          (!perUser || (uec.allowCreate && uec.allowEdit && uec.allowDelete)));
+      if (!allowed) throw denied;
+      const parameters = perUser
+        ? this.userCredentials.get(`${external.name}-${principal}:${user.id}`)
+        : this.credentialParameters.get(external.name);
+      if (perUser && !parameters) throw denied;
       for (const header of external.authHeaders) {
-        headers[header.name] = this.evaluateCredentialFormula(header.formula);
+        headers[header.name] = this.evaluateCredentialFormula(header.formula, parameters);
       }
     }
     return { url: base + path, headers };
   }
 
   /** Evaluates `{!'Bearer ' & $Credential.Custompms_Proxy.ApiKey}`: string literals joined by `&`. */
-  evaluateCredentialFormula(formula: string): string {
+  evaluateCredentialFormula(formula: string, parameters?: Map<string, string>): string {
     const inner = /^\{!([\s\S]*)\}$/.exec(formula.trim());
     if (!inner) return formula;
     const parts = inner[1]!.split('&').map((p) => p.trim());
@@ -312,7 +532,7 @@ export class ApexRuntime {
         const literal = /^'((?:[^'\\]|\\.)*)'$/.exec(part) ?? /^"((?:[^"\\]|\\.)*)"$/.exec(part);
         if (literal) return literal[1]!.replace(/\\(.)/g, '$1');
         const ref = /^\$Credential\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)$/.exec(part);
-        if (ref) return this.credentialParameters.get(ref[1]!)?.get(ref[2]!) ?? '';
+        if (ref) return (parameters ?? this.credentialParameters.get(ref[1]!))?.get(ref[2]!) ?? '';
         throw new CalloutException(`Unsupported credential formula part: ${part}`);
       })
       .join('');
@@ -324,6 +544,7 @@ export class ApexRuntime {
         'You have uncommitted work pending. Please commit or rollback before calling out',
       );
     }
+    this.checkLimits(context);
     if (context.callouts >= 100) throw new LimitException('Too many callouts: 101');
     context.callouts += 1;
     const { url, headers } = this.resolveCallout(request.endpoint, context.user);
@@ -337,6 +558,7 @@ export class ApexRuntime {
       requestBody: request.body,
     };
     this.callouts.push(entry);
+    const started = this.cpuNow();
     try {
       const response = await fetch(url, {
         method: request.method,
@@ -352,6 +574,9 @@ export class ApexRuntime {
       const message = (error as Error).name === 'TimeoutError' ? 'Read timed out' : (error as Error).message;
       entry.error = message;
       throw new CalloutException(message);
+    } finally {
+      // Waiting on the remote end is not Apex CPU time.
+      context.calloutMs += this.cpuNow() - started;
     }
   }
 }
@@ -393,6 +618,10 @@ function toDatabaseResult(result: SaveResult): DatabaseResult {
 /** Apex's `Schema.DescribeFieldResult` subset. */
 export interface DescribeField {
   getName(): string;
+  /** Field-level security for the running user ("… by the current user", Apex DescribeFieldResult). */
+  isAccessible(): boolean;
+  isCreateable(): boolean;
+  isUpdateable(): boolean;
   /** Schema.SoapType name: ID, STRING, DATE, DATETIME, BOOLEAN, INTEGER, DOUBLE, TIME. */
   getSoapType(): string;
   def: FieldDef;
@@ -444,13 +673,89 @@ export class Apex {
     enqueueJob: (job: Queueable, options?: AsyncOptions): string =>
       this.runtime.enqueue(this.context, job, options),
     debug: (level: string, message: string): void => this.runtime.log(level, this.context.name, message),
+    /**
+     * Attaches a Transaction Finalizer to the running Queueable ("Only one finalizer instance can
+     * be attached to any Queueable job"; outside a Queueable it is not allowed).
+     */
+    attachFinalizer: (finalizer: Finalizer): void => {
+      this.runtime.checkLimits(this.context);
+      if (this.context.kind !== 'queueable') {
+        throw new ApexException('System.AsyncException', 'Finalizers can only be attached to Queueable jobs');
+      }
+      if (this.context.finalizer) {
+        throw new ApexException(
+          'System.AsyncException',
+          'Cannot attach more than one finalizer to a Queueable job',
+        );
+      }
+      this.context.finalizer = finalizer;
+    },
   };
 
   readonly Limits = {
-    getLimitQueueableJobs: (): number => (this.context.kind === 'queueable' ? 1 : 50),
+    getLimitQueueableJobs: (): number => (this.context.async ? 1 : 50),
     getQueueableJobs: (): number => this.context.queueableJobs,
     getCallouts: (): number => this.context.callouts,
+    getHeapSize: (): number => this.runtime.heapSize(this.context),
+    getLimitHeapSize: (): number => (this.context.async ? HEAP_LIMIT.async : HEAP_LIMIT.sync),
+    getCpuTime: (): number => this.runtime.cpuTime(this.context),
+    getLimitCpuTime: (): number => (this.context.async ? CPU_LIMIT_MS.async : CPU_LIMIT_MS.sync),
+    /**
+     * The emulator's heap hook: the transliterations call it for what they keep (a callout
+     * response body, a record list, a parsed batch): `key` names it, its heap cost is the UTF-8
+     * size of its JSON form; holding the same key again replaces it, `release` frees it. Past the
+     * limit this throws an uncatchable LimitException ("Apex heap size too large").
+     */
+    hold: (key: string, value: unknown): void => {
+      const json = typeof value === 'string' ? value : JSON.stringify(value ?? null);
+      this.context.heap.set(key, Buffer.byteLength(json ?? 'null', 'utf8'));
+      this.runtime.checkLimits(this.context);
+    },
+    release: (key: string): void => {
+      this.context.heap.delete(key);
+    },
+    /** Checks the CPU and heap limits now (the runtime also checks at every platform call). */
+    check: (): void => this.runtime.checkLimits(this.context),
   };
+
+  /**
+   * Runs `body` as code of a class with a sharing keyword (SYSTEM_MODE operations in it respect
+   * record access only under `with sharing`). Inner calls restore the outer keyword afterwards.
+   */
+  withSharing<T>(keyword: SharingKeyword, body: () => T): T {
+    const outer = this.context.sharing;
+    // "inherited sharing" keeps the caller's mode.
+    if (keyword !== 'inherited sharing') this.context.sharing = keyword;
+    const restore = (): void => {
+      this.context.sharing = outer;
+    };
+    let result: T;
+    try {
+      result = body();
+    } catch (error) {
+      restore();
+      throw error;
+    }
+    if (result instanceof Promise) return result.finally(restore) as T;
+    restore();
+    return result;
+  }
+
+  /** What a database operation in `mode` enforces here. */
+  private enforcement(mode: DmlMode): Enforcement | undefined {
+    const level = typeof mode === 'string' ? mode : mode.accessLevel;
+    if (level === AccessLevel.USER_MODE) return USER_MODE;
+    const sharing =
+      typeof mode === 'string' || !mode.sharing || mode.sharing === 'inherited'
+        ? this.context.sharing
+        : `${mode.sharing} sharing`;
+    return sharing === 'with sharing' ? SYSTEM_MODE_WITH_SHARING : undefined;
+  }
+
+  private dml(allOrNone: boolean, mode: DmlMode): DmlOptions {
+    this.runtime.checkLimits(this.context);
+    return { allOrNone, security: this.enforcement(mode) };
+  }
 
   readonly FeatureManagement = {
     checkPermission: (name: string): boolean => this.context.user.hasCustomPermission(name),
@@ -464,13 +769,25 @@ export class Apex {
       return {
         name: object.name,
         newSObject: () => ({ [SOBJECT_TYPE]: object.name }),
-        fields: () =>
-          new Map(
-            object.fields.map((def) => [
-              def.name.toLowerCase(),
-              { getName: () => def.name, getSoapType: () => soapTypeName(def), def },
-            ]),
-          ),
+        fields: () => {
+          const access = this.context.tx.access();
+          return new Map(
+            object.fields.map((def) => {
+              const fls = access.fieldAccess(object, def);
+              return [
+                def.name.toLowerCase(),
+                {
+                  getName: () => def.name,
+                  getSoapType: () => soapTypeName(def),
+                  isAccessible: () => fls !== 'none',
+                  isCreateable: () => fls === 'edit' && def.createable,
+                  isUpdateable: () => fls === 'edit' && def.updateable,
+                  def,
+                },
+              ];
+            }),
+          );
+        },
       };
     },
   };
@@ -547,13 +864,19 @@ export class Apex {
   }
 
   readonly Database = {
-    insert: (records: SObject[], allOrNone: boolean): DatabaseResult[] => {
+    query: (soql: string, accessLevel: DmlMode = AccessLevel.USER_MODE): SObject[] =>
+      this.query(soql, accessLevel),
+    insert: (
+      records: SObject[],
+      allOrNone: boolean,
+      accessLevel: DmlMode = AccessLevel.USER_MODE,
+    ): DatabaseResult[] => {
       if (!records.length) return [];
       const type = this.typeOf(records);
       const results = this.context.tx.insert(
         type,
         records.map((r) => this.input(r, ['Id'])),
-        { allOrNone },
+        this.dml(allOrNone, accessLevel),
       );
       results.forEach((r, i) => {
         if (r.success) records[i]!.Id = r.id ?? null;
@@ -561,27 +884,34 @@ export class Apex {
       this.throwIfAllOrNone(results, allOrNone);
       return results.map(toDatabaseResult);
     },
-    update: (records: SObject[], allOrNone: boolean): DatabaseResult[] => {
+    update: (
+      records: SObject[],
+      allOrNone: boolean,
+      accessLevel: DmlMode = AccessLevel.USER_MODE,
+    ): DatabaseResult[] => {
       if (!records.length) return [];
       const type = this.typeOf(records);
       const results = this.context.tx.update(
         type,
         records.map((r) => ({ id: String(r.Id ?? ''), input: this.input(r, ['Id']) })),
-        { allOrNone },
+        this.dml(allOrNone, accessLevel),
       );
       this.throwIfAllOrNone(results, allOrNone);
       return results.map(toDatabaseResult);
     },
-    upsert: (records: SObject[], externalIdField: string, allOrNone: boolean): DatabaseResult[] => {
+    upsert: (
+      records: SObject[],
+      externalIdField: string,
+      allOrNone: boolean,
+      accessLevel: DmlMode = AccessLevel.USER_MODE,
+    ): DatabaseResult[] => {
       if (!records.length) return [];
       const type = this.typeOf(records);
       const results = this.context.tx.upsert(
         type,
         externalIdField,
         records.map((r) => this.input(r, ['Id'])),
-        {
-          allOrNone,
-        },
+        this.dml(allOrNone, accessLevel),
       );
       results.forEach((r, i) => {
         if (r.success) records[i]!.Id = r.id ?? null;
@@ -590,6 +920,41 @@ export class Apex {
       return results.map(toDatabaseResult);
     },
   };
+
+  /**
+   * `Database.query(soql, accessLevel)` / `[SELECT … WITH USER_MODE]`: in user mode the query
+   * binds against the fields the user can read (a hidden one is a QueryException "No such
+   * column") and returns only the records the user can see; in system mode, every field, and
+   * every record unless the class is `with sharing`.
+   */
+  query(soql: string, accessLevel: DmlMode = AccessLevel.USER_MODE): SObject[] {
+    this.runtime.checkLimits(this.context);
+    const enforcement = this.enforcement(accessLevel);
+    const access = this.context.tx.access();
+    try {
+      const compiled = compileQuery(
+        soql,
+        enforcement?.fls ? access.schemaView() : this.runtime.schema,
+        this.runtime.db,
+        this.runtime.clock.now(),
+      );
+      const object = compiled.object;
+      const rows = executeQuery(
+        compiled,
+        this.runtime.db,
+        false,
+        enforcement?.sharing ? (row) => access.canSee(object, row) : undefined,
+      );
+      return rows.map((row) => {
+        const record: SObject = { [SOBJECT_TYPE]: object.name, Id: row.Id ?? null };
+        for (const column of compiled.columns) record[column.path.join('.')] = column.get(row);
+        return record;
+      });
+    } catch (error) {
+      if (error instanceof SoqlError) throw new ApexException('System.QueryException', error.message);
+      throw error;
+    }
+  }
 
   private throwIfAllOrNone(results: SaveResult[], allOrNone: boolean): void {
     const failed = results.findIndex((r) => !r.success);
@@ -649,6 +1014,11 @@ export class Apex {
   readonly Http = {
     send: (request: ApexHttpRequest): Promise<ApexHttpResponse> => this.runtime.send(this.context, request),
   };
+
+  /** `[SELECT …]` as the transliterations write it: `apex.soql(text, AccessLevel.X)`. */
+  soql(text: string, accessLevel: DmlMode = AccessLevel.USER_MODE): SObject[] {
+    return this.query(text, accessLevel);
+  }
 
   readonly EncodingUtil = {
     /** Java's URLEncoder, which Apex uses: `A-Za-z0-9 . - * _` stay, space → `+`. */

@@ -15,6 +15,7 @@ import type { FaultInjector } from '../faults';
 import { seededRandom } from '../faults';
 import type { IdFactory } from '../ids';
 import type { OrgSchema, OutboundMessageDef } from '../schema/org-schema';
+import type { FieldDef, ObjectDef } from '../schema/types';
 import type { Clock } from '../time';
 import { escapeXml, localName, parseXml, type XmlNode, type XmlValue } from '../xml';
 
@@ -87,7 +88,18 @@ export class OutboundMessenger {
     private readonly ids: IdFactory,
     private readonly clock: Clock,
     private readonly faults: FaultInjector,
-    private readonly org: { id: string; baseUrl: () => string; apiVersion: string },
+    private readonly org: {
+      id: string;
+      baseUrl: () => string;
+      apiVersion: string;
+      /**
+       * Whether the message's "user to send as" can read a field (field-level security). "User to
+       * send as: Select the Salesforce user to use when sending the message. The chosen user
+       * controls data visibility for the message that is sent to the endpoint" (Salesforce Help,
+       * "Outbound Message Actions"): a field that user cannot read is left out, like a null one.
+       */
+      canRead?: (username: string, object: ObjectDef, field: FieldDef) => boolean;
+    },
     public options: OutboundOptions = DEFAULT_OUTBOUND,
   ) {
     this.random = seededRandom(options.seed);
@@ -253,10 +265,12 @@ export class OutboundMessenger {
     const base = this.org.baseUrl();
     const version = definition.apiVersion;
     // Enterprise WSDL order: Id first, then the other fields by name.
+    const sender = definition.integrationUser;
     const fields = [...definition.fields]
       .filter((f) => f !== 'Id')
       .sort((a, b) => a.localeCompare(b))
-      .map((f) => object.index.get(f.toLowerCase())!);
+      .map((f) => object.index.get(f.toLowerCase())!)
+      .filter((def) => !sender || !this.org.canRead || this.org.canRead(sender, object, def));
     const notifications = batch
       .map((n) => {
         const record: StoredRecord = this.db.table(object.name).get(n.recordId) ?? { Id: n.recordId };

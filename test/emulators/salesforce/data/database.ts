@@ -21,6 +21,7 @@ import {
   type RuleContext,
 } from './rules';
 import { Table } from './table';
+import type { Enforcement, UserAccess } from '../security/access';
 import type { FieldValues, ParsedInput, StoredRecord, Value } from './values';
 
 export interface SaveResult {
@@ -37,10 +38,19 @@ export interface RunAs {
   id: string;
   username: string;
   hasCustomPermission(name: string): boolean;
+  /** The user's object permissions, field-level security and record access. */
+  access(): UserAccess;
 }
 
 export interface DmlOptions {
   allOrNone: boolean;
+  /**
+   * What the statement enforces for the running user (security/access.ts): the REST, Bulk and
+   * Apex user-mode paths pass USER_MODE; Apex system mode in a `with sharing` class passes
+   * SYSTEM_MODE_WITH_SHARING. Undefined: nothing (platform work — triggers' system-mode DML,
+   * flows, setup data, `org.transaction`).
+   */
+  security?: Enforcement;
   /** Fault injection: an error to fail this record with (UNABLE_TO_LOCK_ROW, ...). */
   recordFault?: () => RecordError | undefined;
 }
@@ -202,6 +212,7 @@ export class Transaction {
   private committed = false;
   /** Number of DML statements (Apex governor limit: 150). */
   dmlStatements = 0;
+  private userAccess: UserAccess | undefined;
 
   constructor(
     readonly db: Database,
@@ -237,6 +248,72 @@ export class Transaction {
     const hooks = this.commitHooks;
     this.commitHooks = [];
     for (const hook of hooks) hook.fn();
+  }
+
+  /** The running user's access, computed once per transaction. */
+  access(): UserAccess {
+    this.userAccess ??= this.user.access();
+    return this.userAccess;
+  }
+
+  /**
+   * What the running user may not do in this write, when the statement enforces security: object
+   * permission, record access (sharing), then field-level security (security/access.ts).
+   * Record access failures are INSUFFICIENT_ACCESS_OR_READONLY "insufficient access rights on
+   * object id" (SOAP API StatusCode; what the REST API and Apex DmlException report).
+   */
+  private accessErrors(
+    object: ObjectDef,
+    operation: 'create' | 'update' | 'delete',
+    fieldNames: Iterable<string>,
+    security: Enforcement | undefined,
+    record?: StoredRecord,
+  ): RecordError[] {
+    if (!security) return [];
+    const access = this.access();
+    if (security.crud) {
+      const p = access.objectAccess(object);
+      const allowed =
+        operation === 'create' ? p.allowCreate : operation === 'update' ? p.allowEdit : p.allowDelete;
+      if (!allowed) {
+        return [
+          recordError(
+            'INSUFFICIENT_ACCESS_OR_READONLY',
+            `insufficient access rights on object id: you cannot ${operation} ${object.name} records`,
+          ),
+        ];
+      }
+    }
+    if (security.sharing && record && !access.canEdit(object, record)) {
+      return [recordError('INSUFFICIENT_ACCESS_OR_READONLY', 'insufficient access rights on object id')];
+    }
+    if (!security.fls || operation === 'delete') return [];
+    const errors: RecordError[] = [];
+    const readOnly: string[] = [];
+    for (const name of fieldNames) {
+      const def = object.index.get(name.toLowerCase());
+      if (!def || def.name === 'Id') continue;
+      const fls = access.fieldAccess(object, def);
+      if (fls === 'none') {
+        errors.push(
+          recordError('INVALID_FIELD', `No such column '${def.name}' on sobject of type ${object.name}`, [
+            def.name,
+          ]),
+        );
+      } else if (fls === 'read' && !def.system) {
+        readOnly.push(def.name);
+      }
+    }
+    if (readOnly.length) {
+      errors.push(
+        recordError(
+          'INVALID_FIELD_FOR_INSERT_UPDATE',
+          `Unable to create/update fields: ${readOnly.join(', ')}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.`,
+          readOnly,
+        ),
+      );
+    }
+    return errors;
   }
 
   private write(table: Table, id: string, next: StoredRecord): void {
@@ -298,6 +375,8 @@ export class Transaction {
           recordError('INVALID_TYPE_FOR_OPERATION', `entity type ${object.name} does not support insert`),
         );
       }
+      if (errors.length) return { success: false, errors };
+      errors.push(...this.accessErrors(object, 'create', input.values.keys(), options.security));
       if (errors.length) return { success: false, errors };
       errors.push(...checkWritable(object, input.values.keys(), 'create'));
       const record: MutableRecord = {};
@@ -394,6 +473,8 @@ export class Transaction {
     options: DmlOptions,
   ): SaveResult {
     const changedNames = [...values.keys()].filter((n) => n !== 'Id');
+    const denied = this.accessErrors(object, 'update', changedNames, options.security, prior);
+    if (denied.length) return { success: false, errors: denied };
     const errors = checkWritable(object, changedNames, 'update');
     const record: MutableRecord = { ...prior };
     for (const name of changedNames) record[name] = values.get(name) ?? null;
@@ -530,6 +611,8 @@ export class Transaction {
       if (!prior || prior.IsDeleted === true) {
         return { id: id18, success: false, errors: [recordError('ENTITY_IS_DELETED', 'entity is deleted')] };
       }
+      const denied = this.accessErrors(object, 'delete', [], options.security, prior);
+      if (denied.length) return { id: id18, success: false, errors: denied };
       const fault = options.recordFault?.();
       if (fault) return { id: id18, success: false, errors: [fault] };
       const record: MutableRecord = { ...prior, IsDeleted: true };
@@ -569,6 +652,8 @@ export class Transaction {
           errors: [recordError('UNDELETE_FAILED', 'Entity is not in the recycle bin')],
         };
       }
+      const denied = this.accessErrors(object, 'delete', [], options.security, prior);
+      if (denied.length) return { id: id18, success: false, errors: denied };
       const record: MutableRecord = { ...prior, IsDeleted: false };
       const duplicates = this.duplicateErrors(table, record, id18);
       if (duplicates.length) return { id: id18, success: false, errors: duplicates };

@@ -12,6 +12,7 @@ import { bulk2Router } from './bulk2';
 import { categorize, parseVersion, sendJson, type RequestContext } from './common';
 import { metadataRestRouter, metadataSoapRouter } from './metadata';
 import { restRouter } from './rest';
+import { toolingRouter } from './tooling';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -187,7 +188,13 @@ export function createEmulatorApp(org: SalesforceOrg): express.Express {
         throw new ApiError(403, 'REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.');
       }
       res.setHeader('Sforce-Limit-Info', org.limits.header());
-      const ctx: RequestContext = { org, version, user: org.runAs(user.Id as string), faults };
+      const runAs = org.runAs(user.Id as string);
+      const access = runAs.access();
+      // API access needs the API Enabled permission ("API_CURRENTLY_DISABLED: API is disabled for
+      // this User", the SOAP API StatusCode and the answer a user without it gets).
+      if (!access.has('ApiEnabled'))
+        throw new ApiError(403, 'API_CURRENTLY_DISABLED', 'API is disabled for this User');
+      const ctx: RequestContext = { org, version, user: runAs, access, faults };
       res.locals.sf = ctx;
       next();
     } catch (error) {
@@ -197,6 +204,7 @@ export function createEmulatorApp(org: SalesforceOrg): express.Express {
   data.use(express.json({ limit: '50mb', type: ['application/json', 'application/*+json'] }));
   data.use(express.text({ limit: '150mb', type: ['text/csv', 'text/plain'] }));
   data.use(metadataRestRouter());
+  data.use(toolingRouter());
   data.use(restRouter());
   data.use(bulk2Router());
   app.use('/services/data/:version', data);

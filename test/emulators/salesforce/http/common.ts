@@ -5,6 +5,7 @@
 import type { Request, Response } from 'express';
 import { ApiError } from '../errors';
 import type { RunAs } from '../data/database';
+import type { UserAccess } from '../security/access';
 import type { RequestFaults, RouteCategory } from '../faults';
 import type { SalesforceOrg } from '../org';
 
@@ -12,6 +13,8 @@ export interface RequestContext {
   org: SalesforceOrg;
   version: string;
   user: RunAs;
+  /** The session user's permissions and record access. */
+  access: UserAccess;
   faults: RequestFaults;
 }
 

@@ -11,7 +11,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import JSZip from 'jszip';
 import { ApiError } from '../errors';
 import type { DeployRequestOptions } from '../metadata/jobs';
-import { APEX_TESTS_UNAVAILABLE, deployResult } from '../metadata/jobs';
+import { APEX_TESTS_UNAVAILABLE, DeployRefused, deployResult } from '../metadata/jobs';
 import type { SalesforceOrg } from '../org';
 import {
   child,
@@ -221,7 +221,7 @@ export function metadataSoapRouter(org: SalesforceOrg): Router {
             );
         }
       } catch (error) {
-        if (error instanceof SoapFault) {
+        if (error instanceof SoapFault || error instanceof DeployRefused) {
           sendFault(res, error.code, error.message);
           return;
         }
@@ -301,7 +301,8 @@ export function metadataRestRouter(): Router {
         );
         sendJson(res, 201, restResult(req, job));
       } catch (error) {
-        if (error instanceof SoapFault) throw new ApiError(400, error.code, error.message);
+        if (error instanceof SoapFault || error instanceof DeployRefused)
+          throw new ApiError(400, error.code, error.message);
         throw error;
       }
     },

@@ -14,20 +14,28 @@ import { describeGlobalEntry, describeObject } from '../schema/describe';
 import type { ObjectDef } from '../schema/types';
 import { SoqlError } from '../soql/lexer';
 import { compileQuery, executeQuery } from '../soql/executor';
+import { USER_MODE } from '../security/access';
 import { formatDateTime, parseDateTime } from '../time';
 import { context, methodNotAllowed, param, queryParam, sendJson, type RequestContext } from './common';
 
 const MAX_COLLECTION = 200;
 
+/**
+ * The object as the running user's API sees it (security/access.ts): an object the user has no
+ * access to does not exist (404 NOT_FOUND); fields hidden by field-level security are left out.
+ */
 function objectOf(ctx: RequestContext, name: string): ObjectDef {
   const object = ctx.org.schema.object(name);
-  if (!object) throw new ApiError(404, 'NOT_FOUND', 'The requested resource does not exist');
-  return object;
+  if (!object || !ctx.access.canAccessObject(object))
+    throw new ApiError(404, 'NOT_FOUND', 'The requested resource does not exist');
+  return ctx.access.view(object);
 }
 
 function dmlOptions(ctx: RequestContext, allOrNone: boolean): DmlOptions {
   return {
     allOrNone,
+    // Every API call runs as the session's user: object permissions, FLS and sharing apply.
+    security: USER_MODE,
     recordFault: () =>
       ctx.faults.lockRow()
         ? recordError('UNABLE_TO_LOCK_ROW', 'unable to obtain exclusive access to this record or 1 records')
@@ -85,7 +93,8 @@ function findRow(ctx: RequestContext, object: ObjectDef, rawId: string) {
     );
   }
   const row = ctx.org.db.table(object.name).get(id);
-  if (!row) throw notFound();
+  // A record the user cannot see is not there for them (REST API: 404 NOT_FOUND).
+  if (!row || !ctx.access.canSee(object, row)) throw notFound();
   if (row.IsDeleted === true) throw new ApiError(404, 'ENTITY_IS_DELETED', 'entity is deleted', []);
   return row;
 }
@@ -165,7 +174,9 @@ export function restRouter(): Router {
     sendJson(res, 200, {
       encoding: 'UTF-8',
       maxBatchSize: 200,
-      sobjects: [...ctx.org.schema.objects.values()].map((o) => describeGlobalEntry(o, ctx.version)),
+      sobjects: [...ctx.org.schema.objects.values()]
+        .filter((o) => ctx.access.canAccessObject(o))
+        .map((o) => describeGlobalEntry(ctx.access.view(o), ctx.version)),
     });
   });
 
@@ -188,7 +199,8 @@ export function restRouter(): Router {
     const ids: string[] = [];
     for (const row of ctx.org.db.table(object.name).rows.values()) {
       const stamp = row.SystemModstamp as number;
-      if (row.IsDeleted !== true && stamp >= start && stamp < end) ids.push(row.Id as string);
+      if (row.IsDeleted !== true && stamp >= start && stamp < end && ctx.access.canSee(object, row))
+        ids.push(row.Id as string);
     }
     sendJson(res, 200, { ids, latestDateCovered: formatDateTime(end) });
   });
@@ -202,7 +214,8 @@ export function restRouter(): Router {
     const table = ctx.org.db.table(object.name);
     const deletedRecords: { id: string; deletedDate: string }[] = [];
     for (const [id, at] of table.deletedAt) {
-      if (at >= start && at < end && table.get(id)?.IsDeleted === true) {
+      const row = table.get(id);
+      if (at >= start && at < end && row?.IsDeleted === true && ctx.access.canSee(object, row)) {
         deletedRecords.push({ id, deletedDate: formatDateTime(at) });
       }
     }
@@ -275,11 +288,14 @@ export function restRouter(): Router {
       );
     }
     const table = ctx.org.db.table(object.name);
-    const matches =
+    const method = req.method.toUpperCase();
+    const all =
       def.name === 'Id'
         ? [canonicalId(value) ?? ''].filter((id) => table.get(id)?.IsDeleted === false)
         : table.lookup(def, value);
-    const method = req.method.toUpperCase();
+    // Reads and deletes see only the user's records; an upsert matches on every record and the
+    // DML layer refuses one the user cannot edit.
+    const matches = method === 'PATCH' ? all : all.filter((id) => ctx.access.canSee(object, table.get(id)!));
     if (matches.length > 1) {
       sendJson(
         res,
@@ -359,7 +375,9 @@ export function restRouter(): Router {
     const name = typeof attributes?.type === 'string' ? attributes.type : fallback;
     if (!name) return recordError('INVALID_TYPE', 'sObject type is required in attributes', []);
     const object = ctx.org.schema.object(name);
-    return object ?? recordError('INVALID_TYPE', `sObject type '${name}' is not supported.`, []);
+    return object && ctx.access.canAccessObject(object)
+      ? ctx.access.view(object)
+      : recordError('INVALID_TYPE', `sObject type '${name}' is not supported.`, []);
   };
 
   const groupResults = (
@@ -507,7 +525,9 @@ export function restRouter(): Router {
       ids.map((raw) => {
         const id = canonicalId(raw);
         const row = id ? table.get(id) : undefined;
-        return row && row.IsDeleted !== true ? recordJson(object, row, ctx.version, defs) : null;
+        return row && row.IsDeleted !== true && ctx.access.canSee(object, row)
+          ? recordJson(object, row, ctx.version, defs)
+          : null;
       }),
     );
   });
@@ -518,8 +538,12 @@ export function restRouter(): Router {
     const q = queryParam(req, 'q');
     if (!q) throw new ApiError(400, 'MALFORMED_QUERY', 'A query string must be provided (parameter q)');
     try {
-      const compiled = compileQuery(q, ctx.org.schema, ctx.org.db, ctx.org.clock.now());
-      const rows = executeQuery(compiled, ctx.org.db, resource === 'queryAll');
+      // SOQL binds against the user's view of the schema (FLS) and sees only their records.
+      const compiled = compileQuery(q, ctx.access.schemaView(), ctx.org.db, ctx.org.clock.now());
+      const object = compiled.object;
+      const rows = executeQuery(compiled, ctx.org.db, resource === 'queryAll', (row) =>
+        ctx.access.canSee(object, row),
+      );
       sendJson(res, 200, ctx.org.queries.first(compiled, rows, resource, ctx.version, batchSize(req)));
     } catch (error) {
       if (error instanceof SoqlError) throw new ApiError(400, error.errorCode, error.message);

@@ -26,6 +26,68 @@ export const TEST_LEVELS_RUNNING_TESTS = [
   'RunRelevantTests',
 ];
 
+/**
+ * The deploy rules of a production org (Metadata API Developer Guide, "Running Tests in a
+ * Deployment" / "Run the Same Tests in Sandbox and Production Deployments"): "By default, no tests
+ * are run in a deployment to a non-production organization … tests are executed by default in
+ * production only if your deployment package contains Apex classes or triggers"; NoTestRun
+ * "applies only to deployments to development environments" — a production org refuses it with
+ * "INVALID_OPERATION: testLevel of NoTestRun cannot be used in production organizations" (the
+ * answer orgs give, as reported in bitbucket.org/RoseSilverSoftware/illuminatedcloud issue 1357).
+ * With "Deploy processes and flows as active" on, "deploying an active process or flow in a
+ * production org causes your Apex tests to run" (Metadata API "FlowSettings").
+ * Since Apex tests cannot run here, a production deploy that needs them fails honestly with
+ * APEX_TESTS_UNAVAILABLE (a real org would require ≥ 75 % coverage: "Average test coverage across
+ * all Apex Classes and Triggers is N%, at least 75% test coverage is required").
+ */
+export const NO_TEST_RUN_IN_PRODUCTION = 'testLevel of NoTestRun cannot be used in production organizations';
+
+export class DeployRefused extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface OrgDeployRules {
+  production: boolean;
+  flowDeployAsActive: boolean;
+}
+
+/** Whether a package holds Apex, or a Flow deployed as Active. */
+function packageNeedsTests(files: Map<string, string>, rules: OrgDeployRules): boolean {
+  for (const [path, text] of files) {
+    if (/(^|\/)(classes\/[^/]+\.cls|triggers\/[^/]+\.trigger)$/.test(path)) return true;
+    if (
+      rules.flowDeployAsActive &&
+      /(^|\/)flows\/[^/]+\.flow$/.test(path) &&
+      /<status>\s*Active\s*<\/status>/.test(text)
+    )
+      return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a deploy must run Apex tests in this org, or is refused outright (NoTestRun in
+ * production). A quick deploy of a validation runs no tests again.
+ */
+export function deployTestRequirement(
+  files: Map<string, string>,
+  options: Pick<DeployRequestOptions, 'testLevel'>,
+  rules: OrgDeployRules,
+  quickDeploy = false,
+): boolean {
+  if (quickDeploy) return false;
+  if (TEST_LEVELS_RUNNING_TESTS.includes(options.testLevel ?? '')) return true;
+  if (!rules.production) return false;
+  if (options.testLevel === 'NoTestRun')
+    throw new DeployRefused('INVALID_OPERATION', NO_TEST_RUN_IN_PRODUCTION);
+  return packageNeedsTests(files, rules);
+}
+
 export interface DeployRequestOptions {
   checkOnly: boolean;
   testLevel?: string;
@@ -104,6 +166,7 @@ export class DeployQueue {
     private readonly run: (files: Map<string, string>, checkOnly: boolean) => PackageDeployOutcome,
     /** Real time between the states, so a poller sees Pending and InProgress. */
     private readonly stepMs = 150,
+    private readonly rules: () => OrgDeployRules = () => ({ production: false, flowDeployAsActive: true }),
   ) {}
 
   /** Queues a deploy; it runs on a timer, as the org's deploy queue does. */
@@ -113,6 +176,8 @@ export class DeployQueue {
     user: { id: string; name: string },
     validatedDeployRequestId?: string,
   ): DeployJob {
+    // Refused before it is queued (the deploy call itself fails), e.g. NoTestRun in production.
+    deployTestRequirement(files, options, this.rules(), validatedDeployRequestId !== undefined);
     const job: DeployJob = {
       id: this.ids.next('0Af'),
       status: 'Pending',
@@ -150,7 +215,12 @@ export class DeployQueue {
       job.completedDate = this.clock.now();
       return;
     }
-    const testsRequested = TEST_LEVELS_RUNNING_TESTS.includes(job.options.testLevel ?? '');
+    const testsRequested = deployTestRequirement(
+      job.files,
+      job.options,
+      this.rules(),
+      job.validatedDeployRequestId !== undefined,
+    );
     // Validate first either way, so a test-level deploy still reports component problems; a
     // deploy that needs tests is never applied.
     const outcome = this.run(job.files, job.options.checkOnly || testsRequested);

@@ -57,6 +57,10 @@ export interface FlowDef {
   label: string;
   processType?: string;
   status: string;
+  /** Set when deployed: the version number this deploy created. */
+  versionNumber?: number;
+  /** The status the deployed metadata carried (status may differ: deployed inactive). */
+  deployedStatus?: string;
   start: FlowStart;
   elements: Map<string, FlowElement>;
 }

@@ -16,6 +16,7 @@ import {
   text,
   type XmlNode,
 } from '../xml';
+import { grantsFromMetadata, type Grants } from '../security/permissions';
 import { parseFlow, type FlowDef } from './flow-def';
 import {
   DEFAULT_TASK_PRIORITY,
@@ -81,6 +82,8 @@ export interface PermissionSetDef {
   label: string;
   customPermissions: string[];
   externalCredentialPrincipals: string[];
+  /** Everything the permission set grants (user, object, field permissions, ...). */
+  grants: Grants;
 }
 
 export interface NamedCredentialDef {
@@ -96,7 +99,10 @@ export interface ExternalCredentialDef {
   name: string;
   label: string;
   authenticationProtocol: string;
+  /** Principal names (NamedPrincipal and PerUserPrincipal). */
   principals: string[];
+  /** Principal name → its type. */
+  principalTypes: Map<string, 'NamedPrincipal' | 'PerUserPrincipal'>;
   /** Headers defined as `AuthHeader` parameters: header name → formula text. */
   authHeaders: { name: string; formula: string }[];
 }
@@ -141,7 +147,17 @@ export const SUPPORTED_TYPES = [
 export class OrgSchema {
   readonly objects = new Map<string, ObjectDef>();
   readonly outboundMessages = new Map<string, OutboundMessageDef>();
+  /** The version of each Flow that runs: its active version, or (inactive) its latest. */
   readonly flows = new Map<string, FlowDef>();
+  /** Every deployed version of each Flow (version n at index n - 1). */
+  readonly flowVersions = new Map<string, FlowDef[]>();
+  /**
+   * FlowSettings.enableFlowDeployAsActiveEnabled: "Indicates whether processes and flows can be
+   * deployed as active via change sets or Metadata API. When the value is false, all processes and
+   * flows are deployed as inactive" (Metadata API Developer Guide, "FlowSettings"). The org sets it
+   * from its type (false in production by default).
+   */
+  flowDeployAsActive = true;
   readonly customPermissions = new Map<string, { name: string; label: string }>();
   readonly permissionSets = new Map<string, PermissionSetDef>();
   readonly namedCredentials = new Map<string, NamedCredentialDef>();
@@ -185,6 +201,7 @@ export class OrgSchema {
     const maps = [
       this.outboundMessages,
       this.flows,
+      this.flowVersions,
       this.customPermissions,
       this.permissionSets,
       this.namedCredentials,
@@ -271,7 +288,16 @@ export class OrgSchema {
         if (flow.start.object && !this.object(flow.start.object)) {
           throw new Error(`The flow's object ${flow.start.object} does not exist`);
         }
-        this.flows.set(fullName, flow);
+        // Each deploy adds a version ("After you deploy changes to an active flow, the flow's
+        // detail page shows a new flow version that's active", Metadata API "Flow"). With the
+        // org's deploy-as-active setting off, a version deployed as Active arrives inactive.
+        const versions = this.flowVersions.get(fullName) ?? [];
+        flow.versionNumber = versions.length + 1;
+        flow.deployedStatus = flow.status;
+        if (flow.status === 'Active' && !this.flowDeployAsActive) flow.status = 'Draft';
+        this.flowVersions.set(fullName, [...versions, flow]);
+        if (flow.status === 'Active') this.activateFlow(fullName, flow.versionNumber);
+        else this.flows.set(fullName, this.runnableFlowVersion(fullName)!);
         return created;
       }
       case 'CustomPermission': {
@@ -293,6 +319,7 @@ export class OrgSchema {
           externalCredentialPrincipals: children(content, 'externalCredentialPrincipalAccesses')
             .filter((c) => childBool(c, 'enabled'))
             .map((c) => childText(c, 'externalCredentialPrincipal') ?? ''),
+          grants: grantsFromMetadata(content),
         });
         return created;
       }
@@ -314,13 +341,20 @@ export class OrgSchema {
       case 'ExternalCredential': {
         const created = !this.externalCredentials.has(fullName);
         const params = children(content, 'externalCredentialParameters');
+        const principalParams = params.filter((p) =>
+          ['NamedPrincipal', 'PerUserPrincipal'].includes(childText(p, 'parameterType') ?? ''),
+        );
         this.externalCredentials.set(fullName, {
           name: fullName,
           label: childText(content, 'label') ?? fullName,
           authenticationProtocol: childText(content, 'authenticationProtocol') ?? 'Custom',
-          principals: params
-            .filter((p) => childText(p, 'parameterType') === 'NamedPrincipal')
-            .map((p) => childText(p, 'parameterName') ?? ''),
+          principals: principalParams.map((p) => childText(p, 'parameterName') ?? ''),
+          principalTypes: new Map(
+            principalParams.map((p) => [
+              childText(p, 'parameterName') ?? '',
+              childText(p, 'parameterType') as 'NamedPrincipal' | 'PerUserPrincipal',
+            ]),
+          ),
           authHeaders: params
             .filter((p) => childText(p, 'parameterType') === 'AuthHeader')
             .map((p) => ({
@@ -356,6 +390,37 @@ export class OrgSchema {
       default:
         throw new Error(`The emulator does not support metadata type ${type}`);
     }
+  }
+
+  /** The active version of a Flow, else its latest. */
+  private runnableFlowVersion(name: string): FlowDef | undefined {
+    const versions = this.flowVersions.get(name) ?? [];
+    return versions.find((v) => v.status === 'Active') ?? versions[versions.length - 1];
+  }
+
+  /** The active version number of a Flow (null: inactive). */
+  activeFlowVersion(name: string): number | null {
+    return (this.flowVersions.get(name) ?? []).find((v) => v.status === 'Active')?.versionNumber ?? null;
+  }
+
+  /**
+   * Activates a version of a Flow (null: deactivates the flow), as FlowDefinition
+   * `activeVersionNumber` does ("the active flow version number … 0 or null deactivates",
+   * Metadata API / Tooling API "FlowDefinition"). The other versions become inactive (Obsolete
+   * once they were active, Draft otherwise).
+   */
+  activateFlow(name: string, versionNumber: number | null): void {
+    const versions = this.flowVersions.get(name);
+    if (!versions) throw new Error(`no flow named ${name}`);
+    if (versionNumber !== null && (versionNumber < 1 || versionNumber > versions.length))
+      throw new Error(`${name} has no version ${versionNumber}`);
+    const next = versions.map((v) => {
+      const active = v.versionNumber === versionNumber;
+      const status = active ? 'Active' : v.status === 'Active' ? 'Obsolete' : v.status;
+      return status === v.status ? v : { ...v, status };
+    });
+    this.flowVersions.set(name, next);
+    this.flows.set(name, this.runnableFlowVersion(name)!);
   }
 
   private nextPrefix(kind: 'event' | 'custom' | 'mdt'): string {

@@ -11,6 +11,7 @@ import { stringify } from 'csv-stringify/sync';
 import { ApiError, recordError, type RecordError } from '../errors';
 import type { IdFactory } from '../ids';
 import type { Database, DmlOptions, RunAs, SaveResult } from '../data/database';
+import { USER_MODE } from '../security/access';
 import { coerceValue, scalarText, ValueError, type FieldValues, type ParsedInput } from '../data/values';
 import type { OrgLimits } from '../limits';
 import type { OrgSchema } from '../schema/org-schema';
@@ -333,7 +334,12 @@ export class Bulk2Service {
     chunk: string[][],
     idColumn: number,
   ): void {
-    const options: DmlOptions = { allOrNone: false, recordFault: () => this.recordFault() };
+    // Bulk API 2.0 writes run as the job's user: object permissions, FLS and sharing apply.
+    const options: DmlOptions = {
+      allOrNone: false,
+      recordFault: () => this.recordFault(),
+      security: USER_MODE,
+    };
     this.db.transaction(job.user, (tx) => {
       let results: SaveResult[];
       switch (job.operation) {

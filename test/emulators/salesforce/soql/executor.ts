@@ -105,7 +105,7 @@ export function dateLiteralRange(name: string, n: number | undefined, nowMs: num
 
 class Binder {
   constructor(
-    private readonly schema: OrgSchema,
+    private readonly schema: SchemaLike,
     private readonly db: Database,
     private readonly query: SoqlQuery,
     private readonly object: ObjectDef,
@@ -409,7 +409,14 @@ function indexCandidates(
   return undefined;
 }
 
-export function compileQuery(text: string, schema: OrgSchema, db: Database, nowMs: number): CompiledQuery {
+/**
+ * The schema a query binds against: the org's, or a user's view of it (security/access.ts), in
+ * which fields hidden by field-level security do not exist (INVALID_FIELD "No such column") and
+ * objects the user cannot read are unknown (INVALID_TYPE).
+ */
+export type SchemaLike = Pick<OrgSchema, 'object'>;
+
+export function compileQuery(text: string, schema: SchemaLike, db: Database, nowMs: number): CompiledQuery {
   const query = parseSoql(text);
   const object = schema.object(query.object);
   if (!object || !object.queryable) {
@@ -468,12 +475,21 @@ export function compileQuery(text: string, schema: OrgSchema, db: Database, nowM
   };
 }
 
-/** Runs a compiled query: matching rows, ordered, offset and limited. */
-export function executeQuery(compiled: CompiledQuery, db: Database, includeDeleted: boolean): StoredRecord[] {
+/**
+ * Runs a compiled query: matching rows, ordered, offset and limited. `visible` is the running
+ * user's record access (sharing): rows it refuses are not there for the query, before LIMIT,
+ * OFFSET and COUNT() apply.
+ */
+export function executeQuery(
+  compiled: CompiledQuery,
+  db: Database,
+  includeDeleted: boolean,
+  visible?: (row: StoredRecord) => boolean,
+): StoredRecord[] {
   const table = db.table(compiled.object.name);
   // query hides deleted rows and archived activities; queryAll returns both (SALESFORCE.md, Task).
   const live = (row: StoredRecord): boolean =>
-    includeDeleted || (row.IsDeleted !== true && row.IsArchived !== true);
+    (includeDeleted || (row.IsDeleted !== true && row.IsArchived !== true)) && (!visible || visible(row));
   let rows: StoredRecord[] = [];
   if (compiled.candidates) {
     for (const id of compiled.candidates(db)) {
