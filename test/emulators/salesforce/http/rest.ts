@@ -83,7 +83,12 @@ function rowAllowed(object: ObjectDef): string[] {
   return allowed;
 }
 
-function findRow(ctx: RequestContext, object: ObjectDef, rawId: string) {
+/**
+ * The row of a record route. A record the user cannot see is not there for a read (404
+ * NOT_FOUND); a write reaches the DML layer, which refuses it with INSUFFICIENT_ACCESS_OR_READONLY
+ * "insufficient access rights on object id".
+ */
+function findRow(ctx: RequestContext, object: ObjectDef, rawId: string, read: boolean) {
   const id = canonicalId(rawId);
   if (!id || id.slice(0, 3) !== object.keyPrefix) {
     throw new ApiError(
@@ -93,8 +98,7 @@ function findRow(ctx: RequestContext, object: ObjectDef, rawId: string) {
     );
   }
   const row = ctx.org.db.table(object.name).get(id);
-  // A record the user cannot see is not there for them (REST API: 404 NOT_FOUND).
-  if (!row || !ctx.access.canSee(object, row)) throw notFound();
+  if (!row || (read && !ctx.access.canSee(object, row))) throw notFound();
   if (row.IsDeleted === true) throw new ApiError(404, 'ENTITY_IS_DELETED', 'entity is deleted', []);
   return row;
 }
@@ -250,7 +254,7 @@ export function restRouter(): Router {
     const allowed = rowAllowed(object);
     const method = req.method.toUpperCase();
     if (!allowed.includes(method)) throw methodNotAllowed(method, allowed);
-    const row = findRow(ctx, object, param(req, 'id'));
+    const row = findRow(ctx, object, param(req, 'id'), method === 'GET' || method === 'HEAD');
     const id = row.Id as string;
     if (method === 'GET' || method === 'HEAD') {
       sendJson(
