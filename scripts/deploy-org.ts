@@ -1,16 +1,31 @@
 /**
- * Deploys `force-app` to a Salesforce org with the sf CLI, then assigns the permission sets and
- * prints what an admin still has to do in Setup.
+ * Deploys `force-app` to a Salesforce org with the sf CLI, makes sure the Flow is active, assigns
+ * the permission sets, checks what the integration user needs, and prints what an admin still has
+ * to do in Setup.
  *
  *   npx tsx scripts/deploy-org.ts --target-org acme-prod \
  *     --proxy-url https://custompms-sync.herokuapp.com \
  *     --integration-user integration@acme.com [--admin-users alice@acme.com,bob@acme.com] \
- *     [--validate] [--test-level RunLocalTests] [--wait 60] [--print-only]
+ *     [--validate] [--test-level RunLocalTests|RunSpecifiedTests|RunAllTestsInOrg|NoTestRun]
+ *     [--wait 60] [--print-only] [--post-deploy]
  *
- * The outbound-message token comes from OUTBOUND_MESSAGE_TOKEN (or --outbound-token); it is a
- * secret and is never printed. The committed source keeps placeholders: the script copies the
- * project to a temporary folder, substitutes the proxy URL, the outbound endpoint and the
- * integration user there, refuses to go on if any placeholder is left, and deploys the copy.
+ * The committed source keeps placeholders; `sfdx-project.json` `replacements` fill them from the
+ * environment when the CLI converts the source (so a plain `sf project deploy start --source-dir
+ * force-app` works too, README "Deploying the org metadata"): CUSTOMPMS_PROXY_URL,
+ * CUSTOMPMS_INTEGRATION_USER and OUTBOUND_MESSAGE_TOKEN, each only while
+ * CUSTOMPMS_REPLACE_PLACEHOLDERS=true ("replaceWhenEnv"), so no other conversion of the project
+ * (the emulator, the offline checks) is affected. This script sets them from its options, checks
+ * first that every placeholder in force-app has its replacement, and deploys the project itself.
+ * The outbound-message token is a secret and is never printed.
+ *
+ * Production orgs (Organization.IsSandbox false, OrganizationType not Developer Edition) deploy
+ * Flows as inactive unless Setup → Process Automation Settings → "Deploy processes and flows as
+ * active" is on (Salesforce Help, "Deploy Processes and Flows as Active"). So after every deploy the
+ * script reads the Flow's FlowDefinition (Tooling API), activates its latest version when none is
+ * active (`Metadata.activeVersionNumber`, Tooling API "FlowDefinition") and fails, naming the Setup
+ * step, if it is still inactive. `--post-deploy` runs only these steps and what follows (for a
+ * deploy made with the plain CLI or a pipeline). `--test-level RunSpecifiedTests` runs exactly the
+ * project's `*_Tests` classes (each class and trigger then needs 75 % coverage from them).
  *
  * `--validate` runs `sf project deploy start --dry-run` (a check-only deploy that runs the Apex tests
  * and changes nothing); `--print-only` prints the sf commands without running them.
@@ -20,33 +35,39 @@
  *   SF_ACCESS_TOKEN=<token> npx tsx scripts/deploy-org.ts --emulator http://127.0.0.1:8484 \
  *     --proxy-url http://127.0.0.1:3000 --integration-user integration@custompms.example
  *
- * logs the real sf CLI in to the emulator with the access token (in a throwaway sf state folder,
- * so nothing lands in ~/.sf), substitutes the placeholders exactly as for a real org and runs the
- * same `sf project deploy start`. Apex tests cannot run there, so the test level defaults to
- * NoTestRun (asking for tests makes the emulator fail the deploy, saying so), and permission sets
- * are not assigned (the emulator's integration user has them from the start).
+ * logs the real sf CLI in to the emulator with the access token (in a throwaway HOME, so nothing
+ * lands in ~/.sf) and runs the same commands. Apex tests cannot run there, so the test level
+ * defaults to NoTestRun (asking for tests makes the emulator fail the deploy, saying so), and
+ * permission sets are not assigned (the emulator's integration user has them from the start).
  */
 import { spawnSync } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-/** Placeholders in the committed metadata, replaced in the deployed copy. */
+/** Placeholders in the committed metadata, replaced when the CLI converts the source. */
 export const PLACEHOLDERS = {
   proxyUrl: 'https://proxy.invalid',
   outboundEndpoint: 'https://proxy.invalid/salesforce/v1/outbound-messages/REPLACE_WITH_TOKEN',
+  outboundToken: 'REPLACE_WITH_TOKEN',
   integrationUser: 'replace-with-integration-username@custompms.invalid',
 } as const;
+
+/** The environment variables sfdx-project.json's `replacements` read. */
+export const REPLACEMENT_ENV = {
+  /** Must be `true` for any replacement to apply (`replaceWhenEnv`). */
+  enable: 'CUSTOMPMS_REPLACE_PLACEHOLDERS',
+  proxyUrl: 'CUSTOMPMS_PROXY_URL',
+  outboundToken: 'OUTBOUND_MESSAGE_TOKEN',
+  integrationUser: 'CUSTOMPMS_INTEGRATION_USER',
+} as const;
+
+/** Which variable replaces which placeholder string. */
+const REPLACED_BY: Record<string, string> = {
+  [PLACEHOLDERS.proxyUrl]: REPLACEMENT_ENV.proxyUrl,
+  [PLACEHOLDERS.outboundToken]: REPLACEMENT_ENV.outboundToken,
+  [PLACEHOLDERS.integrationUser]: REPLACEMENT_ENV.integrationUser,
+};
 
 const METADATA = path.join('force-app', 'main', 'default');
 /** Files that carry placeholders, relative to the project root. */
@@ -56,9 +77,11 @@ export const SUBSTITUTED_FILES = {
   subscriberConfigs: path.join(METADATA, 'platformEventSubscriberConfigs'),
 } as const;
 
+/** The Flow that sends the outbound message; it must be active. */
+export const FLOW_NAME = 'Custompms_Task_Outbound_Message';
 export const INTEGRATION_PERMISSION_SET = 'Custompms_Integration';
 export const ADMIN_PERMISSION_SET = 'Custompms_Admin';
-export const TEST_LEVELS = ['RunLocalTests', 'RunAllTestsInOrg', 'NoTestRun'] as const;
+export const TEST_LEVELS = ['RunLocalTests', 'RunSpecifiedTests', 'RunAllTestsInOrg', 'NoTestRun'] as const;
 export type TestLevel = (typeof TEST_LEVELS)[number];
 
 export interface DeployOptions {
@@ -72,6 +95,8 @@ export interface DeployOptions {
   testLevel: TestLevel;
   waitMinutes: number;
   printOnly: boolean;
+  /** Skip the deploy; activate and verify the Flow, assign, check (after a plain CLI deploy). */
+  postDeploy: boolean;
   /** Deploy to the Salesforce emulator at this instance URL, logging in with the access token. */
   emulator?: { instanceUrl: string; accessToken: string };
 }
@@ -88,12 +113,14 @@ const ACCESS_TOKEN = /^00D\w{12,15}![\w.]+$/;
 
 export const USAGE = `Usage: npx tsx scripts/deploy-org.ts --target-org <alias|username> --proxy-url <https://...>
        --integration-user <username> [--admin-users <u1,u2>] [--outbound-token <token>]
-       [--validate] [--test-level RunLocalTests|RunAllTestsInOrg|NoTestRun] [--wait <minutes>] [--print-only]
-       [--emulator <instance URL> [--access-token <token>]]
+       [--validate] [--test-level RunLocalTests|RunSpecifiedTests|RunAllTestsInOrg|NoTestRun] [--wait <minutes>]
+       [--print-only] [--post-deploy] [--emulator <instance URL> [--access-token <token>]]
+--post-deploy skips the deploy (made with a plain sf project deploy start) and runs the rest: Flow
+activation and check, permission-set assignment, the integration user's check, the Setup checklist.
 The outbound-message token defaults to $OUTBOUND_MESSAGE_TOKEN (the proxy's setting of that name).
 With --emulator the access token defaults to $SF_ACCESS_TOKEN and --target-org to ${EMULATOR_ALIAS}.`;
 
-const FLAGS = new Set(['--validate', '--print-only', '--help']);
+const FLAGS = new Set(['--validate', '--print-only', '--post-deploy', '--help']);
 const OPTIONS = new Set([
   '--target-org',
   '--proxy-url',
@@ -204,7 +231,12 @@ export function parseArgs(
   const validate = flags.has('--validate');
   // The emulator validates without tests (it cannot run Apex); a real org's validation runs them.
   if (validate && testLevel === 'NoTestRun' && !emulator) {
-    throw new UsageError('--validate runs the Apex tests: use RunLocalTests or RunAllTestsInOrg');
+    throw new UsageError(
+      '--validate runs the Apex tests: use RunLocalTests, RunSpecifiedTests or RunAllTestsInOrg',
+    );
+  }
+  if (validate && flags.has('--post-deploy')) {
+    throw new UsageError('--post-deploy follows a real deploy; it cannot be combined with --validate');
   }
   const waitMinutes = Number(values.get('--wait') ?? '60');
   if (!Number.isInteger(waitMinutes) || waitMinutes < 1 || waitMinutes > 600) {
@@ -220,6 +252,7 @@ export function parseArgs(
     testLevel,
     waitMinutes,
     printOnly: flags.has('--print-only'),
+    postDeploy: flags.has('--post-deploy'),
     ...(emulator ? { emulator } : {}),
   };
 }
@@ -234,59 +267,29 @@ function escapeXml(text: string): string {
 }
 
 /**
- * Replaces the text of every `<element>placeholder</element>` in `xml`. Throws when there is none,
- * so a renamed placeholder can never slip through to an org.
+ * The environment the CLI needs for `sfdx-project.json`'s replacements. Values go verbatim into
+ * XML, so they are escaped here (a plain CLI user must not use `&`, `<` or `>`; the options'
+ * checks already refuse them in usernames and the token).
  */
-export function replaceElementText(
-  xml: string,
-  element: string,
-  placeholder: string,
-  value: string,
-  where: string,
-): string {
-  const pattern = new RegExp(
-    `(<${element}>)\\s*${placeholder.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*(</${element}>)`,
-    'g',
-  );
-  if (!pattern.test(xml)) throw new Error(`${where}: no <${element}>${placeholder}</${element}> to replace`);
-  return xml.replace(pattern, (_match, open: string, close: string) => `${open}${escapeXml(value)}${close}`);
-}
-
-/** The outbound message with its endpoint and integration user set. */
-export function substituteWorkflow(
-  xml: string,
+export function replacementEnvironment(
   options: Pick<DeployOptions, 'proxyUrl' | 'outboundToken' | 'integrationUser'>,
-): string {
-  const withEndpoint = replaceElementText(
-    xml,
-    'endpointUrl',
-    PLACEHOLDERS.outboundEndpoint,
-    outboundEndpoint(options.proxyUrl, options.outboundToken),
-    SUBSTITUTED_FILES.workflow,
-  );
-  return replaceElementText(
-    withEndpoint,
-    'integrationUser',
-    PLACEHOLDERS.integrationUser,
-    options.integrationUser,
-    SUBSTITUTED_FILES.workflow,
-  );
+): Record<string, string> {
+  return {
+    [REPLACEMENT_ENV.enable]: 'true',
+    [REPLACEMENT_ENV.proxyUrl]: escapeXml(options.proxyUrl),
+    [REPLACEMENT_ENV.outboundToken]: options.outboundToken,
+    [REPLACEMENT_ENV.integrationUser]: escapeXml(options.integrationUser),
+  };
 }
 
-/** The Named Credential with the proxy URL. */
-export function substituteNamedCredential(xml: string, proxyUrl: string): string {
-  return replaceElementText(
-    xml,
-    'parameterValue',
-    PLACEHOLDERS.proxyUrl,
-    proxyUrl,
-    SUBSTITUTED_FILES.namedCredential,
-  );
-}
-
-/** A PlatformEventSubscriberConfig running its trigger as the integration user. */
-export function substituteSubscriberConfig(xml: string, integrationUser: string, where: string): string {
-  return replaceElementText(xml, 'user', PLACEHOLDERS.integrationUser, integrationUser, where);
+/** One `replacements` entry of sfdx-project.json (the subset this project uses). */
+export interface ProjectReplacement {
+  filename?: string;
+  glob?: string;
+  stringToReplace?: string;
+  replaceWithEnv?: string;
+  replaceWhenEnv?: { env: string; value: string }[];
+  allowUnsetEnvVariable?: boolean;
 }
 
 function filesUnder(folder: string): string[] {
@@ -296,39 +299,59 @@ function filesUnder(folder: string): string[] {
   });
 }
 
-/**
- * Copies the project (sfdx-project.json, .forceignore, force-app) to a new temporary folder and
- * applies the substitutions there. The source project is only read. Returns the copy's root.
- */
-export function prepareDeployProject(projectRoot: string, options: DeployOptions): string {
-  const copy = mkdtempSync(path.join(tmpdir(), 'custompms-deploy-'));
-  for (const entry of ['sfdx-project.json', '.forceignore', 'force-app']) {
-    const source = path.join(projectRoot, entry);
-    if (existsSync(source)) cpSync(source, path.join(copy, entry), { recursive: true });
-  }
-  const edit = (relative: string, change: (xml: string) => string): void => {
-    const file = path.join(copy, relative);
-    writeFileSync(file, change(readFileSync(file, 'utf8')));
-  };
-  edit(SUBSTITUTED_FILES.workflow, (xml) => substituteWorkflow(xml, options));
-  edit(SUBSTITUTED_FILES.namedCredential, (xml) => substituteNamedCredential(xml, options.proxyUrl));
-  const configs = readdirSync(path.join(copy, SUBSTITUTED_FILES.subscriberConfigs));
-  if (configs.length === 0)
-    throw new Error(`No subscriber configs in ${SUBSTITUTED_FILES.subscriberConfigs}`);
-  for (const name of configs) {
-    const relative = path.join(SUBSTITUTED_FILES.subscriberConfigs, name);
-    edit(relative, (xml) => substituteSubscriberConfig(xml, options.integrationUser, relative));
-  }
-  const leftovers = filesUnder(path.join(copy, 'force-app')).filter((file) =>
-    /proxy\.invalid|custompms\.invalid|REPLACE_WITH_/.test(readFileSync(file, 'utf8')),
-  );
-  if (leftovers.length > 0) {
-    rmSync(copy, { recursive: true, force: true });
-    throw new Error(
-      `Placeholders left after substitution in: ${leftovers.map((f) => path.relative(copy, f)).join(', ')}`,
+/** Whether a replacement entry applies to a file (relative to the project root, `/` separators). */
+function replacementMatches(replacement: ProjectReplacement, relative: string): boolean {
+  if (replacement.filename) return relative === replacement.filename;
+  if (replacement.glob) {
+    const pattern = new RegExp(
+      `^${replacement.glob
+        .split('*')
+        .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+        .join('[^/]*')}$`,
     );
+    return pattern.test(relative);
   }
-  return copy;
+  return false;
+}
+
+/**
+ * Checks sfdx-project.json against force-app: every placeholder in every file has a replacement
+ * that reads the right variable, only when CUSTOMPMS_REPLACE_PLACEHOLDERS=true, and never with an
+ * unset variable allowed (that would deploy an empty value). Returns the problems (none: fine).
+ */
+export function checkReplacements(projectRoot: string): string[] {
+  const project = JSON.parse(readFileSync(path.join(projectRoot, 'sfdx-project.json'), 'utf8')) as {
+    replacements?: ProjectReplacement[];
+  };
+  const replacements = project.replacements ?? [];
+  const problems: string[] = [];
+  for (const [index, replacement] of replacements.entries()) {
+    const gated = replacement.replaceWhenEnv?.some(
+      (condition) => condition.env === REPLACEMENT_ENV.enable && condition.value === 'true',
+    );
+    if (!gated) problems.push(`replacements[${index}] is not gated by ${REPLACEMENT_ENV.enable}=true`);
+    if (replacement.allowUnsetEnvVariable) problems.push(`replacements[${index}] allows an unset variable`);
+  }
+  const forceApp = path.join(projectRoot, 'force-app');
+  for (const file of filesUnder(forceApp)) {
+    const relative = path.relative(projectRoot, file).split(path.sep).join('/');
+    const text = readFileSync(file, 'utf8');
+    for (const [placeholder, variable] of Object.entries(REPLACED_BY)) {
+      if (!text.includes(placeholder)) continue;
+      const covered = replacements.some(
+        (r) =>
+          replacementMatches(r, relative) &&
+          r.stringToReplace === placeholder &&
+          r.replaceWithEnv === variable,
+      );
+      if (!covered) problems.push(`${relative}: no replacement of ${placeholder} by $${variable}`);
+    }
+    const leftover = /proxy\.invalid|custompms\.invalid|REPLACE_WITH_[A-Z_]+/.exec(
+      Object.keys(REPLACED_BY).reduce((rest, placeholder) => rest.split(placeholder).join(''), text),
+    );
+    if (leftover) problems.push(`${relative}: placeholder ${leftover[0]} has no replacement variable`);
+  }
+  return problems;
 }
 
 /** One sf CLI invocation: its arguments, and a printable form with the token masked. */
@@ -345,8 +368,18 @@ function sfCommand(args: string[], secret?: string): SfCommand {
   return { args, display };
 }
 
-/** The deploy (or validate) command for the prepared copy. */
-export function deployCommand(options: DeployOptions): SfCommand {
+/** The names of the project's Apex test classes (`*_Tests.cls`), for RunSpecifiedTests. */
+export function projectTestClasses(projectRoot: string): string[] {
+  const classes = path.join(projectRoot, METADATA, 'classes');
+  if (!existsSync(classes)) return [];
+  return readdirSync(classes)
+    .filter((name) => name.endsWith('_Tests.cls'))
+    .map((name) => name.slice(0, -'.cls'.length))
+    .sort();
+}
+
+/** The deploy (or validate) command, run in the project root. */
+export function deployCommand(options: DeployOptions, testClasses: readonly string[] = []): SfCommand {
   // `deploy start --dry-run` is a check-only deploy that runs the tests; unlike `deploy validate`
   // it also runs them on sandboxes.
   const args = [
@@ -360,6 +393,7 @@ export function deployCommand(options: DeployOptions): SfCommand {
     options.targetOrg,
     '--test-level',
     options.testLevel,
+    ...(options.testLevel === 'RunSpecifiedTests' ? testClasses.flatMap((name) => ['--tests', name]) : []),
     '--wait',
     String(options.waitMinutes),
   ];
@@ -379,6 +413,78 @@ export function loginCommand(options: DeployOptions): SfCommand | undefined {
     '--alias',
     options.targetOrg,
   ]);
+}
+
+/**
+ * A SOQL query through `sf api request rest` (the raw REST or Tooling answer; `sf data query` first
+ * asks the org for column metadata, which the emulator does not serve and the script does not need).
+ */
+export function queryCommand(
+  options: DeployOptions,
+  soql: string,
+  tooling = false,
+  apiVersion = '65.0',
+): SfCommand {
+  return sfCommand([
+    'api',
+    'request',
+    'rest',
+    `/services/data/v${apiVersion}/${tooling ? 'tooling/' : ''}query?q=${encodeURIComponent(soql)}`,
+    '--target-org',
+    options.targetOrg,
+  ]);
+}
+
+/** Reads the org's kind (production or not). */
+export function organizationQuery(options: DeployOptions): SfCommand {
+  return queryCommand(options, 'SELECT IsSandbox, OrganizationType FROM Organization');
+}
+
+/**
+ * A production org in the sense of Flow deployment: "This setting isn't available in developer,
+ * sandbox, or other non-production orgs because you can always deploy a new active version"
+ * (Salesforce Help, "Deploy Processes and Flows as Active").
+ */
+export function isProduction(organization: { IsSandbox?: unknown; OrganizationType?: unknown }): boolean {
+  return organization.IsSandbox === false && organization.OrganizationType !== 'Developer Edition';
+}
+
+/** Reads the Flow's definition: its id, active version and latest version number (Tooling API). */
+export function flowQuery(options: DeployOptions): SfCommand {
+  return queryCommand(
+    options,
+    `SELECT Id, ActiveVersionId, LatestVersion.VersionNumber FROM FlowDefinition WHERE DeveloperName = '${FLOW_NAME}'`,
+    true,
+  );
+}
+
+/** Activates a Flow version: Tooling API PATCH of FlowDefinition `Metadata.activeVersionNumber`. */
+export function activateFlowCommand(
+  options: DeployOptions,
+  definitionId: string,
+  versionNumber: number,
+  apiVersion = '65.0',
+): SfCommand {
+  return sfCommand([
+    'api',
+    'request',
+    'rest',
+    `/services/data/v${apiVersion}/tooling/sobjects/FlowDefinition/${definitionId}`,
+    '--method',
+    'PATCH',
+    '--body',
+    JSON.stringify({ Metadata: { activeVersionNumber: versionNumber } }),
+    '--target-org',
+    options.targetOrg,
+  ]);
+}
+
+/** The record-access grants the integration user holds, through its profile or permission sets. */
+export function integrationAccessQuery(options: DeployOptions): SfCommand {
+  return queryCommand(
+    options,
+    `SELECT PermissionSet.PermissionsViewAllData, PermissionSet.PermissionsModifyAllData FROM PermissionSetAssignment WHERE Assignee.Username = '${options.integrationUser}'`,
+  );
 }
 
 /** Permission-set assignments (none when only validating, nor on the emulator). */
@@ -414,37 +520,120 @@ export function assignmentCommands(options: DeployOptions): SfCommand[] {
   return commands;
 }
 
+/** The Setup step that activates the Flow by hand (what the script says when it cannot). */
+export const FLOW_ACTIVATION_STEP = `Setup → Process Automation → Flows → "Custompms Task Outbound Message" → open the latest version → Activate (or, before deploying, Setup → Process Automation Settings → "Deploy processes and flows as active", which makes production deploys run the Apex tests for the Flow too).`;
+
+/** The Setup step that gives the integration user record access (README "What the integration user needs"). */
+export const RECORD_ACCESS_STEP = `Give the integration user the system permissions "View All Data" and "Modify All Data" (its profile, or a permission set you create): Tasks are private to their owner and Task has no object-level View All / Modify All, so without them the proxy cannot read or update a Task reassigned to someone it cannot see.`;
+
 /** What an admin still does in Setup after the deploy. */
 export function setupChecklist(options: DeployOptions): string[] {
   return [
     `Setup → Named Credentials → External Credentials → Custompms Proxy → principal Custompms_Proxy_Principal: add the authentication parameter ApiKey = the proxy's PROXY_API_KEY (the secret never goes into metadata).`,
     `Check that Named Credential Custompms_Proxy points at ${options.proxyUrl} and that a test callout reaches it (the proxy's /readyz).`,
-    `Integration user ${options.integrationUser}: an active user with the Salesforce licence, API access and ${INTEGRATION_PERMISSION_SET} (assigned by this script${options.validate ? ' on a real deploy' : ''}). Give it access to every Task it must sync (own them, or a role/sharing that reaches them) and Division management if divisions are enabled.`,
+    `Integration user ${options.integrationUser}: an active user with the Salesforce licence, API access and ${INTEGRATION_PERMISSION_SET} (assigned by this script${options.validate ? ' on a real deploy' : ''}). ${RECORD_ACCESS_STEP} With divisions enabled it also manages Divisions (Modify All Data covers it).`,
     `Platform event triggers run as ${options.integrationUser} (PlatformEventSubscriberConfig); if you change the integration user, redeploy with the new --integration-user.`,
     `Divisions: Setup → Company Information shows whether divisions are enabled (enabling needs Salesforce Support). Without them the sync runs without Division and Task.Division.`,
-    `Outbound message Custompms_Task_Changed: Setup → Outbound Messages shows the endpoint ${outboundEndpoint(options.proxyUrl, '***')} and its delivery status; the Flow Custompms_Task_Outbound_Message must be Active.`,
+    `Outbound message Custompms_Task_Changed: Setup → Outbound Messages shows the endpoint ${outboundEndpoint(options.proxyUrl, '***')} and its delivery status; the Flow ${FLOW_NAME} is active (this script activates and checks it).`,
     `Proxy side: set SALESFORCE_ORG_ID to this org's id and OUTBOUND_MESSAGE_TOKEN to the token used here; give admins ${ADMIN_PERMISSION_SET}${options.adminUsers.length > 0 ? ` (assigned to ${options.adminUsers.join(', ')})` : ''}.`,
-    `Field maps: Setup → Custom Metadata Types → Custompms Field Map / Custompms Sync Setting hold the shipped mapping; edit there to change it (the proxy reads them back).`,
+    `Field maps: Setup → Custom Metadata Types → Custompms Field Map / Custompms Sync Setting hold the shipped rows, which a redeploy resets; to change a row, add a record with Override checked (the proxy prefers it, and a redeploy never touches it).`,
   ];
 }
 
-// The project's own sf CLI (a dev dependency): the copy has no node_modules, and npx there would
-// fetch whatever version the registry has.
+interface SfRun {
+  status: number;
+  stdout: string;
+}
+
+// The project's own sf CLI (a dev dependency): npx would fetch whatever version the registry has.
 function runSf(
   command: SfCommand,
   projectRoot: string,
-  cwd: string,
-  extraEnv: Record<string, string> = {},
-): number {
+  extraEnv: Record<string, string>,
+  capture = false,
+): SfRun {
   console.log(`$ ${command.display}`);
   const sf = path.join(projectRoot, 'node_modules', '.bin', process.platform === 'win32' ? 'sf.cmd' : 'sf');
   const result = spawnSync(sf, command.args, {
-    cwd,
-    stdio: 'inherit',
+    cwd: projectRoot,
+    stdio: capture ? ['ignore', 'pipe', 'inherit'] : 'inherit',
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, SF_DISABLE_TELEMETRY: 'true', SF_SKIP_NEW_VERSION_CHECK: 'true', ...extraEnv },
   });
   if (result.error) throw result.error;
-  return result.status ?? 1;
+  return { status: result.status ?? 1, stdout: result.stdout ?? '' };
+}
+
+/** The records of a REST query answer as `sf api request rest` prints it. */
+export function queryRecords(stdout: string): Record<string, unknown>[] {
+  const start = stdout.search(/[[{]/);
+  const parsed = JSON.parse(start < 0 ? 'null' : stdout.slice(start)) as
+    { records?: Record<string, unknown>[] } | { message?: string; errorCode?: string }[] | null;
+  if (!parsed || Array.isArray(parsed) || !Array.isArray(parsed.records)) {
+    const error = Array.isArray(parsed) ? parsed[0] : undefined;
+    throw new Error(`query failed: ${error ? `${error.errorCode}: ${error.message}` : stdout.slice(0, 500)}`);
+  }
+  return parsed.records;
+}
+
+/** What the Flow's definition says: its id, whether a version is active, the latest version. */
+export function flowState(records: Record<string, unknown>[]): {
+  id: string;
+  active: boolean;
+  latestVersion: number | null;
+} | null {
+  const record = records[0];
+  if (!record) return null;
+  const latest = record.LatestVersion as { VersionNumber?: unknown } | null | undefined;
+  return {
+    id: String(record.Id),
+    active: typeof record.ActiveVersionId === 'string' && record.ActiveVersionId.length > 0,
+    latestVersion: typeof latest?.VersionNumber === 'number' ? latest.VersionNumber : null,
+  };
+}
+
+/** Whether any of the integration user's permission sets (its profile's included) grants both. */
+export function hasRecordAccess(records: Record<string, unknown>[]): {
+  viewAll: boolean;
+  modifyAll: boolean;
+} {
+  const grants = records.map((r) => (r.PermissionSet ?? {}) as Record<string, unknown>);
+  return {
+    viewAll: grants.some((g) => g.PermissionsViewAllData === true),
+    modifyAll: grants.some((g) => g.PermissionsModifyAllData === true),
+  };
+}
+
+/**
+ * Makes sure the Flow is active after a deploy: activates its latest version when none is, then
+ * reads it back. Returns an error message naming the Setup step, or undefined when active.
+ */
+function ensureFlowActive(
+  options: DeployOptions,
+  run: (command: SfCommand, capture?: boolean) => SfRun,
+  production: boolean,
+): string | undefined {
+  const read = () => {
+    const answer = run(flowQuery(options), true);
+    return answer.status === 0 ? flowState(queryRecords(answer.stdout)) : null;
+  };
+  let state = read();
+  if (!state) return `The Flow ${FLOW_NAME} was not found after the deploy. ${FLOW_ACTIVATION_STEP}`;
+  if (state.active) {
+    console.log(`Flow ${FLOW_NAME} is active.`);
+    return undefined;
+  }
+  console.log(
+    `Flow ${FLOW_NAME} arrived inactive${production ? ' (a production org deploys Flows inactive unless "Deploy processes and flows as active" is on)' : ''}; activating version ${state.latestVersion}.`,
+  );
+  if (state.latestVersion !== null) run(activateFlowCommand(options, state.id, state.latestVersion), true);
+  state = read();
+  if (!state?.active) {
+    return `The Flow ${FLOW_NAME} is not active, so no Task change reaches the proxy. ${FLOW_ACTIVATION_STEP}`;
+  }
+  console.log(`Flow ${FLOW_NAME} activated.`);
+  return undefined;
 }
 
 /** Runs the whole deploy; returns the process exit code. */
@@ -465,49 +654,107 @@ export function main(argv: readonly string[], env: Readonly<Record<string, strin
     throw error;
   }
   const projectRoot = path.resolve(__dirname, '..');
-  const copy = prepareDeployProject(projectRoot, options);
-  // The emulator target keeps the CLI's auth files in a throwaway HOME inside the copy.
-  const sfEnv: Record<string, string> = options.emulator
-    ? {
-        HOME: path.join(copy, '.sf-home'),
-        SF_ACCESS_TOKEN: options.emulator.accessToken,
-        SF_USE_GENERIC_UNIX_KEYCHAIN: 'true',
-      }
-    : {};
-  if (options.emulator) mkdirSync(sfEnv.HOME!, { recursive: true });
+  const problems = checkReplacements(projectRoot);
+  if (problems.length > 0) {
+    console.error(`sfdx-project.json replacements do not cover force-app:\n  ${problems.join('\n  ')}`);
+    return 1;
+  }
+  const testClasses = projectTestClasses(projectRoot);
+  // The emulator target keeps the CLI's auth files in a throwaway HOME.
+  const home = options.emulator ? mkdtempSync(path.join(tmpdir(), 'custompms-sf-home-')) : undefined;
+  const sfEnv: Record<string, string> = {
+    ...replacementEnvironment(options),
+    ...(options.emulator
+      ? { HOME: home!, SF_ACCESS_TOKEN: options.emulator.accessToken, SF_USE_GENERIC_UNIX_KEYCHAIN: 'true' }
+      : {}),
+  };
+  const run = (command: SfCommand, capture = false): SfRun => runSf(command, projectRoot, sfEnv, capture);
   try {
     const login = loginCommand(options);
-    const commands = [...(login ? [login] : []), deployCommand(options), ...assignmentCommands(options)];
+    const deploy = options.postDeploy ? [] : [deployCommand(options, testClasses)];
     if (options.printOnly) {
-      console.log('Prepared a substituted copy of the project; would run there:');
+      console.log(
+        `Would run, in ${projectRoot}, with ${Object.values(REPLACEMENT_ENV).join(', ')} set (the token is not shown):`,
+      );
+      const commands = [
+        ...(login ? [login] : []),
+        organizationQuery(options),
+        ...deploy,
+        ...(options.validate ? [] : [flowQuery(options)]),
+        ...assignmentCommands(options),
+      ];
       for (const command of commands) console.log(`  ${command.display}`);
-    } else {
-      for (const command of commands) {
-        const status = runSf(command, projectRoot, copy, sfEnv);
-        if (status !== 0) {
-          console.error(`sf exited with ${status}; stopping.`);
-          return status;
-        }
+      console.log('\nAfter the deploy, still to do in Setup:');
+      setupChecklist(options).forEach((step, index) => console.log(`  ${index + 1}. ${step}`));
+      return 0;
+    }
+    if (login && run(login).status !== 0) {
+      console.error('sf org login failed; stopping.');
+      return 1;
+    }
+    const organization = run(organizationQuery(options), true);
+    if (organization.status !== 0) {
+      console.error('Could not read the org (sf data query on Organization); stopping.');
+      return organization.status;
+    }
+    const production = isProduction(queryRecords(organization.stdout)[0] ?? {});
+    console.log(
+      `Target org: ${production ? 'production' : 'not production (sandbox, developer or scratch)'}.`,
+    );
+    if (production && options.testLevel === 'NoTestRun' && !options.postDeploy) {
+      console.error(
+        'A production org runs Apex tests on every deploy with Apex: use RunLocalTests or RunSpecifiedTests.',
+      );
+      return 2;
+    }
+    for (const command of deploy) {
+      const status = run(command).status;
+      if (status !== 0) {
+        console.error(`sf exited with ${status}; stopping.`);
+        return status;
+      }
+    }
+    if (options.validate) {
+      console.log(
+        options.emulator
+          ? '\nValidated against the emulator (nothing changed).'
+          : '\nValidated (nothing changed in the org). After the real deploy, still to do in Setup:',
+      );
+      if (!options.emulator)
+        setupChecklist(options).forEach((step, index) => console.log(`  ${index + 1}. ${step}`));
+      return 0;
+    }
+    const flowProblem = ensureFlowActive(options, run, production);
+    if (flowProblem) {
+      console.error(flowProblem);
+      return 1;
+    }
+    for (const command of assignmentCommands(options)) {
+      const status = run(command).status;
+      if (status !== 0) {
+        console.error(`sf exited with ${status}; stopping.`);
+        return status;
       }
     }
     if (options.emulator) {
-      console.log(
-        options.validate
-          ? '\nValidated against the emulator (nothing changed).'
-          : `\nDeployed to the emulator at ${options.emulator.instanceUrl}.`,
-      );
+      console.log(`\nDeployed to the emulator at ${options.emulator.instanceUrl}.`);
       return 0;
     }
-    const heading = options.printOnly
-      ? 'After the deploy, still to do in Setup:'
-      : options.validate
-        ? 'Validated (nothing changed in the org). After the real deploy, still to do in Setup:'
-        : 'Deployed. Still to do in Setup:';
-    console.log(`\n${heading}`);
+    const access = run(integrationAccessQuery(options), true);
+    if (access.status === 0) {
+      const grants = hasRecordAccess(queryRecords(access.stdout));
+      if (!grants.viewAll || !grants.modifyAll)
+        console.warn(
+          `WARNING: ${options.integrationUser} lacks ${[grants.viewAll ? '' : 'View All Data', grants.modifyAll ? '' : 'Modify All Data'].filter(Boolean).join(' and ')}. ${RECORD_ACCESS_STEP}`,
+        );
+    } else {
+      console.warn(`WARNING: could not read ${options.integrationUser}'s permissions. ${RECORD_ACCESS_STEP}`);
+    }
+    console.log('\nDeployed. Still to do in Setup:');
     setupChecklist(options).forEach((step, index) => console.log(`  ${index + 1}. ${step}`));
     return 0;
   } finally {
-    rmSync(copy, { recursive: true, force: true });
+    if (home) rmSync(home, { recursive: true, force: true });
   }
 }
 

@@ -6,11 +6,11 @@
  * Slow by nature (each CLI start takes seconds on two cores): few, meaningful cases.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ComponentSet } from '@salesforce/source-deploy-retrieve';
-import { prepareDeployProject, SUBSTITUTED_FILES } from '../../scripts/deploy-org';
+import { SUBSTITUTED_FILES } from '../../scripts/deploy-org';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../emulators/salesforce';
 import { findField } from '../emulators/salesforce/schema/types';
 
@@ -53,6 +53,16 @@ function run(
     child.once('error', reject);
     child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
+}
+
+/** The environment README "Deploying the org metadata" documents for a plain `sf project deploy start`. */
+function documentedEnv(integrationUser: string): Record<string, string> {
+  return {
+    CUSTOMPMS_REPLACE_PLACEHOLDERS: 'true',
+    CUSTOMPMS_PROXY_URL: 'http://127.0.0.1:9',
+    CUSTOMPMS_INTEGRATION_USER: integrationUser,
+    OUTBOUND_MESSAGE_TOKEN: OUTBOUND_TOKEN,
+  };
 }
 
 describe('the real sf CLI against the Salesforce emulator', () => {
@@ -147,17 +157,10 @@ describe('the real sf CLI against the Salesforce emulator', () => {
   });
 
   it('fails a broken copy with a component-failure row per fault, file and line included, and applies none of it', async () => {
-    const copy = prepareDeployProject(ROOT, {
-      targetOrg: 'emu',
-      proxyUrl: 'http://127.0.0.1:9',
-      outboundToken: OUTBOUND_TOKEN,
-      integrationUser: sf.integrationUsername,
-      adminUsers: [],
-      validate: false,
-      testLevel: 'NoTestRun',
-      waitMinutes: 5,
-      printOnly: false,
-    });
+    const copy = mkdtempSync(path.join(tmpdir(), 'sf-cli-broken-'));
+    for (const entry of ['sfdx-project.json', '.forceignore', 'force-app']) {
+      cpSync(path.join(ROOT, entry), path.join(copy, entry), { recursive: true });
+    }
     const home = mkdtempSync(path.join(tmpdir(), 'sf-cli-home-'));
     try {
       const metadata = path.join(copy, 'force-app', 'main', 'default');
@@ -183,7 +186,7 @@ describe('the real sf CLI against the Salesforce emulator', () => {
           '<fields>Subject</fields>\n        <fields>No_Such_Field__c</fields>',
         ),
       );
-      const env = { HOME: home, SF_ACCESS_TOKEN: token };
+      const env = { HOME: home, SF_ACCESS_TOKEN: token, ...documentedEnv(sf.integrationUsername) };
       const login = await run(
         SF,
         ['org', 'login', 'access-token', '--instance-url', sf.url, '--no-prompt', '--alias', 'emu'],
@@ -271,6 +274,68 @@ describe('the real sf CLI against the Salesforce emulator', () => {
     } finally {
       rmSync(copy, { recursive: true, force: true });
       rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it('deploys force-app with a plain `sf project deploy start` and only the documented environment; deploy-org --post-deploy then checks the Flow', async () => {
+    const plain = await startSalesforceEmulator();
+    const home = mkdtempSync(path.join(tmpdir(), 'sf-cli-home-'));
+    try {
+      const env = { HOME: home, SF_ACCESS_TOKEN: plain.tokenFor(plain.adminUsername) };
+      const login = await run(
+        SF,
+        ['org', 'login', 'access-token', '--instance-url', plain.url, '--no-prompt', '--alias', 'plain'],
+        { env },
+      );
+      expect(login.code).toBe(0);
+      const deployArgs = ['project', 'deploy', 'start', '--source-dir', 'force-app', '--target-org', 'plain'];
+      // Without the variables the placeholders would reach the org: the integration user placeholder
+      // names no user, so the deploy fails instead of deploying a dead endpoint.
+      const withoutEnv = await run(
+        SF,
+        [...deployArgs, '--test-level', 'NoTestRun', '--wait', '5', '--json'],
+        {
+          env,
+        },
+      );
+      expect(withoutEnv.code).not.toBe(0);
+      expect(plain.org.schema.apexClasses.size).toBe(0);
+
+      const deploy = await run(SF, [...deployArgs, '--test-level', 'NoTestRun', '--wait', '5'], {
+        env: { ...env, ...documentedEnv(plain.integrationUsername) },
+      });
+      expect(deploy.code).toBe(0);
+      expect(plain.org.schema.outboundMessages.get('Task.Custompms_Task_Changed')).toMatchObject({
+        endpointUrl: `http://127.0.0.1:9/salesforce/v1/outbound-messages/${OUTBOUND_TOKEN}`,
+      });
+      const committed = (relative: string) => readFileSync(path.join(ROOT, relative), 'utf8');
+      expect(committed(SUBSTITUTED_FILES.workflow)).toContain('REPLACE_WITH_TOKEN');
+      expect(committed(SUBSTITUTED_FILES.namedCredential)).toContain('https://proxy.invalid');
+
+      // The script's checks on top of the plain deploy: the Flow is verified active.
+      const post = await run(
+        TSX,
+        [
+          'scripts/deploy-org.ts',
+          '--emulator',
+          plain.url,
+          '--proxy-url',
+          'http://127.0.0.1:9',
+          '--integration-user',
+          plain.integrationUsername,
+          '--outbound-token',
+          OUTBOUND_TOKEN,
+          '--post-deploy',
+        ],
+        { env: { SF_ACCESS_TOKEN: plain.tokenFor(plain.adminUsername) } },
+      );
+      expect(`${post.code} ${post.stdout}`).toMatch(
+        /^0 [\s\S]*Flow Custompms_Task_Outbound_Message is active/,
+      );
+      expect(post.stdout).not.toContain('project deploy start');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+      await plain.close();
     }
   });
 });

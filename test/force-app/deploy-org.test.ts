@@ -1,27 +1,38 @@
 /**
- * The deploy script's logic, offline: argument parsing, substitution into a temporary copy (the
- * committed source stays untouched), the sf commands it would run, and the Setup checklist.
+ * The deploy script's logic, offline: argument parsing, sfdx-project.json's replacements (checked
+ * against force-app and applied by source-deploy-retrieve itself, the CLI's converter), the sf
+ * commands it would run, the production and Flow checks, and the Setup checklist.
  */
-import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ComponentSet, MetadataConverter } from '@salesforce/source-deploy-retrieve';
+import JSZip from 'jszip';
 import {
   EMULATOR_ALIAS,
+  FLOW_ACTIVATION_STEP,
+  FLOW_NAME,
   loginCommand,
   PLACEHOLDERS,
-  SUBSTITUTED_FILES,
+  REPLACEMENT_ENV,
   UsageError,
+  activateFlowCommand,
   assignmentCommands,
+  checkReplacements,
   deployCommand,
+  flowQuery,
+  flowState,
+  hasRecordAccess,
+  isProduction,
   main,
   normalizeProxyUrl,
+  organizationQuery,
   outboundEndpoint,
   parseArgs,
-  prepareDeployProject,
-  replaceElementText,
+  projectTestClasses,
+  queryRecords,
+  replacementEnvironment,
   setupChecklist,
-  substituteNamedCredential,
-  substituteSubscriberConfig,
-  substituteWorkflow,
   type DeployOptions,
 } from '../../scripts/deploy-org';
 
@@ -40,17 +51,25 @@ function options(overrides: Partial<DeployOptions> = {}): DeployOptions {
   return { ...parseArgs(BASE_ARGS, { OUTBOUND_MESSAGE_TOKEN: TOKEN }), ...overrides };
 }
 
-function snapshot(folder: string): Map<string, string> {
-  const files = new Map<string, string>();
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const file = path.join(dir, name);
-      if (statSync(file).isDirectory()) walk(file);
-      else files.set(path.relative(root, file), readFileSync(file, 'utf8'));
+/** force-app converted to a metadata zip by source-deploy-retrieve, with `env` set meanwhile. */
+async function convert(env: Record<string, string>): Promise<Map<string, string>> {
+  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, env);
+  try {
+    const set = ComponentSet.fromSource(path.join(root, 'force-app'));
+    set.projectDirectory = root;
+    const converted = await new MetadataConverter().convert(set, 'metadata', { type: 'zip' });
+    const zip = await JSZip.loadAsync(converted.zipBuffer!);
+    const files = new Map<string, string>();
+    for (const entry of Object.values(zip.files))
+      if (!entry.dir) files.set(entry.name, await entry.async('string'));
+    return files;
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
     }
-  };
-  walk(folder);
-  return files;
+  }
 }
 
 describe('parseArgs', () => {
@@ -66,6 +85,7 @@ describe('parseArgs', () => {
       testLevel: 'RunLocalTests',
       waitMinutes: 60,
       printOnly: false,
+      postDeploy: false,
     });
   });
 
@@ -97,7 +117,8 @@ describe('parseArgs', () => {
     [[...BASE_ARGS, '--bogus'], /Unknown argument --bogus/],
     [[...BASE_ARGS, '--wait'], /--wait needs a value/],
     [[...BASE_ARGS, '--wait', '0'], /--wait must be/],
-    [[...BASE_ARGS, '--test-level', 'RunSpecifiedTests'], /--test-level must be one of/],
+    [[...BASE_ARGS, '--test-level', 'RunSomeTests'], /--test-level must be one of/],
+    [[...BASE_ARGS, '--validate', '--post-deploy'], /cannot be combined with --validate/],
     [[...BASE_ARGS, '--validate', '--test-level', 'NoTestRun'], /--validate runs the Apex tests/],
     [[...BASE_ARGS, '--admin-users', 'not-a-user'], /not a username/],
     [
@@ -141,43 +162,68 @@ describe('normalizeProxyUrl', () => {
   });
 });
 
-describe('substitution', () => {
-  const workflow = readFileSync(path.join(root, SUBSTITUTED_FILES.workflow), 'utf8');
+describe('sfdx-project.json replacements', () => {
+  const values = replacementEnvironment(options());
 
-  it('sets the outbound endpoint and the integration user of the outbound message', () => {
-    const result = substituteWorkflow(workflow, options());
-    expect(result).toContain(
+  it('cover every placeholder in force-app, gated by CUSTOMPMS_REPLACE_PLACEHOLDERS, never allowing an unset variable', () => {
+    expect(checkReplacements(root)).toEqual([]);
+  });
+
+  it('are applied by source-deploy-retrieve (what the CLI sends) when the variables are set', async () => {
+    const files = await convert(values);
+    const all = [...files.values()].join('\n');
+    expect(all).not.toMatch(/proxy\.invalid|custompms\.invalid|REPLACE_WITH_/);
+    expect(files.get('workflows/Task.workflow')).toContain(
       `<endpointUrl>https://sync.acme.example/salesforce/v1/outbound-messages/${TOKEN}</endpointUrl>`,
     );
-    expect(result).toContain('<integrationUser>integration@acme.example</integrationUser>');
-    expect(result).not.toMatch(/\.invalid|REPLACE_WITH/);
-  });
-
-  it('sets the Named Credential URL', () => {
-    const xml = readFileSync(path.join(root, SUBSTITUTED_FILES.namedCredential), 'utf8');
-    expect(substituteNamedCredential(xml, 'https://sync.acme.example')).toContain(
+    expect(files.get('workflows/Task.workflow')).toContain(
+      '<integrationUser>integration@acme.example</integrationUser>',
+    );
+    expect(files.get('namedCredentials/Custompms_Proxy.namedCredential')).toContain(
       '<parameterValue>https://sync.acme.example</parameterValue>',
     );
+    const configs = [...files].filter(([name]) => /platformEventSubscriberConfig$/i.test(name));
+    expect(configs.length).toBe(2);
+    for (const [, xml] of configs) expect(xml).toContain('<user>integration@acme.example</user>');
+  }, 60_000);
+
+  it('leave the placeholders alone without CUSTOMPMS_REPLACE_PLACEHOLDERS (the emulator and offline checks convert the same project)', async () => {
+    const { [REPLACEMENT_ENV.enable]: _enable, ...rest } = values;
+    const files = await convert({ ...rest, [REPLACEMENT_ENV.enable]: 'false' });
+    expect(files.get('namedCredentials/Custompms_Proxy.namedCredential')).toContain(PLACEHOLDERS.proxyUrl);
+    expect(files.get('workflows/Task.workflow')).toContain(PLACEHOLDERS.outboundEndpoint);
+  }, 60_000);
+
+  it('escapes XML in the values and keeps the token as it is', () => {
+    expect(replacementEnvironment({ ...options(), proxyUrl: 'https://a.example/x&y' })).toMatchObject({
+      CUSTOMPMS_REPLACE_PLACEHOLDERS: 'true',
+      CUSTOMPMS_PROXY_URL: 'https://a.example/x&amp;y',
+      OUTBOUND_MESSAGE_TOKEN: TOKEN,
+      CUSTOMPMS_INTEGRATION_USER: 'integration@acme.example',
+    });
   });
 
-  it('sets the user of every subscriber config', () => {
-    const folder = path.join(root, SUBSTITUTED_FILES.subscriberConfigs);
-    for (const name of readdirSync(folder)) {
-      const xml = readFileSync(path.join(folder, name), 'utf8');
-      expect(substituteSubscriberConfig(xml, 'integration@acme.example', name)).toContain(
-        '<user>integration@acme.example</user>',
+  it('reports a placeholder without a replacement, and an ungated or unset-allowing entry', () => {
+    const copy = mkdtempSync(path.join(tmpdir(), 'replacements-'));
+    try {
+      cpSync(path.join(root, 'force-app'), path.join(copy, 'force-app'), { recursive: true });
+      const project = JSON.parse(readFileSync(path.join(root, 'sfdx-project.json'), 'utf8')) as {
+        replacements: Record<string, unknown>[];
+      };
+      project.replacements = project.replacements.filter(
+        (r) => r.replaceWithEnv !== 'OUTBOUND_MESSAGE_TOKEN',
       );
+      delete project.replacements[0]!.replaceWhenEnv;
+      project.replacements[1]!.allowUnsetEnvVariable = true;
+      writeFileSync(path.join(copy, 'sfdx-project.json'), JSON.stringify(project));
+      expect(checkReplacements(copy)).toEqual([
+        'replacements[0] is not gated by CUSTOMPMS_REPLACE_PLACEHOLDERS=true',
+        'replacements[1] allows an unset variable',
+        'force-app/main/default/workflows/Task.workflow-meta.xml: no replacement of REPLACE_WITH_TOKEN by $OUTBOUND_MESSAGE_TOKEN',
+      ]);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
     }
-  });
-
-  it('fails loudly when a placeholder is missing instead of deploying it', () => {
-    expect(() => replaceElementText('<a>other</a>', 'a', PLACEHOLDERS.proxyUrl, 'x', 'f.xml')).toThrow(
-      /f\.xml: no <a>https:\/\/proxy\.invalid<\/a>/,
-    );
-  });
-
-  it('escapes XML in substituted values', () => {
-    expect(replaceElementText('<a>P</a>', 'a', 'P', 'x&y<z', 'f')).toBe('<a>x&amp;y&lt;z</a>');
   });
 
   it('builds the endpoint the proxy serves', () => {
@@ -187,27 +233,87 @@ describe('substitution', () => {
   });
 });
 
-describe('prepareDeployProject', () => {
-  it('substitutes in a temporary copy and leaves the committed source untouched', () => {
-    const before = snapshot(path.join(root, 'force-app'));
-    const copy = prepareDeployProject(root, options());
-    try {
-      expect(snapshot(path.join(root, 'force-app'))).toEqual(before);
-      const copied = readFileSync(path.join(copy, SUBSTITUTED_FILES.workflow), 'utf8');
-      expect(copied).toContain(`/salesforce/v1/outbound-messages/${TOKEN}</endpointUrl>`);
-      expect(readFileSync(path.join(copy, 'sfdx-project.json'), 'utf8')).toContain('force-app');
-      // Every other file is copied as is.
-      const copiedFiles = [...snapshot(path.join(copy, 'force-app')).keys()].map((file) =>
-        path.relative(path.relative(root, copy), file),
-      );
-      expect(copiedFiles.sort()).toEqual([...before.keys()].sort());
-    } finally {
-      rmSync(copy, { recursive: true, force: true });
-    }
+describe('production orgs and the Flow', () => {
+  it('treats only a non-sandbox, non-Developer-Edition org as production', () => {
+    expect(isProduction({ IsSandbox: false, OrganizationType: 'Enterprise Edition' })).toBe(true);
+    expect(isProduction({ IsSandbox: true, OrganizationType: 'Enterprise Edition' })).toBe(false);
+    expect(isProduction({ IsSandbox: false, OrganizationType: 'Developer Edition' })).toBe(false);
+  });
+
+  it('reads the org, the Flow definition and activates the latest version through the Tooling API', () => {
+    expect(organizationQuery(options()).args).toEqual([
+      'api',
+      'request',
+      'rest',
+      `/services/data/v65.0/query?q=${encodeURIComponent('SELECT IsSandbox, OrganizationType FROM Organization')}`,
+      '--target-org',
+      'acme-prod',
+    ]);
+    expect(decodeURIComponent(flowQuery(options()).args[3]!)).toBe(
+      `/services/data/v65.0/tooling/query?q=SELECT Id, ActiveVersionId, LatestVersion.VersionNumber FROM FlowDefinition WHERE DeveloperName = '${FLOW_NAME}'`,
+    );
+    expect(activateFlowCommand(options(), '300000000000001AAA', 3).args).toEqual([
+      'api',
+      'request',
+      'rest',
+      '/services/data/v65.0/tooling/sobjects/FlowDefinition/300000000000001AAA',
+      '--method',
+      'PATCH',
+      '--body',
+      '{"Metadata":{"activeVersionNumber":3}}',
+      '--target-org',
+      'acme-prod',
+    ]);
+  });
+
+  it('parses the CLI answers', () => {
+    const answer = (records: unknown[]) => JSON.stringify({ totalSize: records.length, done: true, records });
+    expect(
+      flowState(
+        queryRecords(answer([{ Id: '300x', ActiveVersionId: null, LatestVersion: { VersionNumber: 2 } }])),
+      ),
+    ).toEqual({ id: '300x', active: false, latestVersion: 2 });
+    expect(
+      flowState(queryRecords(answer([{ Id: '300x', ActiveVersionId: '301y', LatestVersion: null }]))),
+    ).toEqual({
+      id: '300x',
+      active: true,
+      latestVersion: null,
+    });
+    expect(flowState([])).toBeNull();
+    expect(() => queryRecords(JSON.stringify([{ errorCode: 'INVALID_TYPE', message: 'no Bogus' }]))).toThrow(
+      /INVALID_TYPE: no Bogus/,
+    );
+    expect(
+      hasRecordAccess([
+        { PermissionSet: { PermissionsViewAllData: true, PermissionsModifyAllData: false } },
+        { PermissionSet: { PermissionsViewAllData: false, PermissionsModifyAllData: true } },
+      ]),
+    ).toEqual({ viewAll: true, modifyAll: true });
+    expect(hasRecordAccess([])).toEqual({ viewAll: false, modifyAll: false });
+  });
+
+  it('names the Setup step when the Flow cannot be activated', () => {
+    expect(FLOW_ACTIVATION_STEP).toMatch(/Flows → "Custompms Task Outbound Message" → .*Activate/);
+    expect(FLOW_ACTIVATION_STEP).toMatch(/Deploy processes and flows as active/);
   });
 });
 
 describe('sf commands', () => {
+  it('runs exactly the project test classes with RunSpecifiedTests', () => {
+    const classes = projectTestClasses(root);
+    expect(classes).toEqual(
+      expect.arrayContaining(['CustompmsPullJob_Tests', 'CustompmsRecordWriter_Tests']),
+    );
+    expect(classes.every((name) => name.endsWith('_Tests'))).toBe(true);
+    const args = deployCommand(options({ testLevel: 'RunSpecifiedTests' }), classes).args;
+    expect(args.filter((arg) => arg === '--tests')).toHaveLength(classes.length);
+    expect(args).toEqual(
+      expect.arrayContaining(['--test-level', 'RunSpecifiedTests', '--tests', classes[0]!]),
+    );
+    expect(deployCommand(options(), classes).args).not.toContain('--tests');
+  });
+
   it('deploys with RunLocalTests by default and assigns the integration permission set', () => {
     expect(deployCommand(options()).args).toEqual([
       'project',
@@ -275,6 +381,14 @@ describe('main', () => {
     expect(output).toContain('sf project deploy start --source-dir force-app --target-org acme-prod');
     expect(output).toMatch(/still to do in Setup/i);
     expect(output).not.toContain(TOKEN);
+  });
+
+  it('with --post-deploy prints no deploy, only the Flow check and the assignments', () => {
+    expect(main([...BASE_ARGS, '--print-only', '--post-deploy'], { OUTBOUND_MESSAGE_TOKEN: TOKEN })).toBe(0);
+    const output = log.mock.calls.map((call) => String(call[0])).join('\n');
+    expect(output).not.toContain('project deploy start');
+    expect(output).toContain('FlowDefinition');
+    expect(output).toContain('org assign permset --name Custompms_Integration');
   });
 
   it('exits 2 with the reason on a bad command line', () => {
