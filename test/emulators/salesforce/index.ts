@@ -3,7 +3,8 @@
  * `startSalesforceEmulator(options)` → `{ url, orgId, clientId, clientSecret, tokenFor, apiUsage,
  * org, close }`; `org` carries the controls (setProxy, setOutboundEndpoint, publish, published,
  * onEvent, faults, limits, outbound, apex, settle, transaction, users, deploySource, deployFiles,
- * deploys, applyMetadata).
+ * deploys, applyMetadata, setFlowDeployAsActive, activateFlow); users/profiles/roles and the
+ * access they give are in security/.
  */
 export { startSalesforceEmulator, type EmulatorOptions, type SalesforceEmulator } from './server';
 export {
@@ -12,6 +13,7 @@ export {
   DEFAULT_FORCE_APP,
   INTEGRATION_USERNAME_PLACEHOLDER,
   type OrgOptions,
+  type OrgType,
   type OrgWarning,
   type RequestLogEntry,
 } from './org';
@@ -21,10 +23,20 @@ export type { ApiUsageSnapshot, LimitsOptions } from './limits';
 export type { OutboundOptions, DeliveryAttempt, QueuedNotification } from './automation/outbound';
 export { isAck, OUTBOUND_NS, SOBJECT_NS } from './automation/outbound';
 export type { PublishedEvent } from './automation/event-bus';
-export type { AsyncApexJob, CalloutRecord, DebugLine } from './apex/runtime';
+export type { AsyncApexJob, CalloutRecord, DebugLine, Finalizer, FinalizerContext } from './apex/runtime';
+export { AccessLevel, HEAP_LIMIT, CPU_LIMIT_MS } from './apex/runtime';
 export type { MetadataComponent, ApplyOutcome } from './schema/org-schema';
 export type { PackageDeployOutcome } from './metadata/deploy';
 export type { DeployMessage } from './metadata/package';
-export { APEX_TESTS_UNAVAILABLE, type DeployJob } from './metadata/jobs';
-export type { UserSpec } from './users';
+export { APEX_TESTS_UNAVAILABLE, NO_TEST_RUN_IN_PRODUCTION, type DeployJob } from './metadata/jobs';
+export type { UserSpec, RoleSpec } from './users';
+export {
+  API_ONLY_INTEGRATIONS,
+  EMULATOR_FULL_ACCESS,
+  MINIMUM_ACCESS,
+  STANDARD_USER,
+  SYSTEM_ADMINISTRATOR,
+  type ProfileDef,
+} from './security/profiles';
+export { USER_MODE, type UserAccess } from './security/access';
 export type { ConnectedApp } from './auth';
