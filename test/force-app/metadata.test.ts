@@ -280,8 +280,10 @@ describe('layout', () => {
       .filter((p) => p.editable === 'true' && p.readable === 'true')
       .map((p) => p.field);
     // The standard Task fields the outbound message carries and the sync writes that take field
-    // permissions (required fields such as Subject, Status, Priority and OwnerId cannot).
-    expect(editable.sort()).toEqual([...activityFields, 'Task.ActivityDate', 'Task.Description'].sort());
+    // permissions (nillable ones; required fields such as Status, Priority and OwnerId cannot).
+    expect(editable.sort()).toEqual(
+      [...activityFields, 'Task.ActivityDate', 'Task.Description', 'Task.Subject'].sort(),
+    );
     expect(asArray(integration.objectPermissions)).toEqual([
       expect.objectContaining({ object: 'Custompms_Change__e', allowCreate: 'true', allowRead: 'true' }),
       // Callouts through a named credential need read access to User External Credentials.
