@@ -23,7 +23,12 @@ export class CustompmsProxyClient {
 
   async getChangeBatch(batchId: string): Promise<ChangeBatch> {
     const response = await this.send('GET', '/change-batches/' + this.encode(batchId), null);
-    return CustompmsProxyClient.parseBatch(response.body);
+    // Heap (emulator accounting): the body, then the parsed batch the caller keeps.
+    this.apex.Limits.hold('CustompmsProxyClient.responseBody', response.body);
+    const batch = CustompmsProxyClient.parseBatch(response.body);
+    this.apex.Limits.hold('CustompmsProxyClient.parsedBatch', batch);
+    this.apex.Limits.release('CustompmsProxyClient.responseBody');
+    return batch;
   }
 
   async postBatchResults(batchId: string, results: RecordResult[]): Promise<void> {
@@ -33,6 +38,10 @@ export class CustompmsProxyClient {
       '/change-batches/' + this.encode(batchId) + '/results',
       apexJsonSerialize(body, true),
     );
+  }
+
+  async postJobFailures(failures: JobFailure[]): Promise<void> {
+    await this.send('POST', '/job-failures', apexJsonSerialize({ failures: failures }, true));
   }
 
   async postTaskDeletions(deletions: TaskDeletion[]): Promise<void> {
@@ -207,6 +216,23 @@ export class RecordError {
     this.statusCode = statusCode;
     this.message = message;
     this.fields = fields == null ? [] : fields;
+  }
+}
+
+export class JobFailure {
+  job: string;
+  batchId: string | null;
+  // The phase that failed, e.g. FETCH.
+  phase: string | null = null;
+  // HTTP status of a failed callout (0: no answer); null when the failure was not a callout.
+  statusCode: number | null = null;
+  message: string;
+  asyncApexJobId: string | null = null;
+
+  constructor(job: string, batchId: string | null, message: string | null) {
+    this.job = job;
+    this.batchId = batchId;
+    this.message = message == null ? '' : ApexString.abbreviate(message, 2000);
   }
 }
 

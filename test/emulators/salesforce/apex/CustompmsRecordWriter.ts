@@ -1,10 +1,13 @@
 /**
  * Mirrors force-app/main/default/classes/CustompmsRecordWriter.cls, line for line: turns the
  * proxy's field maps into SObjects (converting JSON values by the field's SOAP type), writes them
- * with partial success, and turns every outcome into a RecordResult.
+ * with partial success, and turns every outcome into a RecordResult. The DML runs in system mode
+ * from the inner `without sharing` SystemModeDml (a Task reassigned to a user the integration user
+ * cannot see still syncs); only reviewed fields, or fields the running user may edit, are written.
  */
 import { RecordError, RecordResult, type BatchEntry } from './CustompmsProxyClient';
 import type {
+  AccessLevelValue,
   Apex,
   DatabaseError,
   DatabaseResult,
@@ -32,6 +35,30 @@ export class CustompmsRecordWriter {
   static readonly DIVISIONS_NOT_ENABLED = 'DIVISIONS_NOT_ENABLED';
   static readonly INVALID_FIELD = 'INVALID_FIELD';
   static readonly INVALID_VALUE = 'INVALID_FIELD_VALUE';
+  static readonly FIELD_NOT_WRITABLE = 'INVALID_FIELD_FOR_INSERT_UPDATE';
+
+  static readonly REVIEWED_FIELDS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+    [
+      'Task',
+      new Set([
+        'Id',
+        'Subject',
+        'Description',
+        'Status',
+        'Priority',
+        'ActivityDate',
+        'OwnerId',
+        'Division',
+        'Custompms_Id__c',
+        'Custompms_Type__c',
+        'Custompms_Project_Id__c',
+        'Custompms_Sync_Status__c',
+        'Custompms_Sync_Error__c',
+        'Custompms_Last_Synced__c',
+      ]),
+    ],
+    ['Division', new Set(['Id', 'Name', 'IsActive', 'SortOrder'])],
+  ]);
 
   static divisionType(apex: Apex): SObjectTypeToken | undefined {
     return apex.Schema.getType('Division');
@@ -79,13 +106,13 @@ export class CustompmsRecordWriter {
     if (inserts.length > 0) {
       for (const result of CustompmsRecordWriter.toResults(
         insertKeys,
-        apex.Database.insert(inserts, false),
+        SystemModeDml.insertAll(apex, inserts),
       )) {
         results.push(result.success ? result.inserted(result.salesforceId) : result);
       }
     }
     if (updates.length > 0) {
-      results.push(...CustompmsRecordWriter.toResults(updateKeys, apex.Database.update(updates, false)));
+      results.push(...CustompmsRecordWriter.toResults(updateKeys, SystemModeDml.updateAll(apex, updates)));
     }
     return results;
   }
@@ -100,7 +127,7 @@ export class CustompmsRecordWriter {
     for (const record of prepared.records) {
       tasks.push(record);
     }
-    const saved = apex.Database.upsert(tasks, 'Custompms_Id__c', false);
+    const saved = SystemModeDml.upsertTasks(apex, tasks);
     for (let i = 0; i < saved.length; i++) {
       const outcome = saved[i]!;
       const result = new RecordResult(
@@ -172,8 +199,16 @@ export class CustompmsRecordWriter {
           'No such field ' + name + ' on ' + record[SOBJECT_TYPE],
         );
       }
+      const describe = field;
+      if (!CustompmsRecordWriter.mayWrite(record[SOBJECT_TYPE], describe)) {
+        throw CustompmsRecordWriter.invalid(
+          CustompmsRecordWriter.FIELD_NOT_WRITABLE,
+          name,
+          name + ' is not a reviewed sync field and the integration user may not edit it',
+        );
+      }
       try {
-        apex.put(record, field.getName(), CustompmsRecordWriter.convert(apex, field, values[name]));
+        apex.put(record, describe.getName(), CustompmsRecordWriter.convert(apex, describe, values[name]));
       } catch (e) {
         // Any conversion failure (wrong JSON type, bad date, malformed id) belongs to this record only.
         throw CustompmsRecordWriter.invalid(
@@ -184,6 +219,13 @@ export class CustompmsRecordWriter {
       }
     }
     return record;
+  }
+
+  private static mayWrite(type: string, field: DescribeField): boolean {
+    const reviewed = CustompmsRecordWriter.REVIEWED_FIELDS.get(type);
+    return (
+      (reviewed != null && reviewed.has(field.getName())) || (field.isCreateable() && field.isUpdateable())
+    );
   }
 
   // JSON carries dates and datetimes as strings and numbers as Integer/Long/Decimal; put() wants the
@@ -245,6 +287,29 @@ export class CustompmsRecordWriter {
     error.statusCode = statusCode;
     error.field = field;
     return error;
+  }
+}
+
+/**
+ * The inner `private without sharing class SystemModeDml`: the only place the sync's DML runs, in
+ * system mode and without sharing.
+ */
+class SystemModeDml {
+  private static readonly MODE = {
+    accessLevel: 'SYSTEM_MODE' as AccessLevelValue,
+    sharing: 'without' as const,
+  };
+
+  static insertAll(apex: Apex, records: SObject[]): DatabaseResult[] {
+    return apex.Database.insert(records, false, SystemModeDml.MODE);
+  }
+
+  static updateAll(apex: Apex, records: SObject[]): DatabaseResult[] {
+    return apex.Database.update(records, false, SystemModeDml.MODE);
+  }
+
+  static upsertTasks(apex: Apex, tasks: SObject[]): DatabaseResult[] {
+    return apex.Database.upsert(tasks, 'Custompms_Id__c', false, SystemModeDml.MODE);
   }
 }
 
