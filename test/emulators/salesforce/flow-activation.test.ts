@@ -171,6 +171,23 @@ describe('org types: flows and deploys in production, sandbox and developer orgs
       expect(sf.org.schema.apexClasses.size).toBe(0);
     });
 
+    it('applies Apex in-process only when told the tests passed against a real org, and says so', async () => {
+      const other = await start('production');
+      try {
+        await other.org.deploySource(undefined, { assumeTestsPassed: true });
+        expect(other.org.schema.apexClasses.size).toBeGreaterThan(0);
+        expect(other.org.schema.activeFlowVersion(FLOW)).toBeNull();
+        expect(other.org.warnings).toContainEqual(
+          expect.objectContaining({
+            source: 'metadata',
+            message: expect.stringContaining('assumeTestsPassed'),
+          }),
+        );
+      } finally {
+        await other.close();
+      }
+    });
+
     it('deploys a Flow as inactive; it sends nothing until the Tooling API activates it', async () => {
       const answer = await deployOverSoap(sf, await forceApp(sf, false), '');
       expect(tag(answer.result!, 'status')).toBe('Succeeded');
