@@ -6,6 +6,10 @@
  * - the value sets of the picklist fields that hold enumerations of the definition (direction,
  *   kind, conflict and delete policy).
  *
+ * These are the SHIPPED records (Override__c false): a deploy writes them again, so an admin never
+ * edits them in Setup but adds a record with Override__c checked for the same row key or flow; the
+ * proxy prefers it (proxy/src/sync/org-overrides.ts) and no deploy carries it.
+ *
  * Usage:
  *   npx tsx scripts/generate-custom-metadata.ts           write the files, delete stale records
  *   npx tsx scripts/generate-custom-metadata.ts --check   exit 1 when the files differ
@@ -111,6 +115,9 @@ export function fieldMapValues(flow: FlowDefinition, row: FieldMapping): RecordV
     { field: 'Kind__c', value: row.kind },
     { field: 'Locked__c', value: row.locked === true },
     { field: 'Max_Length__c', value: row.maxLength ?? null },
+    // Shipped rows are never overrides: an admin's change goes into a record of its own with
+    // Override__c checked, which a redeploy (of these shipped records only) never touches.
+    { field: 'Override__c', value: false },
     { field: 'Required_In_Custompms__c', value: row.requiredInCustompms === true },
     { field: 'Required_In_Salesforce__c', value: row.requiredInSalesforce === true },
     { field: 'Salesforce_Field__c', value: row.salesforce },
@@ -134,6 +141,7 @@ export function syncSettingValues(flow: FlowDefinition): RecordValue[] {
     { field: 'Create_From_Salesforce__c', value: flow.createFromSalesforce },
     { field: 'Delete_Policy__c', value: flow.deletePolicy },
     { field: 'Flow__c', value: flow.name },
+    { field: 'Override__c', value: false },
     { field: 'Salesforce_Object__c', value: flow.salesforceObject },
   ];
 }

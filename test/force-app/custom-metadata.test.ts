@@ -75,6 +75,8 @@ describe('generated custom metadata', () => {
         To_Custompms__c: row.toCustompms ? JSON.stringify(row.toCustompms) : null,
         Locked__c: row.locked === true,
         Enabled__c: row.enabled,
+        // Shipped rows are never overrides: an admin's change is a record of its own (Override__c).
+        Override__c: false,
       });
     },
   );
@@ -88,6 +90,7 @@ describe('generated custom metadata', () => {
       Delete_Policy__c: definition.deletePolicy,
       Create_From_Salesforce__c: definition.createFromSalesforce,
       Salesforce_Object__c: definition.salesforceObject,
+      Override__c: false,
     });
   });
 
