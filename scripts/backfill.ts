@@ -1,6 +1,6 @@
 /**
  * `npm run backfill -- --flow <customers|projects|tasks|all> [--dry-run]`: links the records both
- * systems already hold and loads the rest into Salesforce (proxy/src/jobs/backfill.ts). Uses the
+ * systems already hold and loads the rest into Salesforce (proxy/src/jobs/backfill/). Uses the
  * proxy's own configuration (the same environment variables). Progress goes to stderr (a bar on
  * a terminal, plain lines otherwise), the summary to stdout. Exit code: 0 all good, 1 some
  * records failed, 2 the backfill could not run.
@@ -15,7 +15,7 @@ import {
   runBackfill,
   type BackfillProgress,
 } from '../proxy/src/jobs/backfill';
-import { formatBackfillReport, formatProgressLine } from '../proxy/src/jobs/backfill-report';
+import { formatBackfillReport, formatProgressLine } from '../proxy/src/jobs/backfill/report';
 import { createSyncDeps } from '../proxy/src/jobs/deps';
 import { createLogger } from '../proxy/src/logger';
 import { openDatabase } from '../proxy/src/store/database';

@@ -3,7 +3,7 @@
  * a task before its project, a concurrent edit on both sides, a restart mid-run, and hostile
  * input to every route of the running proxy.
  */
-import { enqueueCustompmsSync } from '../../proxy/src/jobs/apply';
+import { enqueueCustompmsSync } from '../../proxy/src/jobs/enqueue';
 import { enqueueJob } from '../../proxy/src/store/jobs';
 import { listConflicts } from '../../proxy/src/store/problems';
 import { outboundEnvelope } from '../support/outbound-envelope';

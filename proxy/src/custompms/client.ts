@@ -5,6 +5,10 @@
  *
  * Lists are async iterators that fetch the next page only when the caller has consumed the
  * current one, so memory stays at one page however many pages there are.
+ *
+ * One class, one file (it is long): the layers above share its private state (the semaphore,
+ * the retry policy, the base URL and token); errors, retry policy, types and the semaphore are
+ * already modules of their own beside it.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';

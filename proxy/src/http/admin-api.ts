@@ -9,10 +9,9 @@ import express, { Router, type RequestHandler } from 'express';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { API_USAGE_KEY } from '../jobs/pollers';
 import { replayDeadLetter } from '../jobs/replay';
 import { linkSummary } from '../store/links';
-import { getWatermark } from '../store/watermarks';
+import { getApiUsage } from '../store/api-usage';
 import { countUnbatched } from '../store/batches';
 import {
   countOpenProblems,
@@ -69,10 +68,9 @@ export function adminApiRouter(options: AdminApiOptions): Router {
   router.use('/admin/v1', authenticate, express.json({ limit: '16kb' }));
 
   router.get('/admin/v1/status', async (_req, res) => {
-    const usage = await getWatermark(pool, API_USAGE_KEY);
     res.json({
       links: await linkSummary(pool),
-      salesforceApiUsage: usage ? (JSON.parse(usage) as unknown) : null,
+      salesforceApiUsage: (await getApiUsage(pool)) ?? null,
       openProblems: await countOpenProblems(pool),
       outboxWaiting: await countUnbatched(pool),
     });

@@ -16,13 +16,8 @@ import {
   type SyncContext,
   type Write,
 } from '../sync';
-import {
-  CustompmsConflictError,
-  CustompmsNotFoundError,
-  CustompmsValidationError,
-} from '../custompms/errors';
-import { addWaitingChange, putOutboxItem, releaseWaitingChanges, type OutboxItem } from '../store/batches';
-import { enqueueJob } from '../store/jobs';
+import { CustompmsConflictError, CustompmsValidationError } from '../custompms/errors';
+import { addWaitingChange, putOutboxItem, type OutboxItem } from '../store/batches';
 import {
   findLink,
   findLinkBySalesforceId,
@@ -31,46 +26,15 @@ import {
   type StoredLink,
 } from '../store/links';
 import { withAdvisoryLock } from '../store/locks';
-import type { Queryable } from '../store/transaction';
-import { recordConflicts, recordProblem } from '../store/problems';
+import { recordProblem } from '../store/problems';
 import type { SyncDeps } from './deps';
+import { enqueueCustompmsSync, recordLockKey, releaseWaiting, scheduleFlush } from './enqueue';
+import { refreshOrgMapping } from './org-mapping';
+import { recordPlanFindings } from './plan-findings';
 import { buildSyncContext } from './sync-context';
-
-export const SYNCED = 'Synced';
-export const ERROR = 'Error';
-
-/** The job that (re)syncs one Custompms record from its current state. */
-export const SYNC_CUSTOMPMS_RECORD = 'sync_custompms_record';
-export const FLUSH_OUTBOX = 'flush_outbox';
-
-export function custompmsRecordKey(type: FlowDefinition['custompmsType'], id: string): string {
-  return `${type}:${id}`;
-}
-
-export async function enqueueCustompmsSync(
-  deps: Pick<SyncDeps, 'pool'>,
-  type: FlowDefinition['custompmsType'],
-  id: string,
-  delayMs = 0,
-): Promise<void> {
-  const key = custompmsRecordKey(type, id);
-  await enqueueJob(
-    deps.pool,
-    SYNC_CUSTOMPMS_RECORD,
-    { type, id },
-    { jobKey: `cpms:${key}`, queueName: `record:${key}`, runAt: new Date(Date.now() + delayMs) },
-  );
-}
-
-export async function scheduleFlush(deps: Pick<SyncDeps, 'pool'>): Promise<void> {
-  // Debounced: changes arriving within a second share one batch.
-  await enqueueJob(
-    deps.pool,
-    FLUSH_OUTBOX,
-    {},
-    { jobKey: FLUSH_OUTBOX, jobKeyMode: 'preserve_run_at', runAt: new Date(Date.now() + 1_000) },
-  );
-}
+import { ERROR, SYNCED, writeTaskStatus } from './task-status';
+import { writeCustompms } from './write/custompms';
+import { outboxItem } from './write/salesforce';
 
 export function flowOfType(deps: SyncDeps, type: string): FlowDefinition | undefined {
   return Object.values(deps.definition).find(
@@ -78,75 +42,9 @@ export function flowOfType(deps: SyncDeps, type: string): FlowDefinition | undef
   );
 }
 
-/**
- * Records what the admin must see from a plan: conflicts and problems. `errors: false` leaves
- * out the errors, for callers that record those themselves (the backfill, with its reasons).
- */
-export async function recordPlanFindings(
-  db: Queryable,
-  plan: Plan,
-  ids: { custompmsId: string | null; salesforceId: string | null },
-  options: { errors: boolean } = { errors: true },
-): Promise<void> {
-  await recordConflicts(
-    db,
-    plan.conflicts.map((conflict) => ({
-      flow: plan.flow,
-      custompmsId: ids.custompmsId,
-      salesforceId: ids.salesforceId,
-      field: conflict.field,
-      custompmsValue: conflict.custompmsValue,
-      salesforceValue: conflict.salesforceValue,
-      winner: conflict.winner,
-      policy: conflict.policy,
-    })),
-  );
-  for (const problem of plan.problems) {
-    if (problem.severity === 'error' && !options.errors) continue;
-    await recordProblem(db, {
-      flow: plan.flow,
-      custompmsId: ids.custompmsId,
-      salesforceId: ids.salesforceId,
-      kind: problem.severity === 'error' ? 'error' : 'warning',
-      code: problem.code,
-      message: problem.message,
-    });
-  }
-}
-
-function statusFields(status: string, message: string | null, now: Date): Record<string, unknown> {
-  return {
-    Custompms_Sync_Status__c: status,
-    Custompms_Sync_Error__c: message === null ? null : message.slice(0, 255),
-    Custompms_Last_Synced__c: now.toISOString(),
-  };
-}
-
-/** Writes the per-record sync status on a Salesforce Task (integration user: no outbound echo). */
-export async function writeTaskStatus(
-  deps: SyncDeps,
-  salesforceId: string,
-  status: string,
-  message: string | null,
-  extra: Record<string, unknown> = {},
-): Promise<void> {
-  const salesforce = await deps.salesforce();
-  const [result] = await salesforce.operations.update('Task', [
-    { Id: salesforceId, ...extra, ...statusFields(status, message, deps.now()) },
-  ]);
-  if (result && !result.success) {
-    deps.logger.warn({ salesforceId, errors: result.errors }, 'could not write sync status on the Task');
-  }
-}
-
 export interface ApplyOutcome {
   plan: Plan;
   link: Link | null;
-}
-
-/** The lock that serialises everything touching one record's link (see planAndApply). */
-export function recordLockKey(flow: FlowDefinition['name'], custompmsId: string): string {
-  return `sync:${flow}:${custompmsId}`;
 }
 
 /**
@@ -164,15 +62,14 @@ export async function planAndApply(
   options: {
     counterpart?: Change | null;
     /** A Salesforce change's link, when the caller has just read it (saves reading it again). */
-    linked?: StoredLink<Link> | null;
+    linked?: StoredLink | null;
   } = {},
 ): Promise<ApplyOutcome> {
+  await refreshOrgMapping(deps);
   let custompmsId = change.side === 'custompms' ? change.id : null;
   if (custompmsId === null) {
     const stored =
-      options.linked !== undefined
-        ? options.linked
-        : await findLinkBySalesforceId<Link>(deps.pool, change.id);
+      options.linked !== undefined ? options.linked : await findLinkBySalesforceId(deps.pool, change.id);
     custompmsId = stored?.link.custompmsId ?? null;
   }
   const key =
@@ -187,7 +84,7 @@ async function planAndApplyLocked(
   options: { counterpart?: Change | null; attempt?: number } = {},
 ): Promise<ApplyOutcome> {
   const salesforce = await deps.salesforce();
-  const stored: StoredLink<Link> | undefined = await findLink<Link>(deps.pool, {
+  const stored: StoredLink | undefined = await findLink(deps.pool, {
     flow: flow.name,
     custompmsId: change.side === 'custompms' ? change.id : null,
     salesforceId: change.side === 'salesforce' ? change.id : null,
@@ -296,7 +193,7 @@ async function waitForDependencies(
   // The dependency may have been linked between our plan and our waiting row (its release ran
   // before the row existed): check again, so no change waits for something already there.
   for (const dependency of dependencies) {
-    const [linked] = await linksByCustompmsIds<Link>(deps.pool, dependency.flow, [dependency.id]);
+    const [linked] = await linksByCustompmsIds(deps.pool, dependency.flow, [dependency.id]);
     if (linked?.salesforceId && linked.status === 'active') {
       await releaseWaiting(deps, deps.definition[dependency.flow], dependency.id);
     }
@@ -367,63 +264,4 @@ async function performWrites(
   await saveLink(deps.pool, link, flow.salesforceObject === 'Task' ? SYNCED : undefined);
   if (link.custompmsId) await releaseWaiting(deps, flow, link.custompmsId);
   return link;
-}
-
-function outboxItem(flow: FlowDefinition, write: Write, link: Link, plan: Plan): OutboxItem {
-  const custompmsId = link.custompmsId!;
-  const record: Record<string, unknown> = { ...write.fields };
-  if (flow.salesforceObject === 'Division') {
-    if (write.id) record.Id = write.id;
-  } else {
-    // Tasks are upserted on Custompms_Id__c, so every record carries it.
-    record.Custompms_Id__c = custompmsId;
-    Object.assign(record, { Custompms_Sync_Status__c: SYNCED, Custompms_Sync_Error__c: null });
-  }
-  return {
-    flow: flow.name,
-    custompmsId,
-    kind: flow.salesforceObject === 'Division' ? 'division' : 'task',
-    record,
-    plan: { link, write, source: plan.source },
-    custompmsVersion: typeof link.custompms.version === 'number' ? link.custompms.version : 0,
-  };
-}
-
-async function writeCustompms(deps: SyncDeps, flow: FlowDefinition, write: Write, link: Link) {
-  const client = deps.custompms();
-  const collection = flow.custompmsCollection;
-  if (write.action === 'create') {
-    // The Salesforce Id makes the create safe to repeat after a crash or a redelivery.
-    const created = await client.create(collection, write.fields as never, {
-      idempotencyKey: `sf:${link.salesforceId ?? ''}`,
-    });
-    const record = created as unknown as RawRecord & { id: string; version: number };
-    return { id: record.id, version: record.version, record };
-  }
-  if (write.action === 'update') {
-    const updated = await client.update(collection, write.id!, write.fields, {
-      ifMatch: Number(write.expectedVersion ?? link.custompms.version ?? 0),
-    });
-    const record = updated as unknown as RawRecord & { version: number };
-    return { version: record.version, record };
-  }
-  try {
-    await client.delete(collection, write.id!);
-  } catch (error) {
-    if (!(error instanceof CustompmsNotFoundError)) throw error;
-  }
-  return {};
-}
-
-/** A record just got linked: changes that waited for it are planned again. */
-export async function releaseWaiting(
-  deps: SyncDeps,
-  flow: FlowDefinition,
-  custompmsId: string,
-): Promise<void> {
-  const released = await releaseWaitingChanges(deps.pool, flow.name, custompmsId);
-  for (const waiting of released) {
-    const waitingFlow = deps.definition[waiting.flow];
-    await enqueueCustompmsSync(deps, waitingFlow.custompmsType, waiting.custompmsId);
-  }
 }

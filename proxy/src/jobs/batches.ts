@@ -4,7 +4,6 @@
  * writes them itself (api path: sObject Collections, 200 records per call). Both paths record
  * results through `recordBatchResults`, so links, statuses and problems are kept the same way.
  */
-import { applyWriteResult, type Link, type SyncContext, type Write } from '../sync';
 import {
   completeBatch,
   getBatch,
@@ -19,27 +18,18 @@ import {
 import { saveLink } from '../store/links';
 import { withAdvisoryLock } from '../store/locks';
 import { recordProblem } from '../store/problems';
-import { withTransaction, type Queryable } from '../store/transaction';
+import { withTransaction } from '../store/transaction';
 import { chunk, soqlString, type SalesforceOperations } from '../salesforce/operations';
-import { enqueueCustompmsSync, recordLockKey, releaseWaiting, writeTaskStatus, ERROR, SYNCED } from './apply';
 import type { SyncDeps } from './deps';
+import { enqueueCustompmsSync, recordLockKey, releaseWaiting } from './enqueue';
+import { refreshOrgMapping } from './org-mapping';
 import { buildSyncContext } from './sync-context';
+import { TASK } from './task-names';
+import { recordWriteResult } from './write/record-result';
+import { writeCollections, type BatchResult } from './write/salesforce';
 
 export const CHANGE_EVENT = 'Custompms_Change__e';
 const EVENTS_PER_CALL = 200;
-
-/** One record's outcome, as the org's Apex reports it (proxy/openapi/proxy.yaml, BatchResults). */
-export interface BatchResult {
-  kind: 'division' | 'task';
-  key: string;
-  success: boolean;
-  salesforceId?: string | null;
-  created?: boolean;
-  errors?: { statusCode: string; message: string; fields?: string[] }[];
-  /** The record's SystemModstamp read back after the write (not part of the Apex contract). */
-  systemModstamp?: string;
-}
-type Result = BatchResult;
 
 /**
  * Cuts what the outbox holds now into batches and sends them; returns the batches handled. A
@@ -88,39 +78,12 @@ async function announce(deps: SyncDeps, batches: ChangeBatch[]): Promise<void> {
 /** The api write path: what the org's Apex does, done through the REST API. */
 async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> {
   const salesforce = await deps.salesforce();
-  const results: Result[] = [];
   const divisions = batch.items.filter((item) => item.kind === 'division');
-  const tasks = batch.items.filter((item) => item.kind === 'task');
-  const inserts = divisions.filter((item) => !item.record.Id);
-  const updates = divisions.filter((item) => item.record.Id);
-  const insertResults = await salesforce.operations.create(
-    'Division',
-    inserts.map((item) => item.record),
-  );
-  const updateResults = await salesforce.operations.update(
-    'Division',
-    updates.map((item) => item.record as Record<string, unknown> & { Id: string }),
-  );
-  const taskResults = await salesforce.operations.upsert(
-    'Task',
-    'Custompms_Id__c',
-    tasks.map((item) => item.record),
-  );
-  const collect = (items: OutboxItem[], raw: typeof insertResults) =>
-    items.forEach((item, index) => {
-      const result = raw[index];
-      results.push({
-        kind: item.kind,
-        key: item.custompmsId,
-        success: result?.success ?? false,
-        salesforceId: result?.id ?? (item.record.Id as string | undefined) ?? null,
-        created: result?.created ?? false,
-        errors: result?.errors ?? [],
-      });
-    });
-  collect(inserts, insertResults);
-  collect(updates, updateResults);
-  collect(tasks, taskResults);
+  const results = await writeCollections(salesforce.operations, [
+    { object: 'Division', operation: 'create', items: divisions.filter((item) => !item.record.Id) },
+    { object: 'Division', operation: 'update', items: divisions.filter((item) => item.record.Id) },
+    { object: 'Task', operation: 'upsert', items: batch.items.filter((item) => item.kind === 'task') },
+  ]);
   await markBatchPublished(
     deps.pool,
     batch.id,
@@ -129,81 +92,18 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
   await recordBatchResults(deps, batch.id, results);
 }
 
-/** A Salesforce write whose result is to be recorded: an outbox item, or a backfill item. */
-export type WrittenItem = Pick<OutboxItem, 'flow' | 'custompmsId' | 'kind' | 'record' | 'plan'>;
-
-/**
- * Folds one record's write result into its link (success) or a problem (failure, and the Task's
- * sync status set to Error). Shared by the batch path and the backfill, so both record alike.
- * `origin` names where the result came from in problem messages; `problemTag` marks the
- * problems (the backfill groups its failure reasons by it); `save` stores the link (default:
- * `saveLink` on `db`).
- */
-export async function recordWriteResult(
-  deps: SyncDeps,
-  db: Queryable,
-  item: WrittenItem,
-  result: BatchResult | undefined,
-  options: {
-    origin: string;
-    context: () => Promise<SyncContext>;
-    problemTag?: { task: string; payload: unknown };
-    save?: (link: Link, salesforceStatus: string | undefined) => Promise<void>;
-  },
-): Promise<{ link: Link } | { failure: { code: string; message: string } }> {
-  const { link, write } = item.plan as unknown as { link: Link; write: Write };
-  const flow = deps.definition[item.flow];
-  const tag = options.problemTag ?? {};
-  if (!result) {
-    const failure = {
-      code: 'missing_result',
-      message: `the org reported no result for this record in ${options.origin}`,
-    };
-    await recordProblem(db, {
-      flow: item.flow,
-      custompmsId: item.custompmsId,
-      kind: 'error',
-      ...failure,
-      ...tag,
-    });
-    return { failure };
-  }
-  if (!result.success) {
-    const message = (result.errors ?? []).map((error) => `${error.statusCode}: ${error.message}`).join('; ');
-    const failure = {
-      code: result.errors?.[0]?.statusCode ?? 'WRITE_FAILED',
-      message: message || 'Salesforce refused the write',
-    };
-    await recordProblem(db, {
-      flow: item.flow,
-      custompmsId: item.custompmsId,
-      salesforceId: link.salesforceId,
-      kind: 'error',
-      ...failure,
-      ...tag,
-    });
-    if (item.kind === 'task' && link.salesforceId)
-      await writeTaskStatus(deps, link.salesforceId, ERROR, message);
-    return { failure };
-  }
-  const context = await options.context();
-  const folded = applyWriteResult(flow, context, link, write, {
-    ...(result.salesforceId ? { id: result.salesforceId } : {}),
-    ...(result.systemModstamp ? { version: result.systemModstamp } : {}),
-  });
-  const status = item.kind === 'task' ? SYNCED : undefined;
-  if (options.save) await options.save(folded.link, status);
-  else await saveLink(db, folded.link, status);
-  return { link: folded.link };
-}
-
 /**
  * Folds per-record results into links (success) or problems (failure), then completes the
  * batch. Idempotent: results for a completed batch change nothing.
  */
-export async function recordBatchResults(deps: SyncDeps, batchId: string, results: Result[]): Promise<void> {
+export async function recordBatchResults(
+  deps: SyncDeps,
+  batchId: string,
+  results: BatchResult[],
+): Promise<void> {
   const batch = await getBatch(deps.pool, batchId);
   if (!batch || batch.status === 'completed') return;
+  await refreshOrgMapping(deps);
   const salesforce = await deps.salesforce();
   const stamped = await withModstamps(salesforce.operations, results);
   const byKey = new Map(stamped.map((result) => [`${result.kind}:${result.key}`, result]));
@@ -241,7 +141,10 @@ export async function recordBatchResults(deps: SyncDeps, batchId: string, result
  * the values from before, cannot undo them. Read after the write, the stamp may be a later
  * user edit's; the sync core only uses it to ignore those fields in *older* notifications.
  */
-async function withModstamps(operations: SalesforceOperations, results: Result[]): Promise<Result[]> {
+async function withModstamps(
+  operations: SalesforceOperations,
+  results: BatchResult[],
+): Promise<BatchResult[]> {
   const ids = results
     .filter((result) => result.kind === 'task' && result.success && result.salesforceId)
     .map((result) => result.salesforceId!);
@@ -272,7 +175,7 @@ export async function republishOverdue(deps: SyncDeps): Promise<number> {
         kind: 'dead_letter',
         code: 'BATCH_UNANSWERED',
         message: `the org did not report results for batch ${batch.id} after ${batch.publishCount} announcements`,
-        task: 'flush_outbox',
+        task: TASK.flushOutbox,
         payload: {
           batchId: batch.id,
           records: batch.items.map((item) => `${item.flow}:${item.custompmsId}`),

@@ -1,7 +1,8 @@
 /**
  * What the jobs need, built once per process by `app`/`runtime` wiring and passed to every task.
  * Salesforce is connected lazily (and once): the proxy starts and serves even while the org is
- * unreachable, and jobs that need it retry.
+ * unreachable, and jobs that need it retry. `salesforce()` only connects; reading the org's
+ * mapping records into `definition` is its own step (jobs/org-mapping.ts `refreshOrgMapping`).
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -10,14 +11,8 @@ import { createCustompmsClient, type CustompmsClient } from '../custompms/client
 import { SalesforceClient } from '../salesforce/client';
 import { OrgDirectory } from '../salesforce/directory';
 import { SalesforceOperations } from '../salesforce/operations';
-import {
-  applyOverrides,
-  FLOWS,
-  overridesFromOrg,
-  type FlowSettingOverride,
-  type SyncDefinition,
-} from '../sync';
-import { readOrgMapping } from '../salesforce/org-mapping';
+import { applyOverrides, FLOWS, type FlowSettingOverride, type SyncDefinition } from '../sync';
+import { trackOrgMapping } from './org-mapping';
 
 export interface SalesforceServices {
   client: SalesforceClient;
@@ -81,29 +76,10 @@ export function createSyncDeps(
 
   let custompms: CustompmsClient | undefined;
   let salesforce: Promise<SalesforceServices> | undefined;
-  let mappingReadAt = 0;
-  let mappingRead: Promise<void> | undefined;
-
-  /** The admin's changes to the org's field maps and settings win over the shipped ones. */
-  const readMapping = async (operations: SalesforceOperations): Promise<void> => {
-    const records = await readOrgMapping(operations);
-    mappingReadAt = Date.now();
-    if (!records) return;
-    const fromOrg = overridesFromOrg(FLOWS, records);
-    const result = applyOverrides(FLOWS, {
-      flows: [...configured, ...(fromOrg.overrides.flows ?? [])],
-      fields: fromOrg.overrides.fields ?? [],
-    });
-    for (const problem of [...fromOrg.problems, ...result.problems]) {
-      logger.warn({ problem }, 'org mapping record not applied');
-    }
-    deps.definition = result.definition;
-  };
   const connectSalesforce = async (): Promise<SalesforceServices> => {
     const client = await SalesforceClient.connect(config.salesforce, { logger });
     const operations = new SalesforceOperations(client);
     const integrationUserId = client.userId ?? (await identityUserId(client));
-    await readMapping(operations);
     return { client, operations, org: new OrgDirectory(operations), integrationUserId };
   };
   const deps: SyncDeps = {
@@ -123,26 +99,11 @@ export function createSyncDeps(
         salesforce = undefined;
         throw error;
       });
-      const services = await salesforce;
-      if (Date.now() - mappingReadAt > deps.settings.mappingRefreshMs) {
-        // One read at a time; a failed read keeps the mapping in force and is tried again later.
-        mappingRead ??= readMapping(services.operations)
-          .catch((error: unknown) => {
-            mappingReadAt = Date.now();
-            logger.warn(
-              { err: error },
-              'could not read the org mapping records; keeping the current mapping',
-            );
-          })
-          .finally(() => {
-            mappingRead = undefined;
-          });
-        await mappingRead;
-      }
-      return services;
+      return salesforce;
     },
     now: () => new Date(),
   };
+  trackOrgMapping(deps, configured);
   return deps;
 }
 

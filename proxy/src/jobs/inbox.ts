@@ -4,9 +4,10 @@
  */
 import type { RawRecord } from '../sync';
 import { getInboxMessage, markInboxMessageProcessed } from '../store/inbox';
-import { enqueueCustompmsSync } from './apply';
-import { recordBatchResults, type BatchResult } from './batches';
+import { recordBatchResults } from './batches';
 import type { SyncDeps } from './deps';
+import { enqueueCustompmsSync } from './enqueue';
+import type { BatchResult } from './write/salesforce';
 import { applySalesforceTask, applyTaskDeletion, type DeletionEvent } from './salesforce-changes';
 
 interface WebhookEvent {

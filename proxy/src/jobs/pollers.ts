@@ -3,13 +3,15 @@
  * `pollers` queue). Each keeps a watermark and re-reads an overlap window behind it, so a change
  * committed late at a window edge is still seen; the planner drops what was already applied.
  */
-import type { Link, RawRecord } from '../sync';
+import type { RawRecord } from '../sync';
 import { insertInboxMessages } from '../store/inbox';
 import { findLinkBySalesforceId } from '../store/links';
+import { saveApiUsage } from '../store/api-usage';
 import { getWatermark, setWatermark } from '../store/watermarks';
 import { soqlDateTime } from '../salesforce/operations';
-import { enqueueCustompmsSync, planAndApply } from './apply';
+import { planAndApply } from './apply';
 import type { SyncDeps } from './deps';
+import { enqueueCustompmsSync } from './enqueue';
 import { salesforceChange } from './salesforce-changes';
 
 const EPOCH = '1970-01-01T00:00:00.000Z';
@@ -90,7 +92,7 @@ export async function pollDeletedTasks(deps: SyncDeps): Promise<number> {
   const { records, latestDateCovered } = await salesforce.operations.deleted('Task', start, now);
   let seen = 0;
   for (const record of records) {
-    const linked = await findLinkBySalesforceId<Link>(deps.pool, record.id);
+    const linked = await findLinkBySalesforceId(deps.pool, record.id);
     if (!linked || linked.link.salesforce.deleted) continue;
     await insertInboxMessages(deps.pool, [
       {
@@ -107,8 +109,6 @@ export async function pollDeletedTasks(deps: SyncDeps): Promise<number> {
   return seen;
 }
 
-/** Where the last daily API usage Salesforce reported is kept (the admin status shows it). */
-export const API_USAGE_KEY = 'salesforce.api_usage';
 /** Share of the daily allowance above which every poll warns. */
 const API_USAGE_WARNING = 0.8;
 
@@ -120,7 +120,7 @@ export async function recordApiUsage(deps: SyncDeps): Promise<void> {
   const salesforce = await deps.salesforce();
   const usage = salesforce.client.apiUsage();
   if (!usage) return;
-  await setWatermark(deps.pool, API_USAGE_KEY, JSON.stringify({ ...usage, at: deps.now().toISOString() }));
+  await saveApiUsage(deps.pool, { used: usage.used, limit: usage.limit, at: deps.now().toISOString() });
   if (usage.limit > 0 && usage.used / usage.limit >= API_USAGE_WARNING) {
     deps.logger.warn(usage, 'the org has used most of its daily API allowance');
   }

@@ -8,8 +8,8 @@ import { getProblem, resolveProblem } from '../store/problems';
 import type { SyncDefinition } from '../sync';
 import type { Logger } from 'pino';
 import type pg from 'pg';
-import { enqueueCustompmsSync } from './apply';
-import { TASK_NAMES } from './tasks';
+import { enqueueCustompmsSync } from './enqueue';
+import { TASK_NAMES } from './task-names';
 
 export type ReplayOutcome = 'replayed' | 'not_found' | 'not_replayable' | 'already_resolved';
 

@@ -100,7 +100,7 @@ export async function applySalesforceTask(deps: SyncDeps, message: RawRecord): P
     deps.logger.warn({ id: sObject.Id, type }, 'unknown Custompms_Type__c');
     return;
   }
-  const linked = await findLinkBySalesforceId<Link>(deps.pool, String(sObject.Id));
+  const linked = await findLinkBySalesforceId(deps.pool, String(sObject.Id));
   sObject = await withDivision(deps, flow, sObject, linked?.link ?? null);
   const change = salesforceChange(sObject);
   // A Task naming a Custompms record we have no link for (e.g. linked before a restore of the
@@ -121,7 +121,7 @@ export interface DeletionEvent {
 
 /** A Task deleted or restored in Salesforce. */
 export async function applyTaskDeletion(deps: SyncDeps, event: DeletionEvent): Promise<void> {
-  const stored = await findLinkBySalesforceId<Link>(deps.pool, event.taskId);
+  const stored = await findLinkBySalesforceId(deps.pool, event.taskId);
   if (!stored) {
     deps.logger.debug({ taskId: event.taskId }, 'delete of an unlinked Task ignored');
     return;

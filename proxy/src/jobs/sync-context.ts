@@ -40,7 +40,7 @@ export async function buildSyncContext(
     salesforce.org.listUsers(),
   ]);
 
-  const projects = await linksByCustompmsIds<Link>(db, 'projects', collect(records, PROJECT_REFERENCES));
+  const projects = await linksByCustompmsIds(db, 'projects', collect(records, PROJECT_REFERENCES));
   const linkedProjects = new Map<string, LinkedProject>();
   for (const project of projects) {
     if (project.custompmsId && project.status === 'active') {
@@ -52,8 +52,8 @@ export async function buildSyncContext(
   for (const project of linkedProjects.values()) if (project.customerId) customerIds.add(project.customerId);
   const divisionIds = [...collect(records, DIVISION_REFERENCES), ...(extra.divisionIds ?? [])];
   const customers = [
-    ...(await linksByCustompmsIds<Link>(db, 'customers', [...customerIds])),
-    ...(await linksBySalesforceIds<Link>(db, 'customers', divisionIds)),
+    ...(await linksByCustompmsIds(db, 'customers', [...customerIds])),
+    ...(await linksBySalesforceIds(db, 'customers', divisionIds)),
   ];
   const divisionByCustomer = new Map<string, string>();
   const customerByDivision = new Map<string, string>();

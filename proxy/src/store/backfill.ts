@@ -4,7 +4,8 @@
  * to resume a crashed run where it stopped without writing any record twice.
  */
 import type pg from 'pg';
-import type { FlowName } from './links';
+import type { FlowName } from '../sync';
+import { parsePendingWrite, type PendingWrite } from './pending-write';
 import type { Queryable } from './transaction';
 
 /** What a run counts, per flow. */
@@ -119,8 +120,8 @@ export interface BackfillItem {
   action: 'create' | 'update';
   /** Salesforce field values to write (already mapped). */
   record: Record<string, unknown>;
-  /** What recording the result needs (the planned link and write). */
-  plan: Record<string, unknown>;
+  /** What recording the result needs (the planned link and write, and whether it pairs). */
+  plan: PendingWrite;
   bulkJobId: string | null;
 }
 
@@ -128,7 +129,7 @@ interface ItemRow {
   custompms_id: string;
   action: BackfillItem['action'];
   record: Record<string, unknown>;
-  plan: Record<string, unknown>;
+  plan: unknown;
   bulk_job_id: string | null;
 }
 
@@ -137,7 +138,7 @@ function itemFromRow(row: ItemRow): BackfillItem {
     custompmsId: row.custompms_id,
     action: row.action,
     record: row.record,
-    plan: row.plan,
+    plan: parsePendingWrite(row.plan, 'backfill_items'),
     bulkJobId: row.bulk_job_id,
   };
 }

@@ -6,7 +6,8 @@
  * again: every step is idempotent.
  */
 import { randomUUID } from 'node:crypto';
-import type { FlowName } from './links';
+import type { FlowName } from '../sync';
+import { parsePendingWrite, type PendingWrite } from './pending-write';
 import type { Queryable } from './transaction';
 
 export type OutboxKind = 'division' | 'task';
@@ -17,8 +18,8 @@ export interface OutboxItem {
   kind: OutboxKind;
   /** Final Salesforce field values (already mapped). */
   record: Record<string, unknown>;
-  /** Whatever the job needs to record once the write succeeds (snapshot, versions). */
-  plan: Record<string, unknown>;
+  /** What the job needs to record once the write succeeds (the planned link and write). */
+  plan: PendingWrite;
   custompmsVersion: number;
 }
 
@@ -74,7 +75,7 @@ export async function takeBatch(db: Queryable, size: number): Promise<ChangeBatc
     custompms_id: string;
     kind: OutboxKind;
     record: Record<string, unknown>;
-    plan: Record<string, unknown>;
+    plan: unknown;
     custompms_version: number;
   }>(
     `SELECT flow, custompms_id, kind, record, plan, custompms_version FROM outbox
@@ -88,7 +89,7 @@ export async function takeBatch(db: Queryable, size: number): Promise<ChangeBatc
     custompmsId: row.custompms_id,
     kind: row.kind,
     record: row.record,
-    plan: row.plan,
+    plan: parsePendingWrite(row.plan, 'outbox'),
     custompmsVersion: row.custompms_version,
   }));
   await db.query(`INSERT INTO change_batches (id, status, items) VALUES ($1, 'open', $2)`, [
@@ -121,7 +122,7 @@ export async function setBatchDeadline(db: Queryable, id: string, deadline: Date
 interface BatchRow {
   id: string;
   status: ChangeBatch['status'];
-  items: OutboxItem[];
+  items: (Omit<OutboxItem, 'plan'> & { plan: unknown })[];
   publish_count: number;
   deadline: Date | null;
 }
@@ -130,7 +131,7 @@ function fromRow(row: BatchRow): ChangeBatch {
   return {
     id: row.id,
     status: row.status,
-    items: row.items,
+    items: row.items.map((item) => ({ ...item, plan: parsePendingWrite(item.plan, 'change_batches') })),
     publishCount: row.publish_count,
     deadline: row.deadline,
   };

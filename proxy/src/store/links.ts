@@ -1,21 +1,14 @@
 /**
  * Stored links. The link itself is the sync core's `Link`, kept as JSON (the store does not
- * interpret it); its two ids are columns so a change from either side finds it.
+ * interpret it, it only returns it typed); its two ids are columns so a change from either side
+ * finds it.
  */
+import type { FlowName, Link } from '../sync';
 import type { Queryable } from './transaction';
 
-export type FlowName = 'customers' | 'projects' | 'tasks';
-
-/** The part of a link the store needs to see; the rest is carried as is. */
-export interface LinkShape {
-  flow: FlowName;
-  custompmsId: string | null;
-  salesforceId: string | null;
-}
-
-export interface StoredLink<L extends LinkShape> {
+export interface StoredLink {
   id: number;
-  link: L;
+  link: Link;
   salesforceStatus: string | null;
 }
 
@@ -25,38 +18,38 @@ interface Row {
   salesforce_status: string | null;
 }
 
-function fromRow<L extends LinkShape>(row: Row): StoredLink<L> {
-  return { id: Number(row.id), link: row.link as L, salesforceStatus: row.salesforce_status };
+function fromRow(row: Row): StoredLink {
+  return { id: Number(row.id), link: row.link as Link, salesforceStatus: row.salesforce_status };
 }
 
-export async function findLink<L extends LinkShape>(
+export async function findLink(
   db: Queryable,
   query: { flow: FlowName; custompmsId?: string | null; salesforceId?: string | null },
   options: { forUpdate?: boolean } = {},
-): Promise<StoredLink<L> | undefined> {
+): Promise<StoredLink | undefined> {
   const result = await db.query<Row>(
     `SELECT id, link, salesforce_status FROM links
      WHERE (flow = $1 AND custompms_id = $2) OR salesforce_id = $3
      ORDER BY (flow = $1 AND custompms_id = $2) DESC LIMIT 1${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [query.flow, query.custompmsId ?? null, query.salesforceId ?? null],
   );
-  return result.rows[0] && fromRow<L>(result.rows[0]);
+  return result.rows[0] && fromRow(result.rows[0]);
 }
 
 /** A link by its Salesforce id, whatever its flow (a Task id belongs to one flow only). */
-export async function findLinkBySalesforceId<L extends LinkShape>(
+export async function findLinkBySalesforceId(
   db: Queryable,
   salesforceId: string,
-): Promise<StoredLink<L> | undefined> {
+): Promise<StoredLink | undefined> {
   const result = await db.query<Row>(
     'SELECT id, link, salesforce_status FROM links WHERE salesforce_id = $1',
     [salesforceId],
   );
-  return result.rows[0] && fromRow<L>(result.rows[0]);
+  return result.rows[0] && fromRow(result.rows[0]);
 }
 
 /** Inserts or replaces the link found by either of its ids. */
-export async function saveLink(db: Queryable, link: LinkShape, salesforceStatus?: string): Promise<void> {
+export async function saveLink(db: Queryable, link: Link, salesforceStatus?: string): Promise<void> {
   await db.query(
     `WITH existing AS (
        SELECT id FROM links WHERE (flow = $1 AND custompms_id = $2) OR salesforce_id = $3 LIMIT 1
@@ -80,13 +73,13 @@ export async function setSalesforceStatus(
 }
 
 /** Links of the given Custompms ids in a flow. */
-export async function linksByCustompmsIds<L extends LinkShape>(
+export async function linksByCustompmsIds(
   db: Queryable,
   flow: FlowName,
   custompmsIds: readonly string[],
-): Promise<L[]> {
+): Promise<Link[]> {
   if (custompmsIds.length === 0) return [];
-  const result = await db.query<{ link: L }>(
+  const result = await db.query<{ link: Link }>(
     'SELECT link FROM links WHERE flow = $1 AND custompms_id = ANY($2)',
     [flow, custompmsIds],
   );
@@ -94,13 +87,13 @@ export async function linksByCustompmsIds<L extends LinkShape>(
 }
 
 /** Links of the given Salesforce ids in a flow. */
-export async function linksBySalesforceIds<L extends LinkShape>(
+export async function linksBySalesforceIds(
   db: Queryable,
   flow: FlowName,
   salesforceIds: readonly string[],
-): Promise<L[]> {
+): Promise<Link[]> {
   if (salesforceIds.length === 0) return [];
-  const result = await db.query<{ link: L }>(
+  const result = await db.query<{ link: Link }>(
     'SELECT link FROM links WHERE flow = $1 AND salesforce_id = ANY($2)',
     [flow, salesforceIds],
   );

@@ -13,8 +13,9 @@
  *    `plan.problems` go to the log and the admin view, `plan.conflicts` to the admin view.
  * 4. When a Custompms write answers 409, fetch the record and plan the same change again with
  *    it as `counterpart`: that is how edits on both sides meet and conflicts are resolved.
- * 5. Process one change at a time per link (e.g. a job queue keyed by link), so a plan always
- *    starts from the link the previous one stored.
+ * 5. Process one change at a time per record, so a plan always starts from the link the previous
+ *    one stored (the proxy holds a per-record advisory lock while it plans and writes:
+ *    store/locks.ts, taken in jobs/apply.ts `planAndApply`).
  */
 export {
   FLOWS,

@@ -3,6 +3,10 @@
  * of truth for field maps: the org's `Custompms_Field_Map__mdt` records are generated from it,
  * and rows read back from the org are applied with `applyOverrides`. Keep it data: the mapper
  * (`convert.ts`) interprets `kind`, so a new row never needs a new code path.
+ *
+ * Longer than most modules on purpose: it is one thing, the definition — its types, the shipped
+ * rows of three flows (most of the length), and the rules an override of those rows must obey
+ * (`applyOverrides`), which check exactly the fields the types declare.
  */
 import { type Problem } from './problems';
 

@@ -1,7 +1,10 @@
 /**
  * The decision function. Given a link (or none) and an incoming change from one side, it returns
  * a plan: what to write where, what to store afterwards, and why. It is pure and total: bad
- * input becomes an `invalid` plan with problems, never an exception.
+ * input becomes an `invalid` plan with problems, never an exception. Kept as one module (it is
+ * long) because it is one function with its private steps — order, echo, merge, conflicts,
+ * deletes, `applyWriteResult` — that share the plan types and invariants below; the
+ * helpers it uses elsewhere (values, conversion, link model) already live in their own files.
  *
  * Rules (DESIGN.md "Sync semantics"):
  * - Order: a change whose version is not newer than the last applied one on its side is

@@ -13,6 +13,7 @@ import { listInboxMessages } from '../../../proxy/src/store/inbox';
 import { withTransaction } from '../../../proxy/src/store/transaction';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { captureLogs } from '../../support/logs';
+import { pendingWrite } from '../../support/pending-write';
 
 const KEY = 'pak_0123456789abcdef0123456789abcdef';
 
@@ -38,7 +39,7 @@ describe('REST API for the org Apex', () => {
       custompmsId: 'cus_1',
       kind: 'division',
       record: { Name: 'Acme', IsActive: true },
-      plan: {},
+      plan: pendingWrite('customers', 'cus_1'),
       custompmsVersion: 1,
     });
     await putOutboxItem(db.pool, {
@@ -46,7 +47,7 @@ describe('REST API for the org Apex', () => {
       custompmsId: 'prj_1',
       kind: 'task',
       record: { Custompms_Id__c: 'prj_1', Custompms_Type__c: 'Project', Subject: 'Launch' },
-      plan: {},
+      plan: pendingWrite('projects', 'prj_1'),
       custompmsVersion: 3,
     });
     const batch = await withTransaction(db.pool, (client) => takeBatch(client, 200));

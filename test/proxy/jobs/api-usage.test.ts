@@ -4,8 +4,8 @@
  */
 import { loadConfig } from '../../../proxy/src/config';
 import { createSyncDeps } from '../../../proxy/src/jobs/deps';
-import { API_USAGE_KEY, pollDeletedTasks } from '../../../proxy/src/jobs/pollers';
-import { getWatermark } from '../../../proxy/src/store/watermarks';
+import { pollDeletedTasks } from '../../../proxy/src/jobs/pollers';
+import { getApiUsage } from '../../../proxy/src/store/api-usage';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { captureLogs } from '../../support/logs';
@@ -33,10 +33,7 @@ describe('API usage', () => {
   it('is stored by the pollers as Salesforce reported it, with a warning when it runs low', async () => {
     const first = deps();
     await pollDeletedTasks(first.deps);
-    const stored = JSON.parse((await getWatermark(db.pool, API_USAGE_KEY))!) as {
-      used: number;
-      limit: number;
-    };
+    const stored = (await getApiUsage(db.pool))!;
     const org = sf.apiUsage();
     expect(stored.limit).toBe(org.max);
     expect(stored.used).toBeGreaterThan(0);
@@ -48,7 +45,7 @@ describe('API usage', () => {
     sf.org.limits.reset(Math.ceil(org.max * 0.9));
     const second = deps();
     await pollDeletedTasks(second.deps);
-    const low = JSON.parse((await getWatermark(db.pool, API_USAGE_KEY))!) as { used: number };
+    const low = (await getApiUsage(db.pool))!;
     expect(low.used).toBeGreaterThanOrEqual(Math.ceil(org.max * 0.9));
     expect(second.logs.lines()).toEqual(
       expect.arrayContaining([

@@ -9,6 +9,7 @@ import { countUnbatched, putOutboxItem } from '../../../proxy/src/store/batches'
 import { FLOWS } from '../../../proxy/src/sync';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { captureLogs } from '../../support/logs';
+import { pendingWrite } from '../../support/pending-write';
 
 describe('flushOutbox', () => {
   let db: TestDatabase;
@@ -25,7 +26,7 @@ describe('flushOutbox', () => {
       custompmsId: id,
       kind: 'task',
       record: { Custompms_Id__c: id, Subject: id },
-      plan: {},
+      plan: pendingWrite('tasks', id),
       custompmsVersion: 1,
     });
 

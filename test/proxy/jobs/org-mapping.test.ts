@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../../proxy/src/config';
 import { createSyncDeps } from '../../../proxy/src/jobs/deps';
+import { refreshOrgMapping } from '../../../proxy/src/jobs/org-mapping';
 import {
   startSalesforceEmulator,
   DEFAULT_FORCE_APP,
@@ -56,14 +57,14 @@ describe('field maps and settings read back from the org', () => {
     const sf = await startSalesforceEmulator({ deployForceApp: true });
     try {
       const { deps, logs } = depsFor(sf, { DELETE_POLICY: 'unlink' });
-      await deps.salesforce();
+      await refreshOrgMapping(deps);
       // As shipped: the configuration's choices stand.
       expect(deps.definition.tasks.conflictPolicy).toBe('latest');
       expect(deps.definition.tasks.deletePolicy).toBe('unlink');
 
       const outcome = await sf.org.deploySource(editedForceApp());
       expect(outcome.success).toBe(true);
-      await deps.salesforce();
+      await refreshOrgMapping(deps);
       expect(deps.definition.tasks.conflictPolicy).toBe('custompms');
       expect(deps.definition.tasks.deletePolicy).toBe('unlink');
       const status = deps.definition.tasks.fields.find((field) => field.key === 'tasks.status')!;
@@ -80,7 +81,7 @@ describe('field maps and settings read back from the org', () => {
     const sf = await startSalesforceEmulator();
     try {
       const { deps } = depsFor(sf);
-      await expect(deps.salesforce()).resolves.toBeDefined();
+      await expect(refreshOrgMapping(deps)).resolves.toBeUndefined();
       expect(deps.definition.tasks.conflictPolicy).toBe('latest');
     } finally {
       await sf.close();

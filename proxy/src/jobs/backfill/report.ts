@@ -2,7 +2,7 @@
  * The backfill's final summary as plain text (the CLI prints it on stdout): one row per flow with
  * its counters, then the most frequent failure reasons and where their details are stored.
  */
-import type { BackfillProgress, BackfillReport } from './backfill';
+import type { BackfillProgress, BackfillReport } from './types';
 
 const COLUMNS = ['linked', 'created', 'updated', 'unchanged', 'skipped', 'failed'] as const;
 

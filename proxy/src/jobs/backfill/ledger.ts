@@ -1,0 +1,125 @@
+/**
+ * The stored run's ledger: the run row (cursor, counters), its pending items, and recording the
+ * results of their Salesforce writes (links or problems, counted, the items removed), in the
+ * transaction that stores the run's progress. Shared by the Collections and Bulk write-outs.
+ */
+import type pg from 'pg';
+import type { SyncContext } from '../../sync';
+import type { Bulk2Ingest } from '../../salesforce/bulk2';
+import { analyzeLinks, deleteBackfillItems, type BackfillItem, type BackfillRun } from '../../store/backfill';
+import { saveLink } from '../../store/links';
+import { lockForTransaction } from '../../store/locks';
+import { recordProblem } from '../../store/problems';
+import type { Queryable } from '../../store/transaction';
+import { recordLockKey, releaseWaiting } from '../enqueue';
+import { recordPlanFindings } from '../plan-findings';
+import { recordWriteResult } from '../write/record-result';
+import { outboxKind, type BatchResult } from '../write/salesforce';
+import type { DecisionRecorder } from './settle';
+import { example, type FlowRun } from './state';
+
+/** Links saved before the first refresh of the `links` statistics, and the most between two. */
+export const FIRST_ANALYZE = 250;
+const ANALYZE_EVERY = 20_000;
+
+/** A stored run while it runs. */
+export interface Ledger {
+  run: BackfillRun;
+  /** Marks the run's problems (its failure reasons are read back by it). */
+  problemTag: { task: string; payload: unknown };
+  bulk: Bulk2Ingest;
+  /** Links saved by this flow, and the count at which `links` statistics are refreshed next. */
+  saved: number;
+  analyzeAt: number;
+}
+
+/** Records settled decisions in the run's transaction. */
+export function ledgerRecorder(state: FlowRun, ledger: Ledger, db: Queryable): DecisionRecorder {
+  return {
+    saveLink: (link, salesforceStatus) => saveLink(db, link, salesforceStatus),
+    planFindings: (plan, ids) => recordPlanFindings(db, plan, ids, { errors: false }),
+    failure: (failure) =>
+      recordProblem(db, { flow: state.flow.name, ...failure, kind: 'error', ...ledger.problemTag }),
+  };
+}
+
+/** A page is stored: the run moves past it. */
+export function advance(run: BackfillRun, nextCursor: string | null): void {
+  run.pages += 1;
+  if (nextCursor === null) run.listed = true;
+  else run.cursor = nextCursor;
+}
+
+/** Records results of items (links or problems) and counts them; the items' rows are removed. */
+export async function recordResults(
+  state: FlowRun,
+  ledger: Ledger,
+  db: pg.PoolClient,
+  items: readonly BackfillItem[],
+  results: Map<string, BatchResult>,
+  origin: string,
+  context: () => Promise<SyncContext>,
+  options: { locked?: boolean } = {},
+): Promise<void> {
+  if (!options.locked) {
+    await lockForTransaction(
+      db,
+      items.map((item) => recordLockKey(state.flow.name, item.custompmsId)),
+    );
+  }
+  const kind = outboxKind(state.flow);
+  for (const item of items) {
+    const outcome = await recordWriteResult(
+      state.deps,
+      db,
+      { flow: state.flow.name, custompmsId: item.custompmsId, kind, record: item.record, plan: item.plan },
+      results.get(item.custompmsId),
+      { origin, context, problemTag: ledger.problemTag },
+    );
+    const pairs = item.plan.pairs === true;
+    if ('failure' in outcome) {
+      state.counters.failed++;
+      example(state, {
+        outcome: 'fail',
+        custompmsId: item.custompmsId,
+        salesforceId: (item.record.Id as string | undefined) ?? null,
+        detail: `${outcome.failure.code}: ${outcome.failure.message}`,
+      });
+      continue;
+    }
+    if (pairs) state.counters.linked++;
+    if (item.action === 'create') state.counters.created++;
+    else state.counters.updated++;
+    example(state, {
+      outcome: item.action === 'create' ? 'create' : pairs ? 'link' : 'update',
+      custompmsId: item.custompmsId,
+      salesforceId: outcome.link.salesforceId,
+      detail: `${item.action}d through ${origin}`,
+    });
+  }
+  await deleteBackfillItems(
+    db,
+    ledger.run.id,
+    items.map((item) => item.custompmsId),
+  );
+  state.pending = Math.max(0, state.pending - items.length);
+  ledger.saved += items.length;
+  if (ledger.saved >= ledger.analyzeAt) {
+    // Early and then doubling: the estimate matters most while the table is still small.
+    ledger.analyzeAt = Math.min(ledger.analyzeAt * 2, ledger.saved + ANALYZE_EVERY);
+    await analyzeLinks(state.deps.pool);
+  }
+}
+
+/** Records waiting for a customer or project that just got linked are synced now. */
+export async function releaseLinked(
+  state: FlowRun,
+  items: readonly BackfillItem[],
+  results: Map<string, BatchResult>,
+): Promise<void> {
+  if (state.flow.name === 'tasks') return;
+  for (const item of items) {
+    if (results.get(item.custompmsId)?.success)
+      await releaseWaiting(state.deps, state.flow, item.custompmsId);
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The real run's sink: every decision is stored in PostgreSQL (migration 0004) with the paging
+ * cursor, in one transaction per page, so a crashed run resumes where it stopped; Task writes
+ * wait as pending items and go out in Bulk API 2.0 jobs (large sets) or Collections calls, and
+ * Division writes go out page by page (collections.ts).
+ */
+import type { SyncContext } from '../../sync';
+import { Bulk2Ingest } from '../../salesforce/bulk2';
+import {
+  analyzeLinks,
+  backfillFailureReasons,
+  completeBackfillRun,
+  countUnassignedItems,
+  openBackfillRun,
+  openBulkJobs,
+  putBackfillItems,
+  saveBackfillProgress,
+} from '../../store/backfill';
+import { saveLink } from '../../store/links';
+import { lockForTransaction, withAdvisoryLocks } from '../../store/locks';
+import { withTransaction } from '../../store/transaction';
+import { recordLockKey } from '../enqueue';
+import { SYNCED } from '../task-status';
+import { resumeBulkJob, writeBulk } from './bulk';
+import { finishDivisionPage, flushCollections } from './collections';
+import { pendingItem, writeCustompmsDecision, type Decision, type WriteDecision } from './decide';
+import { advance, FIRST_ANALYZE, ledgerRecorder, type Ledger } from './ledger';
+import { settleDecisions } from './settle';
+import type { BackfillSink } from './sink';
+import { DEFAULTS, progress, type CustompmsRow, type FlowRun } from './state';
+import type { FailureReason } from './types';
+
+export class StoredRunSink implements BackfillSink {
+  readonly dryRun = false;
+  private opened: Ledger | undefined;
+
+  get runId(): number | null {
+    return this.opened?.run.id ?? null;
+  }
+
+  private get ledger(): Ledger {
+    if (!this.opened) throw new Error('the backfill run is not open');
+    return this.opened;
+  }
+
+  /** The unfinished run of the flow (resumed: its Bulk jobs read back or redone), or a new one. */
+  async open(state: FlowRun): Promise<{ resumed: boolean; cursor: string | null; listed: boolean }> {
+    const { deps, flow } = state;
+    await analyzeLinks(deps.pool);
+    const { run, resumed } = await openBackfillRun(deps.pool, flow.name);
+    const ledger: Ledger = {
+      run,
+      problemTag: { task: 'backfill', payload: { runId: run.id } },
+      bulk: new Bulk2Ingest(state.salesforce.client),
+      saved: 0,
+      analyzeAt: FIRST_ANALYZE,
+    };
+    this.opened = ledger;
+    state.counters = { ...run.counters };
+    if (resumed) {
+      deps.logger.info({ flow: flow.name, runId: run.id, cursor: run.cursor }, 'resuming backfill');
+      for (const job of await openBulkJobs(deps.pool, run.id)) await resumeBulkJob(state, ledger, job.id);
+      state.pending = await countUnassignedItems(deps.pool, run.id);
+    }
+    return { resumed, cursor: run.cursor, listed: run.listed };
+  }
+
+  context(context: SyncContext): SyncContext {
+    return context;
+  }
+
+  lockPage(state: FlowRun, records: readonly CustompmsRow[], work: () => Promise<void>): Promise<void> {
+    if (state.flow.salesforceObject !== 'Division') return work();
+    // Divisions have no external id to upsert on: deciding and writing hold the records' sync
+    // locks, so the incremental sync cannot create the same Division meanwhile (apply.ts planAndApply).
+    return withAdvisoryLocks(
+      state.deps.pool,
+      records.map((record) => recordLockKey(state.flow.name, record.id)),
+      work,
+    );
+  }
+
+  async finishPage(
+    state: FlowRun,
+    context: SyncContext,
+    _records: readonly CustompmsRow[],
+    decisions: Decision[],
+    nextCursor: string | null,
+  ): Promise<void> {
+    // Custompms writes (a Salesforce value won a conflict) are made now, one by one: they are rare.
+    for (const [index, decision] of decisions.entries()) {
+      if (decision.kind === 'write' && decision.custompms.length > 0) {
+        decisions[index] = await writeCustompmsDecision(state, context, decision);
+      }
+    }
+    if (state.flow.salesforceObject === 'Division') {
+      await finishDivisionPage(state, this.ledger, context, decisions, nextCursor);
+    } else {
+      await this.finishTaskPage(state, decisions, nextCursor);
+    }
+  }
+
+  async flushIfFull(state: FlowRun): Promise<void> {
+    if (state.pending >= (state.options.bulkJobSize ?? DEFAULTS.bulkJobSize)) await this.flushPending(state);
+  }
+
+  async finish(state: FlowRun): Promise<void> {
+    await this.flushPending(state);
+    await completeBackfillRun(state.deps.pool, this.ledger.run.id, state.counters);
+  }
+
+  reasons(state: FlowRun): Promise<FailureReason[]> {
+    return backfillFailureReasons(state.deps.pool, this.ledger.run.id);
+  }
+
+  /** Task flows: decisions and pending writes stored with the cursor, in one transaction. */
+  private async finishTaskPage(
+    state: FlowRun,
+    decisions: Decision[],
+    nextCursor: string | null,
+  ): Promise<void> {
+    const ledger = this.ledger;
+    const writes = decisions.filter((decision): decision is WriteDecision => decision.kind === 'write');
+    const items = writes
+      .filter((decision) => decision.salesforce)
+      .map((decision) => pendingItem(state.flow, decision));
+    const pairedOnly = writes.filter((decision) => !decision.salesforce);
+    await withTransaction(state.deps.pool, async (client) => {
+      await lockForTransaction(
+        client,
+        decisions.map((decision) => recordLockKey(state.flow.name, decision.id)),
+      );
+      await settleDecisions(state, ledgerRecorder(state, ledger, client), decisions);
+      for (const decision of pairedOnly) {
+        // Only Custompms was written (done above): the pair is complete.
+        await saveLink(client, decision.plan.link, SYNCED);
+        if (decision.pairs) state.counters.linked++;
+        else state.counters.updated++;
+      }
+      state.pending += await putBackfillItems(client, ledger.run.id, items);
+      advance(ledger.run, nextCursor);
+      await saveBackfillProgress(client, { ...ledger.run, counters: state.counters });
+    });
+  }
+
+  /** Writes every pending item of the run: Bulk API 2.0 for large sets, Collections otherwise. */
+  private async flushPending(state: FlowRun): Promise<void> {
+    if (state.flow.salesforceObject === 'Division') return;
+    const ledger = this.ledger;
+    const threshold = state.options.bulkThreshold ?? DEFAULTS.bulkThreshold;
+    for (const action of ['create', 'update'] as const) {
+      const count = await countUnassignedItems(state.deps.pool, ledger.run.id, action);
+      if (count === 0) continue;
+      progress(state, 'writing');
+      if (count >= threshold) await writeBulk(state, ledger, action);
+      else await flushCollections(state, ledger, action);
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The org's field-map and setting records (`Custompms_Field_Map__mdt`, `Custompms_Sync_Setting__mdt`)
+ * read back over the shipped mapping and the environment's policies: an explicit step that the
+ * jobs which plan or record against the mapping call at their top (planAndApply, the recording
+ * of batch results, the backfill). It reads the org when the last read is older than
+ * `settings.mappingRefreshMs` (and on the first call), one read at a time per process. A failed
+ * first read fails the job (it retries); a failed later read keeps the mapping in force and is
+ * tried again at the next interval.
+ */
+import type { Logger } from 'pino';
+import { applyOverrides, FLOWS, overridesFromOrg, type FlowSettingOverride } from '../sync';
+import { readOrgMapping } from '../salesforce/org-mapping';
+import type { SalesforceOperations } from '../salesforce/operations';
+import type { SyncDeps } from './deps';
+
+interface MappingSource {
+  /** The environment's settings, under whatever the org says. */
+  configured: FlowSettingOverride[];
+  logger: Logger;
+  readAt: number;
+  reading: Promise<void> | undefined;
+}
+
+const sources = new WeakMap<SyncDeps, MappingSource>();
+
+/** Makes `deps.definition` follow the org's mapping records (called by `createSyncDeps`). */
+export function trackOrgMapping(deps: SyncDeps, configured: FlowSettingOverride[]): void {
+  sources.set(deps, { configured, logger: deps.logger, readAt: 0, reading: undefined });
+}
+
+/**
+ * Reads the org's mapping records again when they are due and applies them to `deps.definition`.
+ * Deps not built by `createSyncDeps` (no org mapping to follow) are left alone.
+ */
+export async function refreshOrgMapping(deps: SyncDeps): Promise<void> {
+  const source = sources.get(deps);
+  if (!source || Date.now() - source.readAt <= deps.settings.mappingRefreshMs) return;
+  const { operations } = await deps.salesforce();
+  if (source.readAt === 0) {
+    source.reading ??= readMapping(deps, source, operations).finally(() => {
+      source.reading = undefined;
+    });
+    return source.reading;
+  }
+  source.reading ??= readMapping(deps, source, operations)
+    .catch((error: unknown) => {
+      source.readAt = Date.now();
+      source.logger.warn(
+        { err: error },
+        'could not read the org mapping records; keeping the current mapping',
+      );
+    })
+    .finally(() => {
+      source.reading = undefined;
+    });
+  await source.reading;
+}
+
+/** The admin's changes to the org's field maps and settings win over the shipped ones. */
+async function readMapping(
+  deps: SyncDeps,
+  source: MappingSource,
+  operations: SalesforceOperations,
+): Promise<void> {
+  const records = await readOrgMapping(operations);
+  source.readAt = Date.now();
+  if (!records) return;
+  const fromOrg = overridesFromOrg(FLOWS, records);
+  const result = applyOverrides(FLOWS, {
+    flows: [...source.configured, ...(fromOrg.overrides.flows ?? [])],
+    fields: fromOrg.overrides.fields ?? [],
+  });
+  for (const problem of [...fromOrg.problems, ...result.problems]) {
+    source.logger.warn({ problem }, 'org mapping record not applied');
+  }
+  deps.definition = result.definition;
+}

@@ -1,0 +1,23 @@
+/**
+ * Every graphile-worker task name, in one place: the task list (tasks.ts), the enqueue helpers
+ * (enqueue.ts), the pollers' crontab, dead-letter replay and problem tags all use these. The SQL
+ * trigger of migration 0002 names `process_inbox_message` itself (migrations are append-only);
+ * test/proxy/jobs/task-names.test.ts checks that it names this registry's task.
+ */
+export const TASK = {
+  /** One stored inbox message into the sync (enqueued by the inbox's SQL trigger). */
+  processInboxMessage: 'process_inbox_message',
+  /** (Re)syncs one Custompms record from its current state. */
+  syncCustompmsRecord: 'sync_custompms_record',
+  /** Cuts the outbox into change batches and sends them. */
+  flushOutbox: 'flush_outbox',
+  republishOverdueBatches: 'republish_overdue_batches',
+  pollCustompms: 'poll_custompms',
+  pollDivisions: 'poll_divisions',
+  pollDeletedTasks: 'poll_deleted_tasks',
+} as const;
+
+export type TaskName = (typeof TASK)[keyof typeof TASK];
+
+/** Every task name; a dead letter of any of them can be replayed (jobs/replay.ts). */
+export const TASK_NAMES: readonly TaskName[] = Object.values(TASK);

@@ -1,0 +1,80 @@
+/**
+ * Recording one Salesforce write's result, shared by the batch path (jobs/batches.ts) and the
+ * backfill, so both record alike: success folds the result into the link and stores it; failure
+ * is a problem (and, on a Task, its sync status set to Error).
+ */
+import { applyWriteResult, type Link, type SyncContext } from '../../sync';
+import type { OutboxItem } from '../../store/batches';
+import { saveLink } from '../../store/links';
+import { recordProblem } from '../../store/problems';
+import type { Queryable } from '../../store/transaction';
+import type { SyncDeps } from '../deps';
+import { ERROR, SYNCED, writeTaskStatus } from '../task-status';
+import type { BatchResult } from './salesforce';
+
+/** A Salesforce write whose result is to be recorded: an outbox item, or a backfill item. */
+export type WrittenItem = Pick<OutboxItem, 'flow' | 'custompmsId' | 'kind' | 'record' | 'plan'>;
+
+/**
+ * Folds one record's write result into its link (success) or a problem (failure, and the Task's
+ * sync status set to Error). `origin` names where the result came from in problem messages;
+ * `problemTag` marks the problems (the backfill groups its failure reasons by it); `save` stores
+ * the link (default: `saveLink` on `db`).
+ */
+export async function recordWriteResult(
+  deps: SyncDeps,
+  db: Queryable,
+  item: WrittenItem,
+  result: BatchResult | undefined,
+  options: {
+    origin: string;
+    context: () => Promise<SyncContext>;
+    problemTag?: { task: string; payload: unknown };
+    save?: (link: Link, salesforceStatus: string | undefined) => Promise<void>;
+  },
+): Promise<{ link: Link } | { failure: { code: string; message: string } }> {
+  const { link, write } = item.plan;
+  const flow = deps.definition[item.flow];
+  const tag = options.problemTag ?? {};
+  if (!result) {
+    const failure = {
+      code: 'missing_result',
+      message: `the org reported no result for this record in ${options.origin}`,
+    };
+    await recordProblem(db, {
+      flow: item.flow,
+      custompmsId: item.custompmsId,
+      kind: 'error',
+      ...failure,
+      ...tag,
+    });
+    return { failure };
+  }
+  if (!result.success) {
+    const message = (result.errors ?? []).map((error) => `${error.statusCode}: ${error.message}`).join('; ');
+    const failure = {
+      code: result.errors?.[0]?.statusCode ?? 'WRITE_FAILED',
+      message: message || 'Salesforce refused the write',
+    };
+    await recordProblem(db, {
+      flow: item.flow,
+      custompmsId: item.custompmsId,
+      salesforceId: link.salesforceId,
+      kind: 'error',
+      ...failure,
+      ...tag,
+    });
+    if (item.kind === 'task' && link.salesforceId)
+      await writeTaskStatus(deps, link.salesforceId, ERROR, message);
+    return { failure };
+  }
+  const context = await options.context();
+  const folded = applyWriteResult(flow, context, link, write, {
+    ...(result.salesforceId ? { id: result.salesforceId } : {}),
+    ...(result.systemModstamp ? { version: result.systemModstamp } : {}),
+  });
+  const status = item.kind === 'task' ? SYNCED : undefined;
+  if (options.save) await options.save(folded.link, status);
+  else await saveLink(db, folded.link, status);
+  return { link: folded.link };
+}
