@@ -40,8 +40,10 @@
  *   grant (Metadata API "PermissionSet": customMetadataTypeAccesses).
  * - Platform events: publishing needs Create on the event object (Platform Events Developer
  *   Guide, "Platform Event Permissions"; the integration permission set grants it).
- * - Divisions: creating and editing divisions needs Modify All Data (Salesforce Help, "Create and
- *   Edit Divisions": "User Permissions Needed … Modify All Data").
+ * - Divisions: "To create or edit divisions: Modify All Data" (Salesforce Help, "Set Up
+ *   Divisions", User Permissions Needed); "users can always view records in all divisions.
+ *   Divisions do not provide any type of security for your records" ("Getting Started with
+ *   Divisions"), so every user reads them.
  */
 import type { StoredRecord } from '../data/values';
 import { canonicalId } from '../ids';
