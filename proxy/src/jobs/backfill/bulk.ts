@@ -17,10 +17,9 @@ import {
   type BackfillItem,
 } from '../../store/backfill';
 import { withTransaction } from '../../store/transaction';
-import { buildSyncContext } from '../sync-context';
 import type { BatchResult } from '../write/salesforce';
 import { csvOf } from './csv';
-import { recordResults, releaseLinked, type Ledger } from './ledger';
+import { recordChunk, recordResults, type Ledger } from './ledger';
 import { progress, type FlowRun } from './state';
 
 /** Rows recorded per transaction when reading Bulk results. */
@@ -79,17 +78,7 @@ async function recordBulkJob(state: FlowRun, ledger: Ledger, jobId: string): Pro
     const results = new Map(
       rows.map((row) => [row.Custompms_Id__c ?? '', result(row)] as const).filter(([id]) => found.has(id)),
     );
-    const context = await buildSyncContext(
-      deps.pool,
-      state.salesforce,
-      items.map((item) => item.record),
-    );
-    await withTransaction(deps.pool, async (client) => {
-      await recordResults(state, ledger, client, items, results, origin, () => Promise.resolve(context));
-      await saveBackfillProgress(client, { ...stored, counters: state.counters });
-    });
-    await releaseLinked(state, items, results);
-    progress(state, 'writing');
+    await recordChunk(state, ledger, items, results, origin);
   };
   const success = (row: Record<string, string>): BatchResult => ({
     kind: 'task',

@@ -6,12 +6,11 @@ import type { SyncContext } from '../../sync';
 import { listBackfillItems, saveBackfillProgress, type BackfillItem } from '../../store/backfill';
 import { linksByCustompmsIds, saveLink } from '../../store/links';
 import { withTransaction } from '../../store/transaction';
-import { buildSyncContext } from '../sync-context';
 import { writeCollections, outboxKind, type BatchResult } from '../write/salesforce';
 import { pendingItem, type Decision, type WriteDecision } from './decide';
-import { advance, ledgerRecorder, recordResults, releaseLinked, type Ledger } from './ledger';
+import { advance, ledgerRecorder, recordChunk, recordResults, releaseLinked, type Ledger } from './ledger';
 import { settleDecisions } from './settle';
-import { progress, type FlowRun } from './state';
+import type { FlowRun } from './state';
 
 const ORIGIN = 'sObject Collections';
 
@@ -97,16 +96,6 @@ export async function flushCollections(
     const items = await listBackfillItems(deps.pool, run.id, { bulkJobId: null, action, limit: 200 });
     if (items.length === 0) return;
     const results = await writeItems(state, items);
-    const context = await buildSyncContext(
-      deps.pool,
-      state.salesforce,
-      items.map((item) => item.record),
-    );
-    await withTransaction(deps.pool, async (client) => {
-      await recordResults(state, ledger, client, items, results, ORIGIN, () => Promise.resolve(context));
-      await saveBackfillProgress(client, { ...run, counters: state.counters });
-    });
-    await releaseLinked(state, items, results);
-    progress(state, 'writing');
+    await recordChunk(state, ledger, items, results, ORIGIN);
   }
 }

@@ -6,17 +6,24 @@
 import type pg from 'pg';
 import type { SyncContext } from '../../sync';
 import type { Bulk2Ingest } from '../../salesforce/bulk2';
-import { analyzeLinks, deleteBackfillItems, type BackfillItem, type BackfillRun } from '../../store/backfill';
+import {
+  analyzeLinks,
+  deleteBackfillItems,
+  saveBackfillProgress,
+  type BackfillItem,
+  type BackfillRun,
+} from '../../store/backfill';
 import { saveLink } from '../../store/links';
 import { lockForTransaction } from '../../store/locks';
 import { recordProblem } from '../../store/problems';
-import type { Queryable } from '../../store/transaction';
+import { withTransaction, type Queryable } from '../../store/transaction';
 import { recordLockKey, releaseWaiting } from '../enqueue';
 import { recordPlanFindings } from '../plan-findings';
+import { buildSyncContext } from '../sync-context';
 import { recordWriteResult } from '../write/record-result';
 import { outboxKind, type BatchResult } from '../write/salesforce';
 import type { DecisionRecorder } from './settle';
-import { example, type FlowRun } from './state';
+import { example, progress, type FlowRun } from './state';
 
 /** Links saved before the first refresh of the `links` statistics, and the most between two. */
 export const FIRST_ANALYZE = 250;
@@ -109,6 +116,31 @@ export async function recordResults(
     ledger.analyzeAt = Math.min(ledger.analyzeAt * 2, ledger.saved + ANALYZE_EVERY);
     await analyzeLinks(state.deps.pool);
   }
+}
+
+/**
+ * Records a written chunk's results in one transaction with the run's progress, then releases
+ * the records that waited for those just linked.
+ */
+export async function recordChunk(
+  state: FlowRun,
+  ledger: Ledger,
+  items: readonly BackfillItem[],
+  results: Map<string, BatchResult>,
+  origin: string,
+): Promise<void> {
+  const { deps } = state;
+  const context = await buildSyncContext(
+    deps.pool,
+    state.salesforce,
+    items.map((item) => item.record),
+  );
+  await withTransaction(deps.pool, async (client) => {
+    await recordResults(state, ledger, client, items, results, origin, () => Promise.resolve(context));
+    await saveBackfillProgress(client, { ...ledger.run, counters: state.counters });
+  });
+  await releaseLinked(state, items, results);
+  progress(state, 'writing');
 }
 
 /** Records waiting for a customer or project that just got linked are synced now. */
