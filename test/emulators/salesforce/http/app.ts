@@ -13,6 +13,7 @@ import { categorize, parseVersion, sendJson, type RequestContext } from './commo
 import { metadataRestRouter, metadataSoapRouter } from './metadata';
 import { restRouter } from './rest';
 import { toolingRouter } from './tooling';
+import { webLoginRouter } from './web-login';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -60,6 +61,9 @@ export function createEmulatorApp(org: SalesforceOrg): express.Express {
   });
 
   const baseUrl = (req: Request): string => `${req.protocol}://${req.get('host')}`;
+
+  // The web server flow (authorize, login, consent, the code grant): http/web-login.ts.
+  app.use(webLoginRouter(org));
 
   app.post(
     '/services/oauth2/token',
