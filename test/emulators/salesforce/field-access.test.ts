@@ -10,7 +10,7 @@
 import type { Connection } from 'jsforce';
 import { connect, fullAccessUser, rejection, startReceiver, waitFor, type Receiver } from './helpers';
 import { parseJsonRecord } from './data/values';
-import { AccessLevel, ApexException, type Apex, type SObject } from './apex/runtime';
+import { AccessLevel, type ApexException, type Apex, type SObject } from './apex/runtime';
 import { startSalesforceEmulator, type SalesforceEmulator } from './server';
 import { STANDARD_USER } from './security/profiles';
 
