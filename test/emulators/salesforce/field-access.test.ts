@@ -170,6 +170,37 @@ describe('object and field permissions', () => {
     }
   });
 
+  it('needs object permissions: custom metadata type access, Create on a platform event, Modify All Data for Divisions', async () => {
+    // A Standard User has none of force-app's grants.
+    const mdt = await rejection(reader.query('SELECT MasterLabel FROM Custompms_Sync_Setting__mdt'));
+    expect(mdt.errorCode).toBe('INVALID_TYPE');
+    const publish = await rejection(
+      reader.sobject('Custompms_Change__e').create({ Batch_Id__c: 'b-1' } as Record<string, unknown>),
+    );
+    // No access at all to the event object: it does not exist for this user.
+    expect(publish.errorCode).toBe('NOT_FOUND');
+    const division = await rejection(
+      reader.sobject('Division').create({ Name: 'North', IsActive: true } as Record<string, unknown>),
+    );
+    expect(division.errorCode).toBe('INSUFFICIENT_ACCESS_OR_READONLY');
+    expect((await reader.query('SELECT Id, Name FROM Division')).totalSize).toBeGreaterThan(0);
+    // force-app's integration permission set grants the first two; Modify All Data the third.
+    const integration = connect(sf, sf.integrationUsername);
+    await integration.query('SELECT MasterLabel FROM Custompms_Sync_Setting__mdt');
+    await integration
+      .sobject('Custompms_Change__e')
+      .create({ Batch_Id__c: 'b-2' } as Record<string, unknown>);
+    sf.org.users.grantSystemPermission(sf.org.integrationUserId, 'ModifyAllData');
+    try {
+      const created = await integration
+        .sobject('Division')
+        .create({ Name: 'South', IsActive: true } as Record<string, unknown>);
+      expect(created.success).toBe(true);
+    } finally {
+      sf.org.users.grantSystemPermission(sf.org.integrationUserId, 'ModifyAllData', false);
+    }
+  });
+
   describe('Apex access modes', () => {
     const run = async <T>(body: (apex: Apex) => T): Promise<T> => {
       let result: T | undefined;
