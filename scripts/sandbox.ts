@@ -46,6 +46,11 @@ export interface Sandbox {
   custompms: Awaited<ReturnType<typeof startCustompmsEmulator>>;
   /** The proxy's database (for scripts that report on it, e.g. benchmarks). */
   pool: pg.Pool;
+  /**
+   * The proxy's environment, as a process would get it (DATABASE_URL of the embedded PostgreSQL,
+   * PUBLIC_URL, every key): `custompms-sync doctor` or `backfill` run with it against the sandbox.
+   */
+  proxyEnv: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -101,6 +106,8 @@ export interface SandboxOptions {
   deploy?: 'cli' | 'in-process';
   /** Keep the sf CLI's output to itself unless the deploy fails. */
   quietDeploy?: boolean;
+  /** An empty PostgreSQL database to use instead of the embedded one (tests: one per suite). */
+  databaseUrl?: string;
 }
 
 /** Starts the whole stack (also used by `npm run demo`). */
@@ -112,7 +119,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const custompmsToken = `cpms_${secret()}`;
   const sf = await startSalesforceEmulator({ outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.01 } });
   const cpms = await startCustompmsEmulator({ token: custompmsToken });
-  const config = loadConfig({
+  const env: Record<string, string> = {
     LOG_LEVEL: options.logLevel ?? process.env.LOG_LEVEL ?? 'warn',
     EMBEDDED_POSTGRES_DIR: options.dataDir ?? '.data/sandbox',
     EMBEDDED_POSTGRES_PORT: '0',
@@ -124,11 +131,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     CUSTOMPMS_BASE_URL: cpms.url,
     CUSTOMPMS_API_TOKEN: custompmsToken,
     CUSTOMPMS_WEBHOOK_SECRETS: webhookSecret,
-  });
+    ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+  };
+  const config = loadConfig(env);
   const logger = createLogger({ level: config.logLevel, name: 'sandbox' });
   // The emulators start empty every time, so the store must too: links from an earlier run
   // would point at records that no longer exist (and ids the new run hands out again).
-  rmSync(config.database.embeddedDir, { recursive: true, force: true });
+  if (!options.databaseUrl) rmSync(config.database.embeddedDir, { recursive: true, force: true });
   const database = await openDatabase(config.database, logger);
   await migrate(database.pool);
   const app = createApp({ config, logger, pool: database.pool });
@@ -181,7 +190,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await sf.close();
     await database.close();
   };
-  return { info, salesforce: sf, custompms: cpms, pool: database.pool, stop };
+  const proxyEnv = { ...env, DATABASE_URL: database.connectionString, PUBLIC_URL: proxyUrl };
+  return { info, salesforce: sf, custompms: cpms, pool: database.pool, proxyEnv, stop };
 }
 
 const USAGE = `Usage: npm run sandbox

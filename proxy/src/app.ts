@@ -6,10 +6,11 @@ import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { Config } from './config';
+import { missingConfiguration, type Config } from './config';
 import { adminApiRouter } from './http/admin-api';
 import { apexApiRouter } from './http/apex-api';
 import { custompmsWebhookRouter } from './http/custompms-webhooks';
+import { operatorRouters } from './http/console';
 import { healthRouter } from './http/health';
 import { outboundMessageRouter } from './http/outbound-messages';
 import { errorHandler, notFound } from './http/problem';
@@ -32,12 +33,19 @@ export function productRouters(deps: Pick<AppDeps, 'config' | 'logger' | 'pool'>
   return [
     outboundMessageRouter({
       pool,
-      token: config.salesforce.outboundMessageToken,
+      token: config.salesforce.outboundMessageTokens,
       organizationId: config.salesforce.orgId,
     }),
-    apexApiRouter({ pool, apiKey: config.salesforce.proxyApiKey, bodyLimit: config.bodyLimit }),
+    apexApiRouter({ pool, apiKey: config.salesforce.proxyApiKeys, bodyLimit: config.bodyLimit }),
     custompmsWebhookRouter({ pool, secrets: config.custompms.webhookSecrets, logger }),
-    adminApiRouter({ pool, logger, apiKey: config.adminApiKey }),
+    adminApiRouter({
+      pool,
+      logger,
+      apiKey: config.adminApiKeys,
+      notConfigured: missingConfiguration(config),
+    }),
+    // The operator console (/console) and GET /metrics.
+    ...operatorRouters({ config, pool, logger }),
   ];
 }
 
@@ -47,7 +55,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', 1);
   app.use(helmet());
   app.use(requestLogging(deps.logger));
-  app.use(healthRouter(deps.pool));
+  app.use(healthRouter(deps.pool, missingConfiguration(deps.config)));
   for (const router of deps.routers ?? productRouters(deps)) app.use(router);
   app.use(notFound);
   app.use(errorHandler());

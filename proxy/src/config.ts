@@ -4,6 +4,7 @@
  * `process.env`.
  */
 import { z } from 'zod';
+import { weakSecretReason } from './secret-strength';
 
 const booleanFromString = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -23,6 +24,39 @@ const secret = (minLength: number) =>
     .optional()
     .refine((value) => value === undefined || value.length >= minLength, {
       message: `must be at least ${minLength} characters`,
+    });
+
+/**
+ * A comma-separated list of secrets we issue (several while rotating: new first, then old). Each
+ * must be long enough and random-looking (secret-strength.ts); the value is never echoed.
+ */
+const secretList = (minLength: number, pattern?: { regex: RegExp; message: string }) =>
+  z
+    .string()
+    .optional()
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== ''),
+    )
+    .superRefine((values, ctx) => {
+      values.forEach((value, index) => {
+        const which = values.length > 1 ? `value ${index + 1} ` : '';
+        if (value.length < minLength) {
+          ctx.addIssue({ code: 'custom', message: `${which}must be at least ${minLength} characters` });
+          return;
+        }
+        if (pattern && !pattern.regex.test(value)) {
+          ctx.addIssue({ code: 'custom', message: `${which}${pattern.message}` });
+          return;
+        }
+        const weak = weakSecretReason(value);
+        if (weak) ctx.addIssue({ code: 'custom', message: `${which}${weak}` });
+      });
+      if (new Set(values).size !== values.length) {
+        ctx.addIssue({ code: 'custom', message: 'lists the same value twice' });
+      }
     });
 
 const url = z.url({ protocol: /^https?$/ });
@@ -76,9 +110,17 @@ export const environmentSchema = z.object({
       .optional(),
   ),
   SALESFORCE_WRITE_PATH: z.enum(['apex', 'api']).default('apex'),
-  OUTBOUND_MESSAGE_TOKEN: secret(24),
-  PROXY_API_KEY: secret(32),
-  ADMIN_API_KEY: secret(32),
+  OUTBOUND_MESSAGE_TOKEN: secretList(24, {
+    regex: /^[A-Za-z0-9_-]+$/,
+    message: 'may hold only A-Z, a-z, 0-9, _ and - (it is part of a URL path)',
+  }),
+  PROXY_API_KEY: secretList(32, { regex: /^\S+$/, message: 'may not contain spaces' }),
+  ADMIN_API_KEY: secretList(32, { regex: /^\S+$/, message: 'may not contain spaces' }),
+  PUBLIC_URL: optionalString.pipe(url.optional()),
+  METRICS_API_KEY: secretList(32, { regex: /^\S+$/, message: 'may not contain spaces' }),
+  CONSOLE_CLIENT_ID: optionalString,
+  CONSOLE_CLIENT_SECRET: secret(8),
+  CONSOLE_SESSION_MINUTES: z.coerce.number().int().min(5).max(1440).default(480),
 
   CUSTOMPMS_BASE_URL: optionalString.pipe(url.optional()),
   CUSTOMPMS_API_TOKEN: secret(8),
@@ -100,6 +142,8 @@ export interface Config {
   logLevel: Environment['LOG_LEVEL'];
   bodyLimit: string;
   shutdownTimeoutMs: number;
+  /** The proxy's public base URL (e.g. https://cps-sync.herokuapp.com); `doctor` checks the org's endpoints against it. */
+  publicUrl: string | undefined;
   database: {
     url: string | undefined;
     ssl: Environment['DATABASE_SSL'];
@@ -120,8 +164,19 @@ export interface Config {
     orgAlias: string | undefined;
     orgId: string | undefined;
     writePath: Environment['SALESFORCE_WRITE_PATH'];
+    /** The current outbound-message token (the first of OUTBOUND_MESSAGE_TOKEN). */
     outboundMessageToken: string | undefined;
+    /** Every accepted outbound-message token (several during a rotation). */
+    outboundMessageTokens: string[];
+    /** The current key the org's Apex sends (the first of PROXY_API_KEY). */
     proxyApiKey: string | undefined;
+    /** Every accepted Apex key (several during a rotation). */
+    proxyApiKeys: string[];
+    /**
+     * Why the proxy cannot reach Salesforce although the process runs (no credentials yet), or
+     * undefined when it is configured. `auth` is then `none`.
+     */
+    notConfigured: string | undefined;
   };
   custompms: {
     baseUrl: string | undefined;
@@ -132,6 +187,15 @@ export interface Config {
   };
   /** Bearer key of the admin API (problems, conflicts, replay); unset: the admin API is off. */
   adminApiKey: string | undefined;
+  /** Every accepted admin key (several during a rotation, or one per admin). */
+  adminApiKeys: string[];
+  /** Bearer keys of `GET /metrics` (several during a rotation); none: the endpoint is off. */
+  metricsApiKeys: string[];
+  /**
+   * The operator console's "Sign in with Salesforce": the app users sign in through (the web
+   * server flow; default: the proxy's own SALESFORCE_CLIENT_ID/SECRET) and how long a session lasts.
+   */
+  console: { clientId: string | undefined; clientSecret: string | undefined; sessionMinutes: number };
   sync: {
     conflictPolicy: Environment['CONFLICT_POLICY'];
     deletePolicy: Environment['DELETE_POLICY'];
@@ -151,42 +215,157 @@ export class ConfigError extends Error {
   }
 }
 
+const PRODUCTION_DATABASE_MESSAGE =
+  'is required when NODE_ENV=production: without it the proxy would start an embedded PostgreSQL ' +
+  "on the dyno's disk, which is thrown away at every restart with the sync state in it " +
+  '(attach Heroku Postgres: heroku addons:create heroku-postgresql:essential-0)';
+
+/** Hosts shared by every org: client credentials need the org's own My Domain instead. */
+const SHARED_LOGIN_HOSTS = new Set(['login.salesforce.com', 'test.salesforce.com']);
+
+function isSharedLoginHost(value: string | undefined): boolean {
+  return value !== undefined && SHARED_LOGIN_HOSTS.has(new URL(value).hostname.toLowerCase());
+}
+
+/** The credentials an auth mode needs; none of them set means "not configured yet", not an error. */
+const CREDENTIALS: Partial<Record<Environment['SALESFORCE_AUTH'], (keyof Environment)[]>> = {
+  client_credentials: ['SALESFORCE_CLIENT_ID', 'SALESFORCE_CLIENT_SECRET'],
+  jwt: ['SALESFORCE_CLIENT_ID', 'SALESFORCE_USERNAME', 'SALESFORCE_PRIVATE_KEY'],
+};
+
+/** Why Salesforce is not configured although SALESFORCE_AUTH names a mode, or undefined. */
+export function salesforceNotConfigured(env: Environment): string | undefined {
+  if (env.SALESFORCE_AUTH === 'none') return 'SALESFORCE_AUTH=none';
+  const needed = CREDENTIALS[env.SALESFORCE_AUTH];
+  if (needed && needed.every((variable) => env[variable] === undefined)) {
+    return `SALESFORCE_AUTH=${env.SALESFORCE_AUTH} but ${needed.join(', ')} are not set yet`;
+  }
+  return undefined;
+}
+
 /** Cross-field rules zod's per-variable schema cannot express. */
 function crossFieldProblems(env: Environment): { variable: string; message: string }[] {
   const problems: { variable: string; message: string }[] = [];
   const need = (variable: keyof Environment, when: string) => {
     if (env[variable] === undefined) problems.push({ variable, message: `is required ${when}` });
   };
-  if (env.SALESFORCE_AUTH === 'client_credentials') {
-    need('SALESFORCE_CLIENT_ID', 'when SALESFORCE_AUTH=client_credentials');
-    need('SALESFORCE_CLIENT_SECRET', 'when SALESFORCE_AUTH=client_credentials');
+  if (env.NODE_ENV === 'production' && env.DATABASE_URL === undefined) {
+    problems.push({ variable: 'DATABASE_URL', message: PRODUCTION_DATABASE_MESSAGE });
   }
-  if (env.SALESFORCE_AUTH === 'jwt') {
-    need('SALESFORCE_CLIENT_ID', 'when SALESFORCE_AUTH=jwt');
-    need('SALESFORCE_USERNAME', 'when SALESFORCE_AUTH=jwt');
-    need('SALESFORCE_PRIVATE_KEY', 'when SALESFORCE_AUTH=jwt');
+  // A mode with none of its credentials is "not configured yet" (a fresh Heroku app); a mode
+  // with some of them is a mistake worth stopping for.
+  if (salesforceNotConfigured(env) === undefined) {
+    if (env.SALESFORCE_AUTH === 'client_credentials') {
+      need('SALESFORCE_CLIENT_ID', 'when SALESFORCE_AUTH=client_credentials');
+      need('SALESFORCE_CLIENT_SECRET', 'when SALESFORCE_AUTH=client_credentials');
+      if (env.SALESFORCE_INSTANCE_URL === undefined || isSharedLoginHost(env.SALESFORCE_INSTANCE_URL)) {
+        problems.push({
+          variable: 'SALESFORCE_INSTANCE_URL',
+          message:
+            "must be the org's My Domain URL (e.g. https://acme.my.salesforce.com) when " +
+            'SALESFORCE_AUTH=client_credentials: Salesforce serves the client-credentials flow only on ' +
+            'the My Domain host, never on login.salesforce.com or test.salesforce.com (Setup → My Domain shows it)',
+        });
+      }
+    }
+    if (env.SALESFORCE_AUTH === 'jwt') {
+      need('SALESFORCE_CLIENT_ID', 'when SALESFORCE_AUTH=jwt');
+      need('SALESFORCE_USERNAME', 'when SALESFORCE_AUTH=jwt');
+      need('SALESFORCE_PRIVATE_KEY', 'when SALESFORCE_AUTH=jwt');
+    }
+    if (env.SALESFORCE_AUTH === 'sf_cli') need('SALESFORCE_ORG_ALIAS', 'when SALESFORCE_AUTH=sf_cli');
   }
-  if (env.SALESFORCE_AUTH === 'sf_cli') need('SALESFORCE_ORG_ALIAS', 'when SALESFORCE_AUTH=sf_cli');
   if (env.CUSTOMPMS_BASE_URL !== undefined) need('CUSTOMPMS_API_TOKEN', 'when CUSTOMPMS_BASE_URL is set');
+  problems.push(...sharedSecretProblems(env));
   return problems;
+}
+
+/**
+ * One value used for two purposes would let whoever holds one credential use the other (the org's
+ * Apex key opening the admin API, say). Every secret we hold must be distinct.
+ */
+function sharedSecretProblems(env: Environment): { variable: string; message: string }[] {
+  const owners = new Map<string, string>();
+  const problems: { variable: string; message: string }[] = [];
+  const lists: [string, readonly string[]][] = [
+    ['OUTBOUND_MESSAGE_TOKEN', env.OUTBOUND_MESSAGE_TOKEN],
+    ['PROXY_API_KEY', env.PROXY_API_KEY],
+    ['ADMIN_API_KEY', env.ADMIN_API_KEY],
+    ['METRICS_API_KEY', env.METRICS_API_KEY],
+    ['CUSTOMPMS_WEBHOOK_SECRETS', env.CUSTOMPMS_WEBHOOK_SECRETS ?? []],
+    ['CUSTOMPMS_API_TOKEN', env.CUSTOMPMS_API_TOKEN === undefined ? [] : [env.CUSTOMPMS_API_TOKEN]],
+    [
+      'SALESFORCE_CLIENT_SECRET',
+      env.SALESFORCE_CLIENT_SECRET === undefined ? [] : [env.SALESFORCE_CLIENT_SECRET],
+    ],
+  ];
+  for (const [variable, values] of lists) {
+    for (const value of new Set(values)) {
+      const owner = owners.get(value);
+      if (owner !== undefined && owner !== variable) {
+        problems.push({ variable, message: `holds the same value as ${owner}: every key must be distinct` });
+      } else {
+        owners.set(value, variable);
+      }
+    }
+  }
+  return problems;
+}
+
+/** The variables `migrate` reads: a release phase needs the database and nothing else. */
+const DATABASE_VARIABLES = {
+  NODE_ENV: true,
+  LOG_LEVEL: true,
+  DATABASE_URL: true,
+  DATABASE_SSL: true,
+  DATABASE_POOL_MAX: true,
+  EMBEDDED_POSTGRES_DIR: true,
+  EMBEDDED_POSTGRES_PORT: true,
+} as const;
+
+export type DatabaseConfig = Pick<Config, 'env' | 'logLevel' | 'database'>;
+
+function issuesToError(issues: z.core.$ZodIssue[]): ConfigError {
+  return new ConfigError(
+    issues.map((issue) => ({ variable: String(issue.path[0] ?? '(environment)'), message: issue.message })),
+  );
+}
+
+/**
+ * Only the database settings (Heroku's release phase runs `migrate` before anyone has entered the
+ * Salesforce or Custompms credentials; nothing else may stop it). Same rules as loadConfig for these.
+ */
+export function loadDatabaseConfig(source: Record<string, string | undefined> = process.env): DatabaseConfig {
+  const parsed = environmentSchema.pick(DATABASE_VARIABLES).safeParse(source);
+  if (!parsed.success) throw issuesToError(parsed.error.issues);
+  const env = parsed.data;
+  if (env.NODE_ENV === 'production' && env.DATABASE_URL === undefined) {
+    throw new ConfigError([{ variable: 'DATABASE_URL', message: PRODUCTION_DATABASE_MESSAGE }]);
+  }
+  return {
+    env: env.NODE_ENV,
+    logLevel: env.LOG_LEVEL,
+    database: {
+      url: env.DATABASE_URL,
+      ssl: env.DATABASE_SSL,
+      poolMax: env.DATABASE_POOL_MAX,
+      embeddedDir: env.EMBEDDED_POSTGRES_DIR,
+      embeddedPort: env.EMBEDDED_POSTGRES_PORT,
+    },
+  };
 }
 
 /** Parses the environment; throws one ConfigError naming every bad variable. */
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
   const parsed = environmentSchema.safeParse(source);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => ({
-        variable: String(issue.path[0] ?? '(environment)'),
-        message: issue.message,
-      })),
-    );
-  }
+  if (!parsed.success) throw issuesToError(parsed.error.issues);
   const env = parsed.data;
   const problems = crossFieldProblems(env);
   if (problems.length > 0) throw new ConfigError(problems);
+  const notConfigured = salesforceNotConfigured(env);
   return {
     env: env.NODE_ENV,
+    publicUrl: env.PUBLIC_URL?.replace(/\/+$/, ''),
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
     bodyLimit: env.BODY_LIMIT,
@@ -203,7 +382,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       loginUrl: env.SALESFORCE_LOGIN_URL,
       instanceUrl: env.SALESFORCE_INSTANCE_URL,
       apiVersion: env.SALESFORCE_API_VERSION,
-      auth: env.SALESFORCE_AUTH,
+      auth: notConfigured === undefined ? env.SALESFORCE_AUTH : 'none',
       clientId: env.SALESFORCE_CLIENT_ID,
       clientSecret: env.SALESFORCE_CLIENT_SECRET,
       username: env.SALESFORCE_USERNAME,
@@ -211,8 +390,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       orgAlias: env.SALESFORCE_ORG_ALIAS,
       orgId: env.SALESFORCE_ORG_ID,
       writePath: env.SALESFORCE_WRITE_PATH,
-      outboundMessageToken: env.OUTBOUND_MESSAGE_TOKEN,
-      proxyApiKey: env.PROXY_API_KEY,
+      outboundMessageToken: env.OUTBOUND_MESSAGE_TOKEN[0],
+      outboundMessageTokens: env.OUTBOUND_MESSAGE_TOKEN,
+      proxyApiKey: env.PROXY_API_KEY[0],
+      proxyApiKeys: env.PROXY_API_KEY,
+      notConfigured,
     },
     custompms: {
       baseUrl: env.CUSTOMPMS_BASE_URL,
@@ -221,12 +403,39 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       timeoutMs: env.CUSTOMPMS_TIMEOUT_MS,
       maxConcurrency: env.CUSTOMPMS_MAX_CONCURRENCY,
     },
-    adminApiKey: env.ADMIN_API_KEY,
+    adminApiKey: env.ADMIN_API_KEY[0],
+    adminApiKeys: env.ADMIN_API_KEY,
+    metricsApiKeys: env.METRICS_API_KEY,
+    console: {
+      clientId: env.CONSOLE_CLIENT_ID ?? env.SALESFORCE_CLIENT_ID,
+      clientSecret: env.CONSOLE_CLIENT_ID
+        ? env.CONSOLE_CLIENT_SECRET
+        : (env.CONSOLE_CLIENT_SECRET ?? env.SALESFORCE_CLIENT_SECRET),
+      sessionMinutes: env.CONSOLE_SESSION_MINUTES,
+    },
     sync: {
       conflictPolicy: env.CONFLICT_POLICY,
       deletePolicy: env.DELETE_POLICY,
       createCustomersFromDivisions: env.CREATE_CUSTOMERS_FROM_DIVISIONS,
       pollIntervalSeconds: env.POLL_INTERVAL_SECONDS,
     },
+  };
+}
+
+/**
+ * What a running proxy lacks to sync (a fresh Heroku app has no credentials yet): shown by
+ * `/readyz` and the admin status instead of failing. Keys are the parts, values the reason.
+ */
+export function missingConfiguration(config: Config): Record<string, string | undefined> {
+  const missing = (what: string, set: boolean) => (set ? undefined : `${what} not set`);
+  return {
+    salesforce: config.salesforce.notConfigured,
+    custompms: missing('CUSTOMPMS_BASE_URL', config.custompms.baseUrl !== undefined),
+    outboundMessages:
+      missing('OUTBOUND_MESSAGE_TOKEN', config.salesforce.outboundMessageTokens.length > 0) ??
+      missing('SALESFORCE_ORG_ID', config.salesforce.orgId !== undefined),
+    apexApi: missing('PROXY_API_KEY', config.salesforce.proxyApiKeys.length > 0),
+    custompmsWebhooks: missing('CUSTOMPMS_WEBHOOK_SECRETS', config.custompms.webhookSecrets.length > 0),
+    adminApi: missing('ADMIN_API_KEY', config.adminApiKeys.length > 0),
   };
 }

@@ -3,7 +3,7 @@
  * migrations, worker, and an orderly shutdown.
  */
 import type { Runner } from 'graphile-worker';
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, loadConfig, missingConfiguration, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { openDatabase, type Database } from './store/database';
 import { migrate } from './store/migrate';
@@ -35,6 +35,10 @@ export function loadConfigOrExit(): Config {
 export async function startRuntime(config: Config, options: { worker: boolean }): Promise<Runtime> {
   const logger = createLogger({ level: config.logLevel });
   const database = await openDatabase(config.database, logger);
+  for (const [part, reason] of Object.entries(missingConfiguration(config))) {
+    if (reason !== undefined)
+      logger.warn({ part, reason }, 'not configured yet: this part of the sync is off');
+  }
   try {
     const applied = await migrate(database.pool);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
@@ -45,7 +49,7 @@ export async function startRuntime(config: Config, options: { worker: boolean })
           logger,
           concurrency: config.worker.concurrency,
           taskList: buildTaskList(sync),
-          crontab: pollerCrontab(Math.round(config.sync.pollIntervalSeconds / 60)),
+          crontab: configuredCrontab(config, pollerCrontab(Math.round(config.sync.pollIntervalSeconds / 60))),
         })
       : undefined;
     return { config, logger, database, sync, worker };
@@ -53,6 +57,25 @@ export async function startRuntime(config: Config, options: { worker: boolean })
     await database.close();
     throw error;
   }
+}
+
+/** The crontab tasks that need each side; a side not configured yet has its pollers left out. */
+const NEEDS_SALESFORCE = ['poll_divisions', 'poll_deleted_tasks', 'republish_overdue_batches'];
+const NEEDS_CUSTOMPMS = ['poll_custompms'];
+
+/**
+ * The pollers' crontab without the lines of a side that is not configured yet: a fresh deployment
+ * without credentials must not fail a poll every minute and fill the dead letters.
+ */
+export function configuredCrontab(config: Config, crontab: string): string {
+  const skipped = [
+    ...(config.salesforce.notConfigured === undefined ? [] : NEEDS_SALESFORCE),
+    ...(config.custompms.baseUrl === undefined ? NEEDS_CUSTOMPMS : []),
+  ];
+  return crontab
+    .split('\n')
+    .filter((line) => !skipped.some((task) => line.split(/\s+/).includes(task)))
+    .join('\n');
 }
 
 export async function stopRuntime(runtime: Runtime): Promise<void> {

@@ -2,7 +2,10 @@
  * The admin API: what an integration admin needs to run the sync — a status summary (with the
  * org's daily API usage as last reported), the open
  * problems (errors, warnings, dead letters), the conflicts resolved by policy, and replaying or
- * dismissing a problem. Bearer `ADMIN_API_KEY` (constant-time compare); unset, the API is off.
+ * dismissing a problem. Bearer `ADMIN_API_KEY` (several keys accepted, comma-separated: one per
+ * admin or two during a rotation; constant-time compare); unset, the API is off. Rate-limited per
+ * address and per key; every replay and resolve is written to the audit log (`GET /admin/v1/audit`)
+ * with the key's fingerprint, the caller's `X-Admin-Actor` and address.
  * Documented in proxy/openapi/proxy.yaml.
  */
 import express, { Router, type RequestHandler } from 'express';
@@ -21,14 +24,29 @@ import {
   resolveProblem,
 } from '../store/problems';
 import { FLOWS } from '../sync';
+import { listAudit, recordAudit } from '../store/audit';
 import { HttpProblem } from './problem';
-import { bearerToken, secretsEqual } from './secrets';
+import { ADMIN_RATE_LIMITS, KEY_LOCAL, rateLimits, type RateLimitSettings } from './rate-limit';
+import { acceptedKeys, bearerToken, keyFingerprint, matchingSecret } from './secrets';
 
 export interface AdminApiOptions {
   pool: pg.Pool;
   logger: Logger;
-  /** undefined turns the admin API off (503). */
-  apiKey: string | undefined;
+  /** The accepted keys; undefined or none turns the admin API off (503). */
+  apiKey: string | readonly string[] | undefined;
+  /**
+   * What is not configured yet (`{ salesforce: 'SALESFORCE_AUTH=none' }`), shown by the status so a
+   * fresh deployment says what it lacks instead of failing.
+   */
+  notConfigured?: Record<string, string | undefined>;
+  rateLimits?: RateLimitSettings;
+}
+
+/** Who is acting, from the authenticated request (for the audit log). */
+interface Actor {
+  actor: string;
+  actorLabel: string | null;
+  ip: string | null;
 }
 
 const listQuery = z.object({
@@ -36,6 +54,11 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
 });
 const problemId = z.coerce.number().int().positive();
+const auditQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1_000).default(100),
+  before: z.coerce.number().int().positive().optional(),
+  action: z.string().max(64).optional(),
+});
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
@@ -49,8 +72,9 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 
 export function adminApiRouter(options: AdminApiOptions): Router {
   const { pool, logger } = options;
-  const authenticate: RequestHandler = (req, _res, next) => {
-    if (options.apiKey === undefined) {
+  const keys = acceptedKeys(options.apiKey);
+  const authenticate: RequestHandler = (req, res, next) => {
+    if (keys.length === 0) {
       throw new HttpProblem(
         503,
         'Not Configured',
@@ -58,14 +82,30 @@ export function adminApiRouter(options: AdminApiOptions): Router {
       );
     }
     const token = bearerToken(req.headers.authorization);
-    if (token === undefined || !secretsEqual(token, options.apiKey)) {
+    if (token === undefined || matchingSecret(token, keys) === -1) {
       throw new HttpProblem(401, 'Unauthorized', 'a valid admin bearer key is required');
     }
+    res.locals[KEY_LOCAL] = keyFingerprint(token);
     next();
+  };
+  const limits = rateLimits('admin-api', options.rateLimits ?? ADMIN_RATE_LIMITS);
+  const actorOf = (req: express.Request, res: express.Response): Actor => {
+    const label = req.get('x-admin-actor')?.trim().slice(0, 200);
+    return {
+      actor: String(res.locals[KEY_LOCAL]),
+      actorLabel: label === undefined || label === '' ? null : label,
+      ip: req.ip ?? null,
+    };
   };
 
   const router = Router();
-  router.use('/admin/v1', authenticate, express.json({ limit: '16kb' }));
+  router.use(
+    '/admin/v1',
+    ...limits.beforeAuth,
+    authenticate,
+    limits.afterAuth,
+    express.json({ limit: '16kb' }),
+  );
 
   router.get('/admin/v1/status', async (_req, res) => {
     res.json({
@@ -73,7 +113,15 @@ export function adminApiRouter(options: AdminApiOptions): Router {
       salesforceApiUsage: (await getApiUsage(pool)) ?? null,
       openProblems: await countOpenProblems(pool),
       outboxWaiting: await countUnbatched(pool),
+      notConfigured: Object.fromEntries(
+        Object.entries(options.notConfigured ?? {}).filter(([, reason]) => reason !== undefined),
+      ),
     });
+  });
+
+  router.get('/admin/v1/audit', async (req, res) => {
+    const query = parse(auditQuery, req.query, 'query');
+    res.json({ entries: await listAudit(pool, query) });
   });
 
   router.get('/admin/v1/problems', async (req, res) => {
@@ -89,6 +137,12 @@ export function adminApiRouter(options: AdminApiOptions): Router {
   router.post('/admin/v1/problems/:id/replay', async (req, res) => {
     const id = parse(problemId, req.params.id, 'problem id');
     const outcome = await replayDeadLetter({ pool, logger, definition: FLOWS }, id);
+    await recordAudit(pool, {
+      ...actorOf(req, res),
+      action: 'problem.replay',
+      target: `problem:${id}`,
+      outcome,
+    });
     if (outcome === 'not_found') throw new HttpProblem(404, 'Not Found', `no problem ${id}`);
     if (outcome === 'already_resolved')
       throw new HttpProblem(409, 'Conflict', `problem ${id} is already resolved`);
@@ -100,10 +154,22 @@ export function adminApiRouter(options: AdminApiOptions): Router {
 
   router.post('/admin/v1/problems/:id/resolve', async (req, res) => {
     const id = parse(problemId, req.params.id, 'problem id');
-    if (!(await getProblem(pool, id))) throw new HttpProblem(404, 'Not Found', `no problem ${id}`);
+    const audit = (outcome: string) =>
+      recordAudit(pool, {
+        ...actorOf(req, res),
+        action: 'problem.resolve',
+        target: `problem:${id}`,
+        outcome,
+      });
+    if (!(await getProblem(pool, id))) {
+      await audit('not_found');
+      throw new HttpProblem(404, 'Not Found', `no problem ${id}`);
+    }
     if (!(await resolveProblem(pool, id))) {
+      await audit('already_resolved');
       throw new HttpProblem(409, 'Conflict', `problem ${id} is already resolved`);
     }
+    await audit('resolved');
     res.status(204).end();
   });
   return router;

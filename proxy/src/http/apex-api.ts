@@ -11,14 +11,17 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { getBatch } from '../store/batches';
 import { insertInboxMessages } from '../store/inbox';
+import { recordPing, PING_BATCH_PREFIX } from '../store/doctor-pings';
 import { HttpProblem } from './problem';
-import { bearerToken, secretsEqual } from './secrets';
+import { KEY_LOCAL, rateLimits, SALESFORCE_RATE_LIMITS, type RateLimitSettings } from './rate-limit';
+import { acceptedKeys, bearerToken, keyFingerprint, matchingSecret } from './secrets';
 
 export interface ApexApiOptions {
   pool: pg.Pool;
-  /** undefined refuses every call: no key, no access. */
-  apiKey: string | undefined;
+  /** The accepted keys (several during a rotation); undefined or empty refuses every call. */
+  apiKey: string | readonly string[] | undefined;
   bodyLimit: string;
+  rateLimits?: RateLimitSettings;
 }
 
 const salesforceId = z.string().regex(/^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/, 'a Salesforce id');
@@ -69,23 +72,34 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 export function apexApiRouter(options: ApexApiOptions): Router {
-  const authenticate: RequestHandler = (req, _res, next) => {
-    if (options.apiKey === undefined) {
+  const keys = acceptedKeys(options.apiKey);
+  const authenticate: RequestHandler = (req, res, next) => {
+    if (keys.length === 0) {
       throw new HttpProblem(503, 'Not Configured', 'PROXY_API_KEY is not set on the proxy');
     }
     const token = bearerToken(req.headers.authorization);
-    if (token === undefined || !secretsEqual(token, options.apiKey)) {
+    if (token === undefined || matchingSecret(token, keys) === -1) {
       throw new HttpProblem(401, 'Unauthorized', 'a valid bearer key is required');
     }
+    res.locals[KEY_LOCAL] = keyFingerprint(token);
     next();
   };
+  const limits = rateLimits('salesforce-api', options.rateLimits ?? SALESFORCE_RATE_LIMITS);
+  const guard = [...limits.beforeAuth, authenticate, limits.afterAuth];
 
   const router = Router();
-  router.use('/salesforce/v1/change-batches', authenticate);
-  router.use('/salesforce/v1/task-deletions', authenticate);
+  router.use('/salesforce/v1/change-batches', guard);
+  router.use('/salesforce/v1/task-deletions', guard);
   const json = express.json({ limit: options.bodyLimit });
 
   router.get('/salesforce/v1/change-batches/:batchId', async (req, res) => {
+    // `doctor` publishes a change event for a ping batch: the org's Apex fetching it through the
+    // Named Credential proves the whole path. It is recorded and answered 404, which the Apex
+    // skips without reporting a failure (CustompmsPullJob: 404/410 = nothing to apply).
+    if (req.params.batchId.startsWith(PING_BATCH_PREFIX)) {
+      const known = await recordPing(options.pool, req.params.batchId);
+      throw new HttpProblem(404, 'Not Found', known ? 'doctor ping received' : 'no such change batch');
+    }
     const batch = await getBatch(options.pool, req.params.batchId);
     if (!batch || batch.status === 'open') throw new HttpProblem(404, 'Not Found', 'no such change batch');
     if (batch.status === 'superseded')

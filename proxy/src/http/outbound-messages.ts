@@ -14,14 +14,52 @@ import {
   parseOutboundMessage,
   soapFault,
 } from '../salesforce/outbound-message';
-import { secretsEqual } from './secrets';
+import { KEY_LOCAL, rateLimits, SALESFORCE_RATE_LIMITS, type RateLimitSettings } from './rate-limit';
+import { acceptedKeys, keyFingerprint, matchingSecret, secretsEqual } from './secrets';
 
 export interface OutboundMessageRouteOptions {
   pool: pg.Pool;
-  /** Secret path token; undefined refuses every message (503, so Salesforce keeps retrying). */
-  token: string | undefined;
+  /**
+   * Secret path tokens (several during a rotation: the endpoint moves to the new one while
+   * messages queued for the old one still arrive); none refuses every message (503, so
+   * Salesforce keeps retrying).
+   */
+  token: string | readonly string[] | undefined;
   /** The org allowed to send (15 or 18 characters); undefined refuses every message. */
   organizationId: string | undefined;
+  rateLimits?: RateLimitSettings;
+}
+
+/**
+ * How far ahead of the proxy's clock a notification's timestamps may be. Salesforce stamps
+ * `SystemModstamp`/`LastModifiedDate` itself, so a value far in the future is a clock fault or a
+ * forgery (someone holding the endpoint token); stored as sent, it would become the record's
+ * version and every genuine later edit would look older and be dropped: the record would freeze
+ * (and `latest` would let it win every conflict). Such stamps are clamped to receive time plus
+ * this tolerance, and the value sent is kept beside it for the log.
+ */
+export const FUTURE_STAMP_TOLERANCE_MS = 5 * 60_000;
+const STAMP_FIELDS = ['SystemModstamp', 'LastModifiedDate'] as const;
+
+/** The sObject with future timestamps clamped; `clamped` names the fields changed. */
+export function clampFutureStamps<T extends Record<string, unknown>>(
+  sObject: T,
+  receivedAt: number,
+): { sObject: T; clamped: string[] } {
+  const limit = receivedAt + FUTURE_STAMP_TOLERANCE_MS;
+  const result: Record<string, unknown> = { ...sObject };
+  const clamped: string[] = [];
+  for (const field of STAMP_FIELDS) {
+    const value = sObject[field];
+    if (typeof value !== 'string') continue;
+    const time = Date.parse(value);
+    if (Number.isFinite(time) && time > limit) {
+      result[field] = new Date(limit).toISOString();
+      result[`${field}AsSent`] = value;
+      clamped.push(field);
+    }
+  }
+  return { sObject: result as T, clamped };
 }
 
 // 100 notifications × a 32,000-character Description, plus the envelope, fit in 5 MB.
@@ -38,18 +76,22 @@ export function sameOrganization(sent: string, configured: string): boolean {
 }
 
 export function outboundMessageRouter(options: OutboundMessageRouteOptions): Router {
+  const tokens = acceptedKeys(options.token);
   // Authenticate before reading a byte of the body.
   const authenticate: RequestHandler = (req, res, next) => {
-    if (options.token === undefined || options.organizationId === undefined) {
+    if (tokens.length === 0 || options.organizationId === undefined) {
       sendSoap(res, 503, soapFault('Server', 'outbound messages are not configured on this proxy'));
       return;
     }
-    if (!secretsEqual(String(req.params.token ?? ''), options.token)) {
+    const given = String(req.params.token ?? '');
+    if (matchingSecret(given, tokens) === -1) {
       sendSoap(res, 401, soapFault('Client', 'unknown endpoint token'));
       return;
     }
+    res.locals[KEY_LOCAL] = keyFingerprint(given);
     next();
   };
+  const limits = rateLimits('outbound-messages', options.rateLimits ?? SALESFORCE_RATE_LIMITS);
 
   const receive: RequestHandler = async (req, res) => {
     const body: unknown = req.body;
@@ -71,10 +113,21 @@ export function outboundMessageRouter(options: OutboundMessageRouteOptions): Rou
       sendSoap(res, 403, soapFault('Client', 'OrganizationId does not match this proxy'));
       return;
     }
+    const receivedAt = Date.now();
+    const notifications = message.notifications.map((notification) => {
+      const { sObject, clamped } = clampFutureStamps(notification.sObject, receivedAt);
+      if (clamped.length > 0) {
+        req.log.warn(
+          { code: 'FUTURE_TIMESTAMP_CLAMPED', notificationId: notification.id, fields: clamped },
+          'outbound message stamped in the future: clamped to receive time plus tolerance',
+        );
+      }
+      return { ...notification, sObject };
+    });
     try {
       const stored = await insertInboxMessages(
         options.pool,
-        message.notifications.map((notification) => ({
+        notifications.map((notification) => ({
           source: 'salesforce.outbound' as const,
           dedupeKey: notification.id,
           recordKey: `sf:${notification.sObject.Id ?? notification.id}`,
@@ -112,7 +165,9 @@ export function outboundMessageRouter(options: OutboundMessageRouteOptions): Rou
   const router = Router();
   router.post(
     '/salesforce/v1/outbound-messages/:token',
+    ...limits.beforeAuth,
     authenticate,
+    limits.afterAuth,
     express.text({ type: () => true, limit: MAX_BODY }),
     receive,
     bodyErrors,

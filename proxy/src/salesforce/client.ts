@@ -20,6 +20,8 @@ export interface SalesforceSettings {
   username: string | undefined;
   privateKey: string | undefined;
   orgAlias: string | undefined;
+  /** Why there is no Salesforce access yet (config.ts), for the not-configured error. */
+  notConfigured?: string | undefined;
 }
 
 export interface ApiUsage {
@@ -46,7 +48,13 @@ export class SalesforceClient {
     options: { logger?: Logger; retryPolicy?: RetryPolicy } = {},
   ): Promise<SalesforceClient> {
     const retryPolicy = options.retryPolicy ?? SALESFORCE_RETRY_POLICY;
-    if (settings.auth === 'none') throw new SalesforceNotConfiguredError();
+    if (settings.auth === 'none') {
+      throw new SalesforceNotConfiguredError(
+        settings.notConfigured === undefined
+          ? undefined
+          : `Salesforce access is not configured (${settings.notConfigured})`,
+      );
+    }
     if (settings.auth === 'sf_cli') {
       const conn = await connectThroughSfCli(settings);
       return new SalesforceClient(conn, retryPolicy, options.logger, undefined, undefined);

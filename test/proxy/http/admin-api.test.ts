@@ -3,22 +3,25 @@ import type { Express } from 'express';
 import { createApp } from '../../../proxy/src/app';
 import { loadConfig } from '../../../proxy/src/config';
 import { adminApiRouter } from '../../../proxy/src/http/admin-api';
+import type { RateLimitSettings } from '../../../proxy/src/http/rate-limit';
+import { keyFingerprint } from '../../../proxy/src/http/secrets';
 import { recordConflicts, recordProblem } from '../../../proxy/src/store/problems';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { captureLogs } from '../../support/logs';
 
-const KEY = 'adm_0123456789abcdef0123456789abcdef';
+const KEY = 'adm_5f1c9a03e7b24d6a8c1e0f937b2a4d58';
+const OLD_KEY = 'adm_b81e2c7d40a95f3e6d2c18a7094be3f1';
 
 describe('admin API', () => {
   let db: TestDatabase;
   let app: Express;
   const logger = captureLogs().logger;
-  const build = (apiKey: string | undefined) =>
+  const build = (apiKey: string | string[] | undefined, rateLimits?: RateLimitSettings) =>
     createApp({
       config: loadConfig({}),
       logger,
       pool: db.pool,
-      routers: [adminApiRouter({ pool: db.pool, logger, apiKey })],
+      routers: [adminApiRouter({ pool: db.pool, logger, apiKey, ...(rateLimits ? { rateLimits } : {}) })],
     });
   beforeEach(async () => {
     db = await createTestDatabase({ migrated: true });
@@ -109,6 +112,7 @@ describe('admin API', () => {
       salesforceApiUsage: null,
       openProblems: { error: 1, dead_letter: 1 },
       outboxWaiting: 0,
+      notConfigured: {},
     });
   });
 
@@ -156,5 +160,86 @@ describe('admin API', () => {
     expect((await request(app).post(`/admin/v1/problems/${id}/resolve`).set(auth)).status).toBe(204);
     expect((await request(app).post(`/admin/v1/problems/${id}/resolve`).set(auth)).status).toBe(409);
     expect(await queuedJobs()).toEqual([]);
+  });
+
+  it('accepts every configured key (rotation) and audits who replayed and resolved what', async () => {
+    const rotating = build([KEY, OLD_KEY]);
+    await recordProblem(db.pool, {
+      kind: 'dead_letter',
+      code: 'CUSTOMPMS_UNAVAILABLE',
+      message: 'Custompms answered 503',
+      task: 'sync_custompms_record',
+      payload: { type: 'task', id: 'tsk_9' },
+    });
+    await recordProblem(db.pool, { kind: 'error', code: 'INVALID', message: 'bad value' });
+    const [dead, error] = await problemIds();
+    await request(rotating)
+      .post(`/admin/v1/problems/${dead}/replay`)
+      .set('authorization', `Bearer ${OLD_KEY}`)
+      .set('x-admin-actor', 'alice@acme.com')
+      .expect(202);
+    await request(rotating).post(`/admin/v1/problems/${error}/resolve`).set(auth).expect(204);
+    await request(rotating).post(`/admin/v1/problems/${error}/resolve`).set(auth).expect(409);
+    await request(rotating)
+      .get('/admin/v1/status')
+      .set('authorization', 'Bearer adm_not_a_key_at_all_0000000000')
+      .expect(401);
+
+    const audit = await request(rotating).get('/admin/v1/audit').set(auth).expect(200);
+    expect(audit.body.entries).toEqual([
+      expect.objectContaining({
+        action: 'problem.resolve',
+        target: `problem:${error}`,
+        outcome: 'already_resolved',
+        actor: keyFingerprint(KEY),
+        actorLabel: null,
+      }),
+      expect.objectContaining({
+        action: 'problem.resolve',
+        target: `problem:${error}`,
+        outcome: 'resolved',
+        actor: keyFingerprint(KEY),
+      }),
+      expect.objectContaining({
+        action: 'problem.replay',
+        target: `problem:${dead}`,
+        outcome: 'replayed',
+        actor: keyFingerprint(OLD_KEY),
+        actorLabel: 'alice@acme.com',
+        ip: expect.any(String),
+        at: expect.any(String),
+      }),
+    ]);
+    expect(JSON.stringify(audit.body)).not.toContain(KEY);
+    const page = await request(rotating)
+      .get(`/admin/v1/audit?limit=1&before=${audit.body.entries[0].id}&action=problem.replay`)
+      .set(auth);
+    expect(page.body.entries).toEqual([expect.objectContaining({ action: 'problem.replay' })]);
+  });
+
+  it('answers 429 with Retry-After over the per-key limit and after repeated wrong keys', async () => {
+    const limited = build([KEY, OLD_KEY], {
+      perIpPerMinute: 100,
+      perKeyPerMinute: 3,
+      failedAuthPer15Minutes: 2,
+    });
+    for (let i = 0; i < 3; i++) await request(limited).get('/admin/v1/status').set(auth).expect(200);
+    const over = await request(limited).get('/admin/v1/status').set(auth).expect(429);
+    expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
+    expect(over.headers['content-type']).toContain('application/problem+json');
+    // Another key is its own bucket.
+    await request(limited).get('/admin/v1/status').set('authorization', `Bearer ${OLD_KEY}`).expect(200);
+
+    const guessing = build(KEY, { perIpPerMinute: 100, perKeyPerMinute: 100, failedAuthPer15Minutes: 2 });
+    const wrong = { authorization: 'Bearer adm_wrong_wrong_wrong_wrong_wrong_00' };
+    await request(guessing).get('/admin/v1/status').set(wrong).expect(401);
+    await request(guessing).get('/admin/v1/status').set(wrong).expect(401);
+    const blocked = await request(guessing).get('/admin/v1/status').set(auth).expect(429);
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+
+    const perIp = build(KEY, { perIpPerMinute: 2, perKeyPerMinute: 100, failedAuthPer15Minutes: 100 });
+    await request(perIp).get('/admin/v1/status').set(auth).expect(200);
+    await request(perIp).get('/admin/v1/status').set(auth).expect(200);
+    await request(perIp).get('/admin/v1/status').set(auth).expect(429);
   });
 });

@@ -35,9 +35,18 @@ describe('app', () => {
 
   it('answers /healthz and /readyz when migrated', async () => {
     const app = createApp({ config, logger: captureLogs().logger, pool: db.pool });
-    await request(app).get('/healthz').expect(200, { status: 'ok' });
+    // A proxy with no credentials at all is up and ready, and says what it lacks.
+    const health = await request(app).get('/healthz').expect(200);
+    expect(health.body).toEqual({
+      status: 'ok',
+      notConfigured: expect.objectContaining({
+        salesforce: 'SALESFORCE_AUTH=none',
+        adminApi: 'ADMIN_API_KEY not set',
+      }),
+    });
     const ready = await request(app).get('/readyz').expect(200);
     expect(ready.body.status).toBe('ready');
+    expect(ready.body.notConfigured.custompms).toBe('CUSTOMPMS_BASE_URL not set');
   });
 
   it('is not ready before migrations', async () => {

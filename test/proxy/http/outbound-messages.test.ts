@@ -2,7 +2,11 @@ import request from 'supertest';
 import type { Express } from 'express';
 import { createApp } from '../../../proxy/src/app';
 import { loadConfig } from '../../../proxy/src/config';
-import { outboundMessageRouter } from '../../../proxy/src/http/outbound-messages';
+import {
+  clampFutureStamps,
+  FUTURE_STAMP_TOLERANCE_MS,
+  outboundMessageRouter,
+} from '../../../proxy/src/http/outbound-messages';
 import { ACK_TRUE } from '../../../proxy/src/salesforce/outbound-message';
 import { createPool } from '../../../proxy/src/store/database';
 import { listInboxMessages } from '../../../proxy/src/store/inbox';
@@ -191,5 +195,65 @@ describe('outbound message receiver', () => {
     });
     await request(unconfigured).post(PATH).set('content-type', 'text/xml').send('<x/>').expect(503);
     expect(logs.text()).not.toContain(TOKEN);
+  });
+
+  it('accepts every configured token during a rotation, and only those', async () => {
+    const NEW_TOKEN = 'obm_new_9f8e7d6c5b4a39281706f5e4d3';
+    const rotating = createApp({
+      config: loadConfig({}),
+      logger: logs.logger,
+      pool: db.pool,
+      routers: [outboundMessageRouter({ pool: db.pool, token: [NEW_TOKEN, TOKEN], organizationId: ORG })],
+    });
+    const envelope = (id: string) =>
+      outboundEnvelope({
+        organizationId: ORG,
+        notifications: [{ id, fields: task('00T000000000001AAA', 'x') }],
+      });
+    for (const [token, id] of [
+      [NEW_TOKEN, '04l000000000001AAA'],
+      [TOKEN, '04l000000000002AAA'],
+    ] as const) {
+      await request(rotating)
+        .post(`/salesforce/v1/outbound-messages/${token}`)
+        .set('content-type', 'text/xml')
+        .send(envelope(id))
+        .expect(200, ACK_TRUE);
+    }
+    await request(rotating)
+      .post('/salesforce/v1/outbound-messages/obm_retired_00000000000000000000')
+      .set('content-type', 'text/xml')
+      .send(envelope('04l000000000003AAA'))
+      .expect(401);
+    expect(await listInboxMessages(db.pool)).toHaveLength(2);
+  });
+
+  it('clamps a SystemModstamp far in the future to receive time plus the tolerance', async () => {
+    const before = Date.now();
+    const forged = {
+      ...task('00T000000000001AAA', 'from the future'),
+      SystemModstamp: '2099-01-01T00:00:00.000Z',
+      LastModifiedDate: '2099-01-01T00:00:00.000Z',
+    };
+    await post(
+      outboundEnvelope({
+        organizationId: ORG,
+        notifications: [{ id: '04l000000000001AAA', fields: forged }],
+      }),
+    ).expect(200);
+    const [stored] = await listInboxMessages(db.pool, 'salesforce.outbound');
+    const sObject = (stored!.payload as { sObject: Record<string, string> }).sObject;
+    const clamped = Date.parse(sObject.SystemModstamp!);
+    expect(clamped).toBeGreaterThanOrEqual(before + FUTURE_STAMP_TOLERANCE_MS);
+    expect(clamped).toBeLessThanOrEqual(Date.now() + FUTURE_STAMP_TOLERANCE_MS);
+    expect(sObject.LastModifiedDate).toBe(sObject.SystemModstamp);
+    expect(sObject.SystemModstampAsSent).toBe('2099-01-01T00:00:00.000Z');
+    expect(logs.lines().some((entry) => entry.code === 'FUTURE_TIMESTAMP_CLAMPED')).toBe(true);
+    // A stamp within the tolerance (clock skew of seconds) is kept as sent.
+    const near = new Date(Date.now() + 60_000).toISOString();
+    expect(clampFutureStamps({ SystemModstamp: near }, Date.now())).toEqual({
+      sObject: { SystemModstamp: near },
+      clamped: [],
+    });
   });
 });
