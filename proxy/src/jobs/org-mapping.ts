@@ -34,8 +34,10 @@ export function trackOrgMapping(deps: SyncDeps, configured: FlowSettingOverride[
  */
 export async function refreshOrgMapping(deps: SyncDeps): Promise<void> {
   const source = sources.get(deps);
-  if (!source || Date.now() - source.readAt <= deps.settings.mappingRefreshMs) return;
+  if (!source || !due(deps, source)) return;
   const { operations } = await deps.salesforce();
+  // Checked again: a concurrent caller may have read it while this one waited for the connection.
+  if (!source.reading && !due(deps, source)) return;
   if (source.readAt === 0) {
     source.reading ??= readMapping(deps, source, operations).finally(() => {
       source.reading = undefined;
@@ -54,6 +56,10 @@ export async function refreshOrgMapping(deps: SyncDeps): Promise<void> {
       source.reading = undefined;
     });
   await source.reading;
+}
+
+function due(deps: SyncDeps, source: MappingSource): boolean {
+  return Date.now() - source.readAt > deps.settings.mappingRefreshMs;
 }
 
 /** The admin's changes to the org's field maps and settings win over the shipped ones. */
