@@ -131,9 +131,7 @@ export async function problemFacets(db: Queryable): Promise<{ codes: string[]; f
 }
 
 /** Open problems per flow and kind, and per code, for the overview. */
-export async function openProblemCounts(
-  db: Queryable,
-): Promise<{
+export async function openProblemCounts(db: Queryable): Promise<{
   byFlowKind: { flow: string; kind: string; count: number }[];
   byCode: { code: string; count: number }[];
 }> {
