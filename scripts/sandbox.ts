@@ -118,6 +118,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const webhookSecret = `whsec_${secret()}`;
   const custompmsToken = `cpms_${secret()}`;
   const sf = await startSalesforceEmulator({ outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.01 } });
+  // The admin's step from README "What the integration user needs": record access for the proxy's
+  // own API calls (Tasks of any owner, Division writes).
+  sf.org.users.grantSystemPermission(sf.org.integrationUserId, 'ViewAllData');
+  sf.org.users.grantSystemPermission(sf.org.integrationUserId, 'ModifyAllData');
   const cpms = await startCustompmsEmulator({ token: custompmsToken });
   const env: Record<string, string> = {
     LOG_LEVEL: options.logLevel ?? process.env.LOG_LEVEL ?? 'warn',
