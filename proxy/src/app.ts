@@ -11,6 +11,7 @@ import { adminApiRouter } from './http/admin-api';
 import { apexApiRouter } from './http/apex-api';
 import { custompmsWebhookRouter } from './http/custompms-webhooks';
 import { operatorRouters } from './http/console';
+import { conflictWriterFor } from './http/conflict-writer';
 import { healthRouter } from './http/health';
 import { outboundMessageRouter } from './http/outbound-messages';
 import { errorHandler, notFound } from './http/problem';
@@ -43,6 +44,8 @@ export function productRouters(deps: Pick<AppDeps, 'config' | 'logger' | 'pool'>
       logger,
       apiKey: config.adminApiKeys,
       notConfigured: missingConfiguration(config),
+      config,
+      conflictWriter: conflictWriterFor(config, logger),
     }),
     // The operator console (/console) and GET /metrics.
     ...operatorRouters({ config, pool, logger }),

@@ -5,7 +5,9 @@
  * dismissing a problem. Bearer `ADMIN_API_KEY` (several keys accepted, comma-separated: one per
  * admin or two during a rotation; constant-time compare); unset, the API is off. Rate-limited per
  * address and per key; every replay and resolve is written to the audit log (`GET /admin/v1/audit`)
- * with the key's fingerprint, the caller's `X-Admin-Actor` and address.
+ * with the key's fingerprint, the caller's `X-Admin-Actor` and address. The console's operations
+ * (overview, filtered and paged problems, conflicts and links, bulk replay and resolve, resync,
+ * apply a conflict's other value, settings) are here too: admin-operations.ts.
  * Documented in proxy/openapi/proxy.yaml.
  */
 import express, { Router, type RequestHandler } from 'express';
@@ -16,15 +18,12 @@ import { replayDeadLetter } from '../jobs/replay';
 import { linkSummary } from '../store/links';
 import { getApiUsage } from '../store/api-usage';
 import { countUnbatched } from '../store/batches';
-import {
-  countOpenProblems,
-  getProblem,
-  listConflicts,
-  listProblems,
-  resolveProblem,
-} from '../store/problems';
+import { countOpenProblems, getProblem, resolveProblem } from '../store/problems';
 import { FLOWS } from '../sync';
 import { listAudit, recordAudit } from '../store/audit';
+import type { Config } from '../config';
+import { conflictsPage, problemsPage, registerAdminOperations } from './admin-operations';
+import type { ConflictWriter } from './operations';
 import { HttpProblem } from './problem';
 import { ADMIN_RATE_LIMITS, KEY_LOCAL, rateLimits, type RateLimitSettings } from './rate-limit';
 import { acceptedKeys, bearerToken, keyFingerprint, matchingSecret } from './secrets';
@@ -40,6 +39,10 @@ export interface AdminApiOptions {
    */
   notConfigured?: Record<string, string | undefined>;
   rateLimits?: RateLimitSettings;
+  /** For GET /admin/v1/settings. */
+  config?: Config;
+  /** Writes a conflict's other value (unset: POST /admin/v1/conflicts/{id}/apply-other answers 503). */
+  conflictWriter?: ConflictWriter;
 }
 
 /** Who is acting, from the authenticated request (for the audit log). */
@@ -49,10 +52,6 @@ interface Actor {
   ip: string | null;
 }
 
-const listQuery = z.object({
-  kind: z.enum(['warning', 'error', 'dead_letter']).optional(),
-  limit: z.coerce.number().int().min(1).max(1_000).default(100),
-});
 const problemId = z.coerce.number().int().positive();
 const auditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
@@ -125,13 +124,11 @@ export function adminApiRouter(options: AdminApiOptions): Router {
   });
 
   router.get('/admin/v1/problems', async (req, res) => {
-    const query = parse(listQuery, req.query, 'query');
-    res.json({ problems: await listProblems(pool, query.kind, query.limit) });
+    res.json(await problemsPage(pool, req.query));
   });
 
   router.get('/admin/v1/conflicts', async (req, res) => {
-    const query = parse(listQuery.pick({ limit: true }), req.query, 'query');
-    res.json({ conflicts: await listConflicts(pool, query.limit) });
+    res.json(await conflictsPage(pool, req.query));
   });
 
   router.post('/admin/v1/problems/:id/replay', async (req, res) => {
@@ -171,6 +168,14 @@ export function adminApiRouter(options: AdminApiOptions): Router {
     }
     await audit('resolved');
     res.status(204).end();
+  });
+
+  registerAdminOperations(router, {
+    pool,
+    logger,
+    config: options.config,
+    actorOf,
+    conflictWriter: options.conflictWriter,
   });
   return router;
 }

@@ -4,7 +4,9 @@
  * Salesforce form is converted for the plain kinds (text, numbers, dates, yes/no) and picklists;
  * owner and reference fields need the sync's context and are refused.
  */
-import type { CustompmsClient } from '../custompms';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import { createCustompmsClient, type CustompmsClient } from '../custompms';
 import type { ConflictRow } from '../store/console-queries';
 import { FLOWS, type FlowName, type SyncDefinition } from '../sync';
 import type { ConflictWriter } from './operations';
@@ -63,4 +65,11 @@ export function custompmsConflictWriter(
       },
     );
   };
+}
+
+/** The writer for this configuration (a Custompms client made on first use); none without Custompms. */
+export function conflictWriterFor(config: Config, logger: Logger): ConflictWriter | undefined {
+  if (!config.custompms.baseUrl) return undefined;
+  let client: CustompmsClient | undefined;
+  return custompmsConflictWriter(() => (client ??= createCustompmsClient(config.custompms, { logger })));
 }

@@ -8,9 +8,8 @@ import type { Router } from 'express';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
-import { createCustompmsClient, type CustompmsClient } from '../../custompms';
 import { appliedMigrationId } from '../../store/migrate';
-import { custompmsConflictWriter } from '../conflict-writer';
+import { conflictWriterFor } from '../conflict-writer';
 import { metricsRouter } from '../metrics-endpoint';
 import { consoleRouter } from './router';
 
@@ -29,7 +28,6 @@ function packageVersion(): string {
 
 export function operatorRouters(deps: { config: Config; pool: pg.Pool; logger: Logger }): Router[] {
   const { config, pool, logger } = deps;
-  let custompms: CustompmsClient | undefined;
   const version = packageVersion();
   return [
     metricsRouter({ pool, apiKeys: config.metricsApiKeys }),
@@ -47,9 +45,7 @@ export function operatorRouters(deps: { config: Config; pool: pg.Pool; logger: L
         : undefined,
       publicUrl: config.publicUrl,
       sessionMinutes: config.console.sessionMinutes,
-      conflictWriter: config.custompms.baseUrl
-        ? custompmsConflictWriter(() => (custompms ??= createCustompmsClient(config.custompms, { logger })))
-        : undefined,
+      conflictWriter: conflictWriterFor(config, logger),
       versions: async () => ({
         proxy: version,
         node: process.version,
