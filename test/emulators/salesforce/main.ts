@@ -1,11 +1,13 @@
 /**
  * Runs the Salesforce org emulator standalone:
  *   npx tsx test/emulators/salesforce/main.ts [--port 8484] [--proxy-url URL --proxy-key KEY]
- *        [--outbound-url URL] [--deploy-force-app]
+ *        [--outbound-url URL] [--deploy-force-app] [--org-type production|sandbox|developer]
+ *        [--integration-system-permissions ViewAllData,ModifyAllData]
  * Environment: SF_EMULATOR_PORT, SF_EMULATOR_PROXY_URL, SF_EMULATOR_PROXY_KEY, SF_EMULATOR_OUTBOUND_URL.
  * Prints the instance URL, org id and client credentials, then serves until SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
+import type { OrgType } from './org';
 import { startSalesforceEmulator } from './server';
 
 async function main(): Promise<void> {
@@ -16,13 +18,24 @@ async function main(): Promise<void> {
       'proxy-key': { type: 'string' },
       'outbound-url': { type: 'string' },
       'deploy-force-app': { type: 'boolean' },
+      'org-type': { type: 'string' },
+      'integration-system-permissions': { type: 'string' },
     },
   });
   const env = process.env;
   const port = Number(values.port ?? env.SF_EMULATOR_PORT ?? 8484);
   const started = Date.now();
+  const orgType = values['org-type'] ?? 'sandbox';
+  if (!['production', 'sandbox', 'developer'].includes(orgType))
+    throw new Error(`--org-type must be production, sandbox or developer, not ${orgType}`);
   const emulator = await startSalesforceEmulator({
     port,
+    orgType: orgType as OrgType,
+    // What an admin grants the integration user beyond force-app (the product README's setup).
+    integrationUserSystemPermissions: (values['integration-system-permissions'] ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
     // Bare by default, as a new org is: deploy with the sf CLI, or pass --deploy-force-app to
     // deploy force-app in-process first.
     deployForceApp: values['deploy-force-app'] === true,

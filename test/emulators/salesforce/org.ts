@@ -91,6 +91,13 @@ export interface OrgOptions {
   /** Real time a deploy spends in each of Pending and InProgress (polling sees both). */
   deployStepMs: number;
   integrationUser: UserSpec;
+  /**
+   * System permissions an admin grants the integration user on top of force-app (on its profile or
+   * an admin-made permission set), as the product README's setup asks: e.g.
+   * `['ViewAllData', 'ModifyAllData']`. Default none: the integration user then has exactly its
+   * profile ("Salesforce API Only System Integrations") and what force-app's permission set grants.
+   */
+  integrationUserSystemPermissions: string[];
   adminUser: UserSpec;
   connectedApp: ConnectedApp;
   seed: number;
@@ -123,6 +130,7 @@ export function defaultOrgOptions(): OrgOptions {
     bulkProcessingDelayMs: 20,
     deployStepMs: 100,
     integrationUser,
+    integrationUserSystemPermissions: [],
     adminUser: {
       username: 'admin@custompms.example',
       email: 'admin@custompms.example',
@@ -298,7 +306,13 @@ export class SalesforceOrg {
       profile: SYSTEM_ADMINISTRATOR,
     });
     this.automatedProcessUserId = automated.Id as string;
-    this.integrationUserId = this.users.create(this.options.integrationUser).Id as string;
+    this.integrationUserId = this.users.create({
+      ...this.options.integrationUser,
+      systemPermissions: [
+        ...(this.options.integrationUser.systemPermissions ?? []),
+        ...this.options.integrationUserSystemPermissions,
+      ],
+    }).Id as string;
     this.adminUserId = this.users.create(this.options.adminUser).Id as string;
     this.oauth.addApp(this.options.connectedApp);
   }

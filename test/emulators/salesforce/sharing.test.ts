@@ -150,4 +150,21 @@ describe('Task record access (sharing) over the API', () => {
     expect((await integration.query('SELECT Id FROM Task')).totalSize).toBeGreaterThanOrEqual(4);
     sf.org.users.grantSystemPermission(sf.org.integrationUserId, 'ModifyAllData', false);
   });
+
+  it('starts the integration user with the system permissions the setup grants it, when asked', async () => {
+    const granted = await startSalesforceEmulator({
+      integrationUserSystemPermissions: ['ViewAllData', 'ModifyAllData'],
+    });
+    try {
+      const access = granted.org.users.access(granted.org.integrationUserId);
+      expect([
+        access.has('ViewAllData'),
+        access.has('ModifyAllData'),
+        access.has('CustomizeApplication'),
+      ]).toEqual([true, true, false]);
+      expect(sf.org.users.access(sf.org.integrationUserId).has('ModifyAllData')).toBe(false);
+    } finally {
+      await granted.close();
+    }
+  });
 });
