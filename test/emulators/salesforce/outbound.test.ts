@@ -158,9 +158,8 @@ describe('outbound messages (Flow Custompms_Task_Outbound_Message → Custompms_
     });
     emulator.org.setOutboundEndpoint(`${receiver.url}/salesforce/v1/outbound-messages/token-123`);
     admin = connect(emulator, fullAccessUser(emulator));
-    // A user with the bypass custom permission, as the integration user has it through
-    // Custompms_Integration (the integration user's own field access is force-app's business).
-    integration = connect(emulator, fullAccessUser(emulator, { bypass: true }));
+    // The integration user, with exactly what force-app grants it (Custompms_Sync_Bypass included).
+    integration = connect(emulator, emulator.integrationUsername);
     fields = emulator.org.schema.outboundMessages.get('Task.Custompms_Task_Changed')!.fields;
   });
 
