@@ -242,10 +242,15 @@ async function main(): Promise<void> {
     failed = true;
     process.stderr.write(`\ndemo failed: ${error instanceof Error ? error.message : String(error)}\n`);
   }
+  const { consoleUrl, consoleUsername, consolePassword } = sandbox.info;
   if (args.keep && !failed) {
     out(`\nStill running (Ctrl-C to stop): ${JSON.stringify(sandbox.info)}`);
+    out(`\nOperator console: ${consoleUrl}  (sign in as ${consoleUsername} / ${consolePassword})`);
     process.once('SIGINT', () => void sandbox.stop().then(() => process.exit(0)));
     return;
+  }
+  if (!failed) {
+    out(`\nOperator console: ${consoleUrl}  (stops with the demo; npm run demo -- --keep leaves it up)`);
   }
   await sandbox.stop();
   process.exit(failed ? 1 : 0);

@@ -22,6 +22,7 @@ import { openDatabase } from '../proxy/src/store/database';
 import { migrate } from '../proxy/src/store/migrate';
 import { startSalesforceEmulator } from '../test/emulators/salesforce';
 import { DEFAULT_OUTBOUND } from '../test/emulators/salesforce/automation/outbound';
+import { DEFAULT_PASSWORD, webLogin } from '../test/emulators/salesforce/http/web-login';
 import { startCustompmsEmulator } from '../test/emulators/custompms/server';
 import { parseCommandLine } from './lib/cli';
 
@@ -38,6 +39,12 @@ export interface SandboxInfo {
   outboundMessageUrl: string;
   /** Bearer key of the proxy's admin API (/admin/v1/status, problems, conflicts, replay). */
   adminApiKey: string;
+  /** Bearer key of GET /metrics. */
+  metricsApiKey: string;
+  /** The operator console, and who signs in to it on the emulated org's login page. */
+  consoleUrl: string;
+  consoleUsername: string;
+  consolePassword: string;
 }
 
 export interface Sandbox {
@@ -115,6 +122,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const outboundToken = secret();
   const apiKey = secret(32);
   const adminApiKey = secret(32);
+  const metricsApiKey = secret(32);
   const webhookSecret = `whsec_${secret()}`;
   const custompmsToken = `cpms_${secret()}`;
   const sf = await startSalesforceEmulator({ outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.01 } });
@@ -132,6 +140,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     OUTBOUND_MESSAGE_TOKEN: outboundToken,
     PROXY_API_KEY: apiKey,
     ADMIN_API_KEY: adminApiKey,
+    METRICS_API_KEY: metricsApiKey,
     CUSTOMPMS_BASE_URL: cpms.url,
     CUSTOMPMS_API_TOKEN: custompmsToken,
     CUSTOMPMS_WEBHOOK_SECRETS: webhookSecret,
@@ -149,6 +158,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   await once(server, 'listening');
   const proxyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const outboundMessageUrl = `${proxyUrl}/salesforce/v1/outbound-messages/${outboundToken}`;
+  // The console signs in through the org's own app (SALESFORCE_CLIENT_ID): its callback URL.
+  webLogin(sf.org).registerApp({
+    clientId: sf.clientId,
+    callbackUrls: [`${proxyUrl}/console/auth/callback`],
+  });
   cpms.controls.setWebhook({ url: `${proxyUrl}/custompms/v1/webhooks`, secret: webhookSecret });
   if (options.deploy === 'in-process') {
     await sf.org.deploySource();
@@ -185,6 +199,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     custompmsToken,
     outboundMessageUrl,
     adminApiKey,
+    metricsApiKey,
+    consoleUrl: `${proxyUrl}/console`,
+    consoleUsername: sf.adminUsername,
+    consolePassword: DEFAULT_PASSWORD,
   };
   const stop = async () => {
     await worker.stop();
