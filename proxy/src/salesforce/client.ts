@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { requestToken, type TokenSource } from './auth';
 import { SalesforceNotConfiguredError } from './errors';
 import { SALESFORCE_RETRY_POLICY, withSalesforceRetry, type RetryPolicy } from './retry';
+import { metrics } from '../metrics';
 
 export interface SalesforceSettings {
   loginUrl: string;
@@ -81,9 +82,13 @@ export class SalesforceClient {
     return new SalesforceClient(conn, retryPolicy, options.logger, userId, orgId);
   }
 
-  /** Runs one Salesforce call under the retry policy. */
+  /** Runs one Salesforce call under the retry policy (each attempt counts in /metrics). */
   call<T>(operation: (conn: Connection) => Promise<T>): Promise<T> {
-    return withSalesforceRetry(this.retryPolicy, () => operation(this.conn), {
+    const attempt = () => {
+      metrics.salesforceApiCalls();
+      return operation(this.conn);
+    };
+    return withSalesforceRetry(this.retryPolicy, attempt, {
       onRetry: (error, attempt, delayMs) =>
         this.logger?.warn({ errorCode: error.errorCode, attempt, delayMs }, 'retrying Salesforce call'),
     });
