@@ -140,6 +140,13 @@ export function consoleRouter(options: ConsoleOptions): Router {
     `${options.publicUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.get('host')}`}${base}/auth/callback`;
 
   const router = Router();
+  // helmet's `no-referrer` makes browsers send `Origin: null` on form posts; `same-origin` keeps
+  // the real origin on our own posts (the CSRF check compares it) and still sends no referrer
+  // to other sites.
+  router.use(base, (_req, res, next) => {
+    res.setHeader('Referrer-Policy', 'same-origin');
+    next();
+  });
   const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 1_000 });
 
   router.get(`${base}/assets/:name`, (req, res) => {

@@ -732,7 +732,7 @@ export function conflictsPage(ctx: PageContext, page: Page<ConflictRow>, filter:
           <td>${when(c.createdAt)}</td>
           <td>${c.flow}</td>
           <td>${recordIds(c.custompmsId, c.salesforceId)}</td>
-          <td><code>${c.field}</code></td>
+          <td><code class="nowrap">${c.field}</code></td>
           <td>${show(c.custompmsValue)}</td>
           <td>${show(c.salesforceValue)}</td>
           <td><strong>${c.winner}</strong> (${c.policy})</td>
