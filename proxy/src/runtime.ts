@@ -9,6 +9,7 @@ import { openDatabase, type Database } from './store/database';
 import { migrate } from './store/migrate';
 import { startWorker } from './jobs/worker';
 import { buildTaskList, pollerCrontab } from './jobs/tasks';
+import { TASK, type TaskName } from './jobs/task-names';
 import { createSyncDeps, type SyncDeps } from './jobs/deps';
 
 export interface Runtime {
@@ -60,8 +61,12 @@ export async function startRuntime(config: Config, options: { worker: boolean })
 }
 
 /** The crontab tasks that need each side; a side not configured yet has its pollers left out. */
-const NEEDS_SALESFORCE = ['poll_divisions', 'poll_deleted_tasks', 'republish_overdue_batches'];
-const NEEDS_CUSTOMPMS = ['poll_custompms'];
+const NEEDS_SALESFORCE: readonly TaskName[] = [
+  TASK.pollDivisions,
+  TASK.pollDeletedTasks,
+  TASK.republishOverdueBatches,
+];
+const NEEDS_CUSTOMPMS: readonly TaskName[] = [TASK.pollCustompms];
 
 /**
  * The pollers' crontab without the lines of a side that is not configured yet: a fresh deployment

@@ -320,6 +320,9 @@ export async function idsInOutbox(
   return new Set(result.rows.map((row) => row.custompms_id));
 }
 
+/** The `task` of the problems a run records (`sync_problems.task`); `payload.runId` names the run. */
+export const BACKFILL_PROBLEM_TASK = 'backfill';
+
 /** Failure reasons a run recorded (`sync_problems` rows tagged with the run), most frequent first. */
 export async function backfillFailureReasons(
   db: Queryable,
@@ -328,9 +331,9 @@ export async function backfillFailureReasons(
 ): Promise<{ code: string; count: number; example: string }[]> {
   const result = await db.query<{ code: string; n: string; example: string }>(
     `SELECT code, count(*) AS n, min(message) AS example FROM sync_problems
-     WHERE task = 'backfill' AND payload->>'runId' = $1::text AND kind = 'error'
+     WHERE task = $3 AND payload->>'runId' = $1::text AND kind = 'error'
      GROUP BY code ORDER BY count(*) DESC, code LIMIT $2`,
-    [String(runId), limit],
+    [String(runId), limit, BACKFILL_PROBLEM_TASK],
   );
   return result.rows.map((row) => ({ code: row.code, count: Number(row.n), example: row.example }));
 }

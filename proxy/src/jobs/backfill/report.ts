@@ -2,6 +2,7 @@
  * The backfill's final summary as plain text (the CLI prints it on stdout): one row per flow with
  * its counters, then the most frequent failure reasons and where their details are stored.
  */
+import { BACKFILL_PROBLEM_TASK } from '../../store/backfill';
 import type { BackfillProgress, BackfillReport } from './types';
 
 const COLUMNS = ['linked', 'created', 'updated', 'unchanged', 'skipped', 'failed'] as const;
@@ -45,7 +46,7 @@ export function formatBackfillReport(report: BackfillReport): string {
       }
       if (flow.runId !== null) {
         lines.push(
-          `  details: SELECT * FROM sync_problems WHERE task = 'backfill' AND payload->>'runId' = '${flow.runId}'`,
+          `  details: SELECT * FROM sync_problems WHERE task = '${BACKFILL_PROBLEM_TASK}' AND payload->>'runId' = '${flow.runId}'`,
         );
       }
     }

@@ -8,6 +8,7 @@ import type { SyncContext } from '../../sync';
 import { Bulk2Ingest } from '../../salesforce/bulk2';
 import {
   analyzeLinks,
+  BACKFILL_PROBLEM_TASK,
   backfillFailureReasons,
   completeBackfillRun,
   countUnassignedItems,
@@ -50,7 +51,7 @@ export class StoredRunSink implements BackfillSink {
     const { run, resumed } = await openBackfillRun(deps.pool, flow.name);
     const ledger: Ledger = {
       run,
-      problemTag: { task: 'backfill', payload: { runId: run.id } },
+      problemTag: { task: BACKFILL_PROBLEM_TASK, payload: { runId: run.id } },
       bulk: new Bulk2Ingest(state.salesforce.client),
       saved: 0,
       analyzeAt: FIRST_ANALYZE,
