@@ -172,7 +172,8 @@ export class UserAccess {
     if (def.system || def.name === 'Id') return 'read';
     // Universally required fields are always readable and editable.
     if (!def.nillable) return 'edit';
-    // Platform event and custom metadata fields carry no field-level security of their own.
+    // Not modelled (no source settled it): field-level security on platform event and custom
+    // metadata type fields, and on the fields of User, Division and Organization.
     if (object.kind === 'platformEvent' || object.kind === 'customMetadata') return 'edit';
     if (object.kind === 'standard' && object.name !== 'Task' && !def.custom) return 'edit';
     const granted = this.grants.fieldPermissions.get(`${object.name}.${def.name}`.toLowerCase());
