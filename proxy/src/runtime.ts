@@ -11,6 +11,7 @@ import { startWorker } from './jobs/worker';
 import { buildTaskList, pollerCrontab } from './jobs/tasks';
 import { TASK, type TaskName } from './jobs/task-names';
 import { createSyncDeps, type SyncDeps } from './jobs/deps';
+import { startMetricFlusher } from './http/metrics-endpoint';
 
 export interface Runtime {
   config: Config;
@@ -18,6 +19,8 @@ export interface Runtime {
   database: Database;
   sync: SyncDeps;
   worker: Runner | undefined;
+  /** Stops writing this process's counters to PostgreSQL (after a last write). */
+  stopMetrics: () => Promise<void>;
 }
 
 /** Loads config or exits 1 with one line naming every bad variable. */
@@ -53,7 +56,9 @@ export async function startRuntime(config: Config, options: { worker: boolean })
           crontab: configuredCrontab(config, pollerCrontab(Math.round(config.sync.pollIntervalSeconds / 60))),
         })
       : undefined;
-    return { config, logger, database, sync, worker };
+    // Counters tallied in this process reach the shared totals every few seconds (metrics.ts).
+    const stopMetrics = startMetricFlusher(database.pool, logger);
+    return { config, logger, database, sync, worker, stopMetrics };
   } catch (error) {
     await database.close();
     throw error;
@@ -85,6 +90,7 @@ export function configuredCrontab(config: Config, crontab: string): string {
 
 export async function stopRuntime(runtime: Runtime): Promise<void> {
   await runtime.worker?.stop();
+  await runtime.stopMetrics();
   await runtime.database.close();
 }
 

@@ -154,8 +154,8 @@ export function registerAdminOperations(router: Router, options: AdminOperations
 
   if (options.config) {
     const config = options.config;
-    router.get('/admin/v1/settings', (_req, res) => {
-      res.json(effectiveSettings(ops, config));
+    router.get('/admin/v1/settings', async (_req, res) => {
+      res.json(await effectiveSettings(ops, config));
     });
   }
 }

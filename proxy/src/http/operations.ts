@@ -12,6 +12,7 @@ import { replayDeadLetter, type ReplayOutcome } from '../jobs/replay';
 import { histogramQuantile, LAG_BUCKETS, SERIES, parseLabels } from '../metrics';
 import { getApiUsage, type ApiUsage } from '../store/api-usage';
 import { recordAudit } from '../store/audit';
+import { getEffectiveMapping } from '../store/effective-mapping';
 import {
   conflictById,
   linkById,
@@ -304,10 +305,15 @@ export async function applyConflictOtherValue(
   return outcome;
 }
 
-/** The settings an operator may read (never a secret). */
-export function effectiveSettings(deps: OperationsDeps, config: Config) {
-  const definition = definitionOf(deps);
+/**
+ * The settings an operator may read (never a secret): the mapping in force is the one the jobs
+ * last applied (with the org's Setup records), else the shipped one.
+ */
+export async function effectiveSettings(deps: OperationsDeps, config: Config) {
+  const stored = await getEffectiveMapping(deps.pool);
+  const definition = stored?.definition ?? definitionOf(deps);
   return {
+    mappingAppliedAt: stored?.appliedAt ?? null,
     writePath: config.salesforce.writePath,
     salesforce: {
       loginUrl: config.salesforce.loginUrl,

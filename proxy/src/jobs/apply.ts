@@ -30,6 +30,7 @@ import { recordProblem } from '../store/problems';
 import type { SyncDeps } from './deps';
 import { enqueueCustompmsSync, recordLockKey, releaseWaiting, scheduleFlush } from './enqueue';
 import { refreshOrgMapping } from './org-mapping';
+import { observeWrite } from './observe';
 import { recordPlanFindings } from './plan-findings';
 import { buildSyncContext } from './sync-context';
 import { ERROR, SYNCED, writeTaskStatus } from './task-status';
@@ -156,6 +157,15 @@ async function planAndApplyLocked(
       const details = error.errors.map((entry) => `${entry.pointer}: ${entry.detail}`).join('; ');
       const message = `Custompms refused the record: ${details || error.message}`;
       await recordProblem(deps.pool, { flow: flow.name, ...ids, kind: 'error', code: error.code, message });
+      await observeWrite(deps, deps.pool, {
+        side: 'custompms',
+        flow: flow.name,
+        outcome: 'refused',
+        custompmsId: ids.custompmsId ?? null,
+        salesforceId: ids.salesforceId ?? null,
+        code: error.code,
+        detail: message,
+      });
       if (ids.salesforceId && flow.salesforceObject === 'Task')
         await writeTaskStatus(deps, ids.salesforceId, ERROR, message);
       return { plan, link };
@@ -221,6 +231,16 @@ async function performWrites(
       // they produced is ours, and its webhook a duplicate.
       const folded = applyWriteResult(flow, context, link, write, { ...result, conditional: true });
       link = folded.link;
+      await observeWrite(deps, deps.pool, {
+        side: 'custompms',
+        flow: flow.name,
+        outcome: 'ok',
+        custompmsId: link.custompmsId,
+        salesforceId: link.salesforceId,
+        link,
+        fields: write.fields ? Object.keys(write.fields) : undefined,
+        detail: write.action === 'update' ? undefined : write.action,
+      });
       queue.push(...folded.followUps);
       continue;
     }

@@ -2,6 +2,7 @@
  * `process_inbox_message`: the one entry from the durable inbox into the sync. Enqueued by a
  * database trigger in the transaction that stored the message.
  */
+import { metrics } from '../metrics';
 import type { RawRecord } from '../sync';
 import { getInboxMessage, markInboxMessageProcessed } from '../store/inbox';
 import { recordBatchResults } from './batches';
@@ -23,6 +24,7 @@ export async function processInboxMessage(deps: SyncDeps, id: number): Promise<v
     case 'custompms.webhook': {
       const event = message.payload as WebhookEvent;
       const type = event.type.split('.')[0] ?? '';
+      metrics.changeReceived(message.source, `${type}s`);
       if (['customer', 'project', 'task'].includes(type)) {
         await enqueueCustompmsSync(deps, type as 'customer' | 'project' | 'task', event.data.id);
       }
@@ -30,12 +32,17 @@ export async function processInboxMessage(deps: SyncDeps, id: number): Promise<v
     }
     case 'salesforce.outbound': {
       const payload = message.payload as { sObjectType: string; sObject: RawRecord };
+      metrics.changeReceived(
+        message.source,
+        payload.sObject.Custompms_Type__c === 'Project' ? 'projects' : 'tasks',
+      );
       if (payload.sObjectType === 'Task') await applySalesforceTask(deps, payload.sObject);
       else
         deps.logger.warn({ sObjectType: payload.sObjectType }, 'outbound message for an unsupported object');
       break;
     }
     case 'salesforce.deletion':
+      metrics.changeReceived(message.source, 'tasks');
       await applyTaskDeletion(deps, message.payload as DeletionEvent);
       break;
     case 'salesforce.results': {

@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import { applyOverrides, FLOWS, overridesFromOrg, type FlowSettingOverride } from '../sync';
 import { readOrgMapping } from '../salesforce/org-mapping';
+import { saveEffectiveMapping } from '../store/effective-mapping';
 import type { SalesforceOperations } from '../salesforce/operations';
 import type { SyncDeps } from './deps';
 
@@ -80,4 +81,8 @@ async function readMapping(
     source.logger.warn({ problem }, 'org mapping record not applied');
   }
   deps.definition = result.definition;
+  // For the console's settings page (the web process does not read the org itself).
+  await saveEffectiveMapping(deps.pool, result.definition).catch((error: unknown) =>
+    source.logger.warn({ err: error }, 'could not store the mapping in force for the console'),
+  );
 }

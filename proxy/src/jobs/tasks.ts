@@ -4,11 +4,13 @@
  * failure is also parked as a dead letter an admin can see and replay.
  */
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
+import { metrics } from '../metrics';
 import { recordProblem } from '../store/problems';
 import { flushOutbox, republishOverdue } from './batches';
 import { syncCustompmsRecord } from './custompms-changes';
 import type { SyncDeps } from './deps';
 import { processInboxMessage } from './inbox';
+import { observePoll } from './observe';
 import { pollCustompms, pollDeletedTasks, pollDivisions } from './pollers';
 import { TASK, type TaskName } from './task-names';
 
@@ -25,9 +27,11 @@ function deadLettering(
     } catch (error) {
       const { attempts, max_attempts: maxAttempts } = helpers.job;
       if (attempts >= maxAttempts) {
+        const code = (error as { code?: string }).code ?? 'JOB_FAILED';
+        metrics.failure(code);
         await recordProblem(deps.pool, {
           kind: 'dead_letter',
-          code: (error as { code?: string }).code ?? 'JOB_FAILED',
+          code,
           message: (error as Error).message ?? String(error),
           task: name,
           payload,
@@ -48,9 +52,9 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
     },
     [TASK.flushOutbox]: () => flushOutbox(deps),
     [TASK.republishOverdueBatches]: () => republishOverdue(deps),
-    [TASK.pollCustompms]: () => pollCustompms(deps),
-    [TASK.pollDivisions]: () => pollDivisions(deps),
-    [TASK.pollDeletedTasks]: () => pollDeletedTasks(deps),
+    [TASK.pollCustompms]: () => observePoll(deps, TASK.pollCustompms, () => pollCustompms(deps)),
+    [TASK.pollDivisions]: () => observePoll(deps, TASK.pollDivisions, () => pollDivisions(deps)),
+    [TASK.pollDeletedTasks]: () => observePoll(deps, TASK.pollDeletedTasks, () => pollDeletedTasks(deps)),
   };
   return Object.fromEntries(
     Object.entries(tasks).map(([name, run]) => [name, deadLettering(deps, name, run)]),

@@ -420,7 +420,7 @@ export function consoleRouter(options: ConsoleOptions): Router {
 
   signedIn.get('/settings', async (_req, res) => {
     const versions = (await options.versions?.()) ?? {};
-    page(res, views.settingsPage(context(res), effectiveSettings(ops, options.config), versions));
+    page(res, views.settingsPage(context(res), await effectiveSettings(ops, options.config), versions));
   });
 
   router.use(base, signedIn);

@@ -483,7 +483,7 @@ export function confirmBulkPage(
   const verb = action === 'replay' ? 'Replay' : 'Resolve';
   const body = html`<section class="card">
     <p>
-      ${verb} these ${problems.length} problem${problems.length === 1 ? '' : 's'}?
+      ${verb} ${problems.length === 1 ? 'this problem' : `these ${problems.length} problems`}?
       ${
         action === 'replay'
           ? 'Each dead letter’s work is queued again and the problem is marked resolved; other kinds cannot be replayed.'
@@ -763,6 +763,7 @@ export function conflictsPage(ctx: PageContext, page: Page<ConflictRow>, filter:
 export function settingsPage(
   ctx: PageContext,
   settings: {
+    mappingAppliedAt: Date | null;
     writePath: string;
     policies: Record<string, unknown>;
     salesforce: Record<string, unknown>;
@@ -796,6 +797,11 @@ export function settingsPage(
   const body = html`<p class="muted">
       Read-only. The mapping is the shipped one with the overrides an admin made in Setup (custom metadata);
       change it there.
+      ${
+        settings.mappingAppliedAt
+          ? html`As the sync last applied it: ${when(settings.mappingAppliedAt)}.`
+          : 'The sync has not read the org’s records yet: this is the shipped mapping.'
+      }
     </p>
     <div class="grid">
       <section class="card">

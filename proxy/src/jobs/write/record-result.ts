@@ -9,6 +9,7 @@ import { saveLink } from '../../store/links';
 import { recordProblem } from '../../store/problems';
 import type { Queryable } from '../../store/transaction';
 import type { SyncDeps } from '../deps';
+import { observeWrite } from '../observe';
 import { ERROR, SYNCED, writeTaskStatus } from '../task-status';
 import type { BatchResult } from './salesforce';
 
@@ -66,6 +67,15 @@ export async function recordWriteResult(
     });
     if (item.kind === 'task' && link.salesforceId)
       await writeTaskStatus(deps, link.salesforceId, ERROR, message);
+    await observeWrite(deps, db, {
+      side: 'salesforce',
+      flow: item.flow,
+      outcome: 'refused',
+      custompmsId: item.custompmsId,
+      salesforceId: link.salesforceId,
+      code: failure.code,
+      detail: message,
+    });
     return { failure };
   }
   const context = await options.context();
@@ -76,5 +86,14 @@ export async function recordWriteResult(
   const status = item.kind === 'task' ? SYNCED : undefined;
   if (options.save) await options.save(folded.link, status);
   else await saveLink(db, folded.link, status);
+  await observeWrite(deps, db, {
+    side: 'salesforce',
+    flow: item.flow,
+    outcome: 'ok',
+    custompmsId: folded.link.custompmsId,
+    salesforceId: folded.link.salesforceId,
+    link: folded.link,
+    fields: write.fields ? Object.keys(write.fields) : undefined,
+  });
   return { link: folded.link };
 }

@@ -62,3 +62,11 @@ CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
 
 -- "Apply the other value" of a conflict (an audited console / admin API action).
 ALTER TABLE conflicts ADD COLUMN other_applied_at timestamptz, ADD COLUMN other_applied_by text;
+
+-- The mapping in force (shipped, environment policies, the org's Setup records) as the jobs last
+-- applied it, for the console's settings page (the web process does not read the org itself).
+CREATE TABLE effective_mapping (
+  singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  definition  jsonb NOT NULL,
+  applied_at  timestamptz NOT NULL DEFAULT now()
+);
