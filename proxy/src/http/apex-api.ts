@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { getBatch } from '../store/batches';
 import { insertInboxMessages } from '../store/inbox';
 import { recordPing, PING_BATCH_PREFIX } from '../store/doctor-pings';
+import { recordProblemOnce } from '../store/problems';
 import { HttpProblem } from './problem';
 import { KEY_LOCAL, rateLimits, SALESFORCE_RATE_LIMITS, type RateLimitSettings } from './rate-limit';
 import { acceptedKeys, bearerToken, keyFingerprint, matchingSecret } from './secrets';
@@ -61,6 +62,24 @@ export const taskDeletionsSchema = z.object({
 });
 export type TaskDeletions = z.infer<typeof taskDeletionsSchema>;
 
+/** What CustompmsPullJob's Transaction Finalizer reports (CustompmsProxyClient.JobFailure). */
+export const jobFailuresSchema = z.object({
+  failures: z
+    .array(
+      z.object({
+        job: z.string().min(1).max(80),
+        batchId: z.string().max(80).nullish(),
+        phase: z.string().max(40).nullish(),
+        statusCode: z.number().int().nullish(),
+        message: z.string().max(2_000),
+        asyncApexJobId: salesforceId.nullish(),
+      }),
+    )
+    .min(1)
+    .max(100),
+});
+export type JobFailures = z.infer<typeof jobFailuresSchema>;
+
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
@@ -90,6 +109,7 @@ export function apexApiRouter(options: ApexApiOptions): Router {
   const router = Router();
   router.use('/salesforce/v1/change-batches', guard);
   router.use('/salesforce/v1/task-deletions', guard);
+  router.use('/salesforce/v1/job-failures', guard);
   const json = express.json({ limit: options.bodyLimit });
 
   router.get('/salesforce/v1/change-batches/:batchId', async (req, res) => {
@@ -144,6 +164,28 @@ export function apexApiRouter(options: ApexApiOptions): Router {
       })),
     );
     res.status(202).json({ accepted: body.events.length, duplicates: stored.duplicates });
+  });
+
+  // An org-side job that could not do its work: shown to admins as a problem (once while open).
+  // The batch itself needs nothing here: a batch without results is republished at its deadline.
+  router.post('/salesforce/v1/job-failures', json, async (req, res) => {
+    const body = parseBody(jobFailuresSchema, req.body);
+    let recorded = 0;
+    for (const failure of body.failures) {
+      const where = [failure.phase, failure.batchId ? `of batch ${failure.batchId}` : null].filter(Boolean);
+      const status =
+        failure.statusCode === null || failure.statusCode === undefined
+          ? ''
+          : ` (HTTP ${failure.statusCode})`;
+      const stored = await recordProblemOnce(options.pool, {
+        kind: 'error',
+        code: 'apex_job_failed',
+        message: `${failure.job}${where.length ? ` ${where.join(' ')}` : ''} failed in the org${status}: ${failure.message}`,
+        payload: failure,
+      });
+      if (stored) recorded++;
+    }
+    res.status(202).json({ accepted: body.failures.length, duplicates: body.failures.length - recorded });
   });
 
   return router;

@@ -45,7 +45,8 @@ export async function flushOutbox(deps: SyncDeps): Promise<number> {
     while (batches.length < EVENTS_PER_CALL && !drained) {
       const batch = await withTransaction(deps.pool, (client) => takeBatch(client, deps.settings.batchSize));
       if (batch) batches.push(batch);
-      drained = !batch || batch.items.length < deps.settings.batchSize;
+      // A batch cut short by its character budget (CHANGE_BATCH_MAX_CHARACTERS) left rows behind.
+      drained = !batch || (batch.items.length < deps.settings.batchSize && !batch.more);
     }
     if (batches.length === 0) break;
     if (deps.settings.writePath === 'apex') await announce(deps, batches);

@@ -29,7 +29,18 @@ export interface ChangeBatch {
   items: OutboxItem[];
   publishCount: number;
   deadline: Date | null;
+  /** Set by `takeBatch` when rows were left for the next batch to keep this one small enough. */
+  more?: boolean;
 }
+
+/**
+ * Most characters of record values one change batch carries. The org's pull job holds a batch up
+ * to three times at once (the response body, the parsed JSON, the built SObjects) within a
+ * Queueable's 12 MB heap (Apex Developer Guide, "Execution Governors and Limits"); at two bytes per
+ * character, 3 × 1.5 M × 2 B = 9 MB leaves 3 MB for the rest. 200 Tasks with a 32,000-character
+ * Description (6.4 M characters) therefore go as five batches of at most 46 (CustompmsPullJob.cls).
+ */
+export const CHANGE_BATCH_MAX_CHARACTERS = 1_500_000;
 
 /**
  * Adds or replaces the pending Salesforce write for one record (newest plan wins). A row already
@@ -69,8 +80,12 @@ export async function countUnbatched(db: Queryable): Promise<number> {
  * Moves up to `size` unbatched rows into a new batch (divisions first: tasks reference them).
  * Call inside a transaction; SKIP LOCKED lets two workers build batches side by side.
  */
-export async function takeBatch(db: Queryable, size: number): Promise<ChangeBatch | undefined> {
-  const rows = await db.query<{
+export async function takeBatch(
+  db: Queryable,
+  size: number,
+  maxCharacters = CHANGE_BATCH_MAX_CHARACTERS,
+): Promise<ChangeBatch | undefined> {
+  const selected = await db.query<{
     flow: FlowName;
     custompms_id: string;
     kind: OutboxKind;
@@ -82,9 +97,17 @@ export async function takeBatch(db: Queryable, size: number): Promise<ChangeBatc
      WHERE batch_id IS NULL ORDER BY (kind = 'task'), created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [size],
   );
-  if (rows.rows.length === 0) return undefined;
+  if (selected.rows.length === 0) return undefined;
+  // Cut at the character budget (at least one row); the rest waits for the next batch.
+  const rows: typeof selected.rows = [];
+  let characters = 0;
+  for (const row of selected.rows) {
+    characters += JSON.stringify(row.record).length;
+    if (rows.length > 0 && characters > maxCharacters) break;
+    rows.push(row);
+  }
   const id = `b_${randomUUID()}`;
-  const items: OutboxItem[] = rows.rows.map((row) => ({
+  const items: OutboxItem[] = rows.map((row) => ({
     flow: row.flow,
     custompmsId: row.custompms_id,
     kind: row.kind,
@@ -101,7 +124,14 @@ export async function takeBatch(db: Queryable, size: number): Promise<ChangeBatc
      WHERE (flow, custompms_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
     [id, items.map((item) => item.flow), items.map((item) => item.custompmsId)],
   );
-  return { id, status: 'open', items, publishCount: 0, deadline: null };
+  return {
+    id,
+    status: 'open',
+    items,
+    publishCount: 0,
+    deadline: null,
+    ...(rows.length < selected.rows.length ? { more: true } : {}),
+  };
 }
 
 export async function markBatchPublished(db: Queryable, id: string, deadline: Date): Promise<void> {

@@ -60,6 +60,34 @@ export async function recordProblem(db: Queryable, problem: ProblemRecord): Prom
   );
 }
 
+/**
+ * Records a problem unless the same one (kind, code, flow, record ids, message) is already open:
+ * for conditions found again on every check (a mapping record, a hidden field, a failing job).
+ * Returns whether it was recorded.
+ */
+export async function recordProblemOnce(db: Queryable, problem: ProblemRecord): Promise<boolean> {
+  const result = await db.query(
+    `INSERT INTO sync_problems (flow, custompms_id, salesforce_id, kind, code, message, task, payload)
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8
+     WHERE NOT EXISTS (
+       SELECT 1 FROM sync_problems
+       WHERE resolved_at IS NULL AND kind = $4 AND code = $5 AND message = $6
+         AND flow IS NOT DISTINCT FROM $1 AND custompms_id IS NOT DISTINCT FROM $2
+         AND salesforce_id IS NOT DISTINCT FROM $3)`,
+    [
+      problem.flow ?? null,
+      problem.custompmsId ?? null,
+      problem.salesforceId ?? null,
+      problem.kind,
+      problem.code,
+      problem.message,
+      problem.task ?? null,
+      problem.payload === undefined ? null : JSON.stringify(problem.payload),
+    ],
+  );
+  return result.rowCount === 1;
+}
+
 export async function listConflicts(
   db: Queryable,
   limit = 1_000,

@@ -1,8 +1,12 @@
 /**
  * The org's custom-metadata records (`Custompms_Field_Map__mdt`, `Custompms_Sync_Setting__mdt`)
- * as overrides of the shipped definition. The records are generated from that definition, so a
- * record equal to its shipped row is no change: only what an admin changed in Setup (or added)
- * becomes an override, and settings the proxy's configuration made stay in force otherwise.
+ * as overrides of the shipped definition. The shipped records are generated from that definition
+ * (`Override__c` false) and every deploy writes them again, so an admin's change lives in a record
+ * of its own with `Override__c` true, which no deploy touches. An override record wins over the
+ * shipped record of the same row key (field maps) or flow (settings). A shipped record equal to its
+ * row is no change; one an admin edited in Setup still applies but is reported
+ * (`shipped_record_edited`: the next deploy resets it). Settings the proxy's configuration made stay
+ * in force unless a record changes them.
  */
 import type {
   FieldMapOverride,
@@ -28,6 +32,8 @@ export interface FieldMapRecord {
   To_Salesforce__c: string | null;
   To_Custompms__c: string | null;
   Enabled__c: boolean | null;
+  /** An admin's record (absent in orgs deployed before the field existed: shipped). */
+  Override__c?: boolean | null;
 }
 
 /** A `Custompms_Sync_Setting__mdt` record. */
@@ -36,6 +42,46 @@ export interface SyncSettingRecord {
   Conflict_Policy__c: string | null;
   Delete_Policy__c: string | null;
   Create_From_Salesforce__c: boolean | null;
+  /** An admin's record (absent in orgs deployed before the field existed: shipped). */
+  Override__c?: boolean | null;
+}
+
+/**
+ * The records that apply: per key, the override record when there is one, else the shipped one
+ * (several override records for one key: the last read wins, reported).
+ */
+function preferOverrides<T extends { Override__c?: boolean | null }>(
+  records: readonly T[],
+  keyOf: (record: T) => string | null,
+  problems: Problem[],
+): { record: T; shipped: boolean }[] {
+  const chosen = new Map<string, { record: T; shipped: boolean }>();
+  for (const record of records) {
+    const key = keyOf(record);
+    if (key === null) continue;
+    const shipped = record.Override__c !== true;
+    const current = chosen.get(key);
+    if (current && !current.shipped && !shipped) {
+      problems.push({
+        code: 'bad_override',
+        severity: 'warning',
+        message: `several override records for ${key}: only one applies`,
+        field: key,
+      });
+    }
+    if (!current || current.shipped || !shipped) chosen.set(key, { record, shipped });
+  }
+  return [...chosen.values()];
+}
+
+function editedShipped(key: string, flow: string | undefined): Problem {
+  return {
+    code: 'shipped_record_edited',
+    severity: 'warning',
+    message: `the shipped record ${key} was edited in Setup: it applies now, but the next deploy resets it; add a record with Override checked instead`,
+    ...(flow === undefined ? {} : { flow }),
+    field: key,
+  };
 }
 
 function sameMap(
@@ -111,24 +157,26 @@ export function overridesFromOrg(
 ): { overrides: Overrides; problems: Problem[] } {
   const problems: Problem[] = [];
   const fields: FieldMapOverride[] = [];
-  for (const record of records.fields) {
-    if (!record.Key__c || !record.Flow__c) continue;
+  const fieldRecords = preferOverrides(
+    records.fields,
+    (record) => (record.Key__c && record.Flow__c ? `${record.Flow__c}:${record.Key__c}` : null),
+    problems,
+  );
+  for (const { record, shipped: isShipped } of fieldRecords) {
     const flow = shipped[record.Flow__c as keyof SyncDefinition] as
       SyncDefinition[keyof SyncDefinition] | undefined;
-    const override = fieldOverride(
-      flow?.fields.find((field) => field.key === record.Key__c),
-      record,
-      problems,
-    );
+    const row = flow?.fields.find((field) => field.key === record.Key__c);
+    const override = fieldOverride(row, record, problems);
+    if (override && isShipped && row) problems.push(editedShipped(record.Key__c!, record.Flow__c!));
     if (override) fields.push(override);
   }
   const flows: FlowSettingOverride[] = [];
-  for (const record of records.settings) {
-    if (!record.Flow__c) continue;
+  const settingRecords = preferOverrides(records.settings, (record) => record.Flow__c || null, problems);
+  for (const { record, shipped: isShipped } of settingRecords) {
     const flow = shipped[record.Flow__c as keyof SyncDefinition] as
       SyncDefinition[keyof SyncDefinition] | undefined;
     const setting: { -readonly [K in keyof FlowSettingOverride]: FlowSettingOverride[K] } = {
-      flow: record.Flow__c,
+      flow: record.Flow__c!,
     };
     if (record.Conflict_Policy__c && record.Conflict_Policy__c !== flow?.conflictPolicy)
       setting.conflictPolicy = record.Conflict_Policy__c;
@@ -139,7 +187,10 @@ export function overridesFromOrg(
       record.Create_From_Salesforce__c !== flow?.createFromSalesforce
     )
       setting.createFromSalesforce = record.Create_From_Salesforce__c;
-    if (Object.keys(setting).length > 1) flows.push(setting);
+    if (Object.keys(setting).length > 1) {
+      if (isShipped && flow) problems.push(editedShipped(`settings of ${record.Flow__c}`, record.Flow__c!));
+      flows.push(setting);
+    }
   }
   return { overrides: { fields, flows }, problems };
 }

@@ -73,6 +73,13 @@ export interface Change {
   readonly origin?: string | null;
   /** Plan even when the version equals the applied one (admin replay, re-deriving a task's Division). */
   readonly replay?: boolean;
+  /**
+   * Fields whose absence from `record` means "unknown", not "empty": a Salesforce outbound message
+   * leaves out null fields, and also every field its send-as user cannot read (field-level
+   * security). A field listed here and absent is left out of the change, so it never clears the
+   * other side; present, it is read as usual.
+   */
+  readonly unknownWhenAbsent?: readonly string[];
 }
 
 /** Everything the planner needs. */
@@ -276,6 +283,7 @@ function readIncoming(
       if (!isActiveRow(field, context)) continue;
       const name = side === 'custompms' ? field.custompms : field.salesforce;
       if (name === null || Object.hasOwn(values, name)) continue;
+      if (change.unknownWhenAbsent?.includes(name) && !Object.hasOwn(record, name)) continue;
       const value = readValue(field, side, record);
       if (value === INVALID) problems.push(invalidValue(flow.name, field, side, record));
       else values[name] = value;

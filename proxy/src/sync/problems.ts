@@ -17,6 +17,8 @@
  *   Custompms record and plan again with it as the counterpart.
  * - `bad_change`: the change itself is malformed (missing id, version or record).
  * - `bad_override`: a field-map override read back from the org is invalid and was not applied.
+ * - `shipped_record_edited`: a shipped custom-metadata record (Override unchecked) differs from
+ *   the shipped mapping: it applies, but the next deploy resets it.
  */
 export type ProblemCode =
   | 'truncated'
@@ -29,7 +31,8 @@ export type ProblemCode =
   | 'flow_mismatch'
   | 'unlinked_record'
   | 'bad_change'
-  | 'bad_override';
+  | 'bad_override'
+  | 'shipped_record_edited';
 
 /** `error`: the field (or the whole change, for creates) is not written. `warning`: written with a caveat. */
 export type ProblemSeverity = 'error' | 'warning';

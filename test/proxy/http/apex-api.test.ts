@@ -10,6 +10,7 @@ import {
   supersedeBatch,
 } from '../../../proxy/src/store/batches';
 import { listInboxMessages } from '../../../proxy/src/store/inbox';
+import { listProblems } from '../../../proxy/src/store/problems';
 import { withTransaction } from '../../../proxy/src/store/transaction';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { captureLogs } from '../../support/logs';
@@ -147,5 +148,46 @@ describe('REST API for the org Apex', () => {
       .expect(202);
     expect(again.body).toEqual({ accepted: 1, duplicates: 1 });
     expect(await listInboxMessages(db.pool, 'salesforce.deletion')).toHaveLength(1);
+  });
+
+  it('lists an org-side job failure as a problem once while it is open', async () => {
+    const body = {
+      failures: [
+        {
+          job: 'CustompmsPullJob',
+          batchId: 'b_1',
+          phase: 'FETCH',
+          statusCode: 503,
+          message: 'Batch not fetched: GET /salesforce/v1/change-batches/b_1 answered 503',
+          asyncApexJobId: '7078d0000000001AAA',
+        },
+      ],
+    };
+    const first = await request(app)
+      .post('/salesforce/v1/job-failures')
+      .set('Authorization', `Bearer ${KEY}`)
+      .send(body)
+      .expect(202);
+    expect(first.body).toEqual({ accepted: 1, duplicates: 0 });
+    const again = await request(app)
+      .post('/salesforce/v1/job-failures')
+      .set('Authorization', `Bearer ${KEY}`)
+      .send(body)
+      .expect(202);
+    expect(again.body).toEqual({ accepted: 1, duplicates: 1 });
+    const problems = await listProblems(db.pool, 'error');
+    expect(problems.filter((p) => p.code === 'apex_job_failed')).toEqual([
+      expect.objectContaining({
+        message: expect.stringMatching(
+          /^CustompmsPullJob FETCH of batch b_1 failed in the org \(HTTP 503\): Batch not fetched/,
+        ),
+      }),
+    ]);
+    await request(app).post('/salesforce/v1/job-failures').send(body).expect(401);
+    await request(app)
+      .post('/salesforce/v1/job-failures')
+      .set('Authorization', `Bearer ${KEY}`)
+      .send({ failures: [] })
+      .expect(422);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { flushOutbox } from '../../../proxy/src/jobs/batches';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from '../../../proxy/src/jobs/deps';
-import { countUnbatched, putOutboxItem } from '../../../proxy/src/store/batches';
+import { CHANGE_BATCH_MAX_CHARACTERS, countUnbatched, putOutboxItem } from '../../../proxy/src/store/batches';
 import { FLOWS } from '../../../proxy/src/sync';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { captureLogs } from '../../support/logs';
@@ -64,6 +64,34 @@ describe('flushOutbox', () => {
     expect(calls).toEqual([[200, 200, 50]]);
     const published = await db.pool.query("SELECT 1 FROM change_batches WHERE status = 'published'");
     expect(published.rowCount).toBe(3);
+    expect(await countUnbatched(db.pool)).toBe(0);
+  });
+
+  it('cuts batches at the org heap budget: 200 Tasks with a 32,000-character Description leave in five', async () => {
+    const description = 'x'.repeat(32_000);
+    for (let index = 0; index < 200; index++) {
+      await putOutboxItem(db.pool, {
+        flow: 'tasks',
+        custompmsId: `tsk_${index}`,
+        kind: 'task',
+        record: { Custompms_Id__c: `tsk_${index}`, Subject: `Task ${index}`, Description: description },
+        plan: pendingWrite('tasks', `tsk_${index}`),
+        custompmsVersion: 1,
+      });
+    }
+    const sizes: number[] = [];
+    await flushOutbox(
+      depsPublishing((events) => {
+        sizes.push(...events.map((event) => Number(event.Record_Count__c)));
+        return Promise.resolve();
+      }),
+    );
+    expect(sizes).toEqual([46, 46, 46, 46, 16]);
+    const largest = await db.pool.query<{ chars: number }>(
+      'SELECT max(length(items::text)) AS chars FROM change_batches',
+    );
+    // What the org's pull job receives stays within the budget (plus a little JSON around it).
+    expect(largest.rows[0]!.chars).toBeLessThan(CHANGE_BATCH_MAX_CHARACTERS * 1.05);
     expect(await countUnbatched(db.pool)).toBe(0);
   });
 

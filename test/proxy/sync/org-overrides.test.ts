@@ -75,4 +75,43 @@ describe('overridesFromOrg', () => {
     expect(overrides.fields).toEqual([]);
     expect(problems).toEqual([expect.objectContaining({ code: 'bad_override', field: 'tasks.status' })]);
   });
+
+  it('prefers an override record to the shipped one, which a redeploy may reset without loss', () => {
+    const records = shippedRecords();
+    const title = records.fields.find((record) => record.Key__c === 'tasks.title')!;
+    const tasks = records.settings.find((record) => record.Flow__c === 'tasks')!;
+    const { overrides, problems } = overridesFromOrg(FLOWS, {
+      fields: [...records.fields, { ...title, Max_Length__c: 120, Override__c: true }],
+      settings: [...records.settings, { ...tasks, Delete_Policy__c: 'unlink', Override__c: true }],
+    });
+    expect(problems).toEqual([]);
+    expect(overrides.fields).toEqual([{ flow: 'tasks', key: 'tasks.title', maxLength: 120 }]);
+    expect(overrides.flows).toEqual([{ flow: 'tasks', deletePolicy: 'unlink' }]);
+  });
+
+  it('applies a shipped record edited in Setup but reports it (the next deploy resets it)', () => {
+    const records = shippedRecords();
+    const fields = records.fields.map((record) =>
+      record.Key__c === 'tasks.title' ? { ...record, Max_Length__c: 100, Override__c: false } : record,
+    );
+    const { overrides, problems } = overridesFromOrg(FLOWS, { fields, settings: records.settings });
+    expect(overrides.fields).toEqual([{ flow: 'tasks', key: 'tasks.title', maxLength: 100 }]);
+    expect(problems).toEqual([
+      expect.objectContaining({ code: 'shipped_record_edited', severity: 'warning', field: 'tasks.title' }),
+    ]);
+  });
+
+  it('reports two override records for one row', () => {
+    const records = shippedRecords();
+    const title = records.fields.find((record) => record.Key__c === 'tasks.title')!;
+    const { problems } = overridesFromOrg(FLOWS, {
+      fields: [
+        ...records.fields,
+        { ...title, Max_Length__c: 120, Override__c: true },
+        { ...title, Max_Length__c: 130, Override__c: true },
+      ],
+      settings: records.settings,
+    });
+    expect(problems).toEqual([expect.objectContaining({ code: 'bad_override', field: 'tasks:tasks.title' })]);
+  });
 });

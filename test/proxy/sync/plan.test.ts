@@ -359,6 +359,22 @@ describe('updates', () => {
     ]);
   });
 
+  it('never clears a field the outbound message could not carry (hidden from its send-as user)', () => {
+    const visible: Record<string, unknown> = salesforceRecord(link, T2, { Subject: 'Renamed' });
+    delete visible.Description;
+    const hidden = run(FLOWS.projects, link, {
+      ...salesforceChange(visible),
+      unknownWhenAbsent: ['Description'],
+    });
+    expectKind(hidden, 'update');
+    expect(hidden.writes[0]!.fields).toEqual({ name: 'Renamed' });
+    expect(hidden.link?.snapshot.salesforce.Description).toBe(link.snapshot.salesforce.Description);
+    // Without the hint an absent field is an empty one (the message leaves nulls out).
+    const cleared = run(FLOWS.projects, link, salesforceChange(visible));
+    expectKind(cleared, 'update');
+    expect(cleared.writes[0]!.fields).toEqual({ name: 'Renamed', description: null });
+  });
+
   it('writes nothing when an edit already agrees after mapping (Deferred is blocked)', () => {
     const linked = commit(
       'tasks',
