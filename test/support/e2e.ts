@@ -52,6 +52,12 @@ export interface WorldOptions {
    * script and the real sf CLI, after the proxy is up, exactly as `npm run sandbox` does it.
    */
   deploy?: 'in-process' | 'cli';
+  /**
+   * System permissions an admin grants the integration user beyond force-app's permission sets.
+   * Default: View All Data and Modify All Data, as README's "What the integration user needs"
+   * documents; `[]` proves a path works with force-app's grants alone.
+   */
+  integrationUserSystemPermissions?: string[];
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
@@ -65,6 +71,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const sf = await startSalesforceEmulator({
     clock,
     deployForceApp: options.deploy !== 'cli',
+    integrationUserSystemPermissions: options.integrationUserSystemPermissions ?? ['ViewAllData', 'ModifyAllData'],
     outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.001, dispatchIntervalMs: 20, ...options.outbound },
   });
   const cpms = await startCustompmsEmulator({ token: cpmsToken, clock: () => clock.now() });
