@@ -13,9 +13,13 @@
  *   the Flow and leaves the sync working; a deploying user who cannot activate it gets the Setup step.
  */
 import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Connection } from 'jsforce';
+import { listProblems } from '../../proxy/src/store/problems';
 import { FLOW_ACTIVATION_STEP, FLOW_NAME } from '../../scripts/deploy-org';
+import { DEFAULT_FORCE_APP } from '../emulators/salesforce';
 import { adminConnection, linkedId, quiet, startWorld, type World } from '../support/e2e';
 import { eventually } from '../support/eventually';
 
@@ -147,6 +151,63 @@ describe('org fidelity: record access', () => {
   });
 });
 
+describe('org fidelity: field-level security of the outbound message', () => {
+  let world: World;
+  let dir: string;
+  beforeAll(async () => {
+    world = await startWorld();
+    // Before the proxy first reads the org: an admin takes Description away from the integration
+    // user (explicitly unreadable; a permission-set deploy leaves omitted permissions as they were).
+    dir = mkdtempSync(path.join(tmpdir(), 'force-app-fls-'));
+    cpSync(DEFAULT_FORCE_APP, dir, { recursive: true });
+    const file = path.join(dir, 'permissionsets', 'Custompms_Integration.permissionset-meta.xml');
+    const grant =
+      /<fieldPermissions>\s*<editable>true<\/editable>\s*<field>Task\.Description<\/field>\s*<readable>true<\/readable>\s*<\/fieldPermissions>/;
+    const xml = readFileSync(file, 'utf8');
+    expect(xml).toMatch(grant);
+    writeFileSync(
+      file,
+      xml.replace(
+        grant,
+        '<fieldPermissions><editable>false</editable><field>Task.Description</field><readable>false</readable></fieldPermissions>',
+      ),
+    );
+    expect((await world.sf.org.deploySource(dir)).success).toBe(true);
+  });
+  afterAll(async () => {
+    await world?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a field hidden from the sending user never clears Custompms, and is reported', async () => {
+    const { projectId, taskId } = await linkedProject(world, 'Hidden description');
+    // The pull job wrote it (system mode, a reviewed field); the message cannot carry it back.
+    const admin = adminConnection(world);
+    const task = (await admin.sobject('Task').retrieve(taskId)) as { Description?: string };
+    expect(task.Description).toBe('Hidden description: the description');
+    await quiet(world);
+    world.clock.advance(1_000);
+
+    await admin.sobject('Task').update({ Id: taskId, Subject: 'Renamed while Description is hidden' });
+    await eventually(
+      () => world.cpms.controls.record('projects', projectId)?.name === 'Renamed while Description is hidden',
+      { what: 'the rename in Custompms', timeoutMs: 60_000 },
+    );
+    const sent = world.sf.org.outbound.attempts.at(-1)!.envelope;
+    expect(sent).toContain('Renamed while Description is hidden');
+    expect(sent).not.toContain('Description>');
+    expect(world.cpms.controls.record('projects', projectId)?.description).toBe(
+      'Hidden description: the description',
+    );
+    const reported = (await listProblems(world.db.pool, 'warning')).filter(
+      (problem) => problem.code === 'field_hidden_from_sender',
+    );
+    expect(reported.map((problem) => problem.message)).toEqual([
+      expect.stringContaining('Task.Description is hidden from the integration user'),
+    ]);
+  });
+});
+
 /** Runs the deploy script against the world's emulator (the real sf CLI). */
 function deployOrg(
   world: World,
@@ -219,7 +280,9 @@ describe('org fidelity: a production deploy', () => {
     await admin.sobject('Task').update({ Id: taskId, Subject: 'Lost while the Flow is inactive' });
 
     // A user who may not activate Flows (no Manage Flow, no Modify All Data) gets the Setup step.
-    const refusal = await deployOrg(world, world.sf.integrationUsername, '--post-deploy');
+    const deployer = 'release.manager@custompms.example';
+    org.users.create({ username: deployer, email: deployer, lastName: 'Manager', profile: 'Standard User' });
+    const refusal = await deployOrg(world, deployer, '--post-deploy');
     expect(refusal.code).toBe(1);
     expect(refusal.out).toContain(FLOW_ACTIVATION_STEP);
     expect(org.schema.activeFlowVersion(FLOW_NAME)).toBeNull();

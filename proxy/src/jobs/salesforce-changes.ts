@@ -11,6 +11,7 @@ import { soqlString } from '../salesforce/operations';
 import { flowOfType, planAndApply } from './apply';
 import { custompmsChange } from './custompms-changes';
 import type { SyncDeps } from './deps';
+import { hiddenTaskFields, refreshTaskFieldAccess } from './task-field-access';
 
 /** The Task fields the sync reads, the same list the outbound message sends. */
 export const TASK_FIELDS = [
@@ -89,6 +90,8 @@ async function withDivision(
 
 /** Applies one Task state from Salesforce (outbound message, or a read after undelete). */
 export async function applySalesforceTask(deps: SyncDeps, message: RawRecord): Promise<void> {
+  // Which Task fields the message's send-as user cannot read, as of now.
+  await refreshTaskFieldAccess(deps);
   let sObject = message;
   const type = sObject.Custompms_Type__c;
   if (typeof type !== 'string' || type === '') {
@@ -102,7 +105,12 @@ export async function applySalesforceTask(deps: SyncDeps, message: RawRecord): P
   }
   const linked = await findLinkBySalesforceId(deps.pool, String(sObject.Id));
   sObject = await withDivision(deps, flow, sObject, linked?.link ?? null);
-  const change = salesforceChange(sObject);
+  // A field hidden from the message's send-as user is absent like an empty one: unknown, not cleared.
+  const hidden = hiddenTaskFields(deps);
+  const change =
+    hidden.size > 0
+      ? { ...salesforceChange(sObject), unknownWhenAbsent: [...hidden] }
+      : salesforceChange(sObject);
   // A Task naming a Custompms record we have no link for (e.g. linked before a restore of the
   // store): plan against that record's current state so the two get linked, not duplicated.
   let counterpart: Change | null = null;
@@ -137,11 +145,19 @@ export async function applyTaskDeletion(deps: SyncDeps, event: DeletionEvent): P
     return;
   }
   // Undelete: read the restored record (ALL ROWS: it may still be flagged in the recycle bin).
+  // A field hidden from the integration user cannot be selected: it stays unknown, not cleared.
+  await refreshTaskFieldAccess(deps);
+  const hidden = hiddenTaskFields(deps);
   const salesforce = await deps.salesforce();
   const [record] = await salesforce.operations.queryAll<RawRecord>(
-    `SELECT ${TASK_FIELDS.join(', ')} FROM Task WHERE Id = ${soqlString(event.taskId)}`,
+    `SELECT ${TASK_FIELDS.filter((field) => !hidden.has(field)).join(', ')} FROM Task WHERE Id = ${soqlString(event.taskId)}`,
     { includeDeleted: true },
   );
   if (!record) return;
-  await planAndApply(deps, flow, salesforceChange(record, 'undelete'), { linked: stored });
+  await planAndApply(
+    deps,
+    flow,
+    { ...salesforceChange(record, 'undelete'), unknownWhenAbsent: [...hidden] },
+    { linked: stored },
+  );
 }
