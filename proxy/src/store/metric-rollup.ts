@@ -91,7 +91,8 @@ export async function recordPollerRun(
 ): Promise<void> {
   await db.query(
     `INSERT INTO poller_health (poller, last_run_at, last_success_at, last_error, last_error_at)
-     VALUES ($1, $2, CASE WHEN $3::text IS NULL THEN $2 END, $3, CASE WHEN $3::text IS NOT NULL THEN $2 END)
+     VALUES ($1, $2::timestamptz, CASE WHEN $3::text IS NULL THEN $2::timestamptz END, $3::text,
+             CASE WHEN $3::text IS NOT NULL THEN $2::timestamptz END)
      ON CONFLICT (poller) DO UPDATE SET
        last_run_at = EXCLUDED.last_run_at,
        last_success_at = COALESCE(EXCLUDED.last_success_at, poller_health.last_success_at),

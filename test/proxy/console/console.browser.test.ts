@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-prometheus-text-format';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { enqueueJob } from '../../../proxy/src/store/jobs';
 import { recordProblem } from '../../../proxy/src/store/problems';
 import { webLogin, DEFAULT_PASSWORD } from '../../emulators/salesforce/http/web-login';
 import { STANDARD_USER } from '../../emulators/salesforce/security/profiles';
@@ -177,6 +178,14 @@ describe('operator console (headless Chromium)', () => {
       { what: 'both sides on the later edit', timeoutMs: 60_000 },
     );
 
+    // The pollers run once (as their cron would): their health and the org's API usage are recorded.
+    await enqueueJob(world.db.pool, 'poll_divisions', {});
+    await enqueueJob(world.db.pool, 'poll_deleted_tasks', {});
+    await eventually(
+      async () => (await world.db.pool.query('SELECT 1 FROM poller_health')).rowCount === 2,
+      'both pollers to have run',
+    );
+
     // A dead letter as the worker parks one after its last attempt.
     await recordProblem(world.db.pool, {
       kind: 'dead_letter',
@@ -201,6 +210,8 @@ describe('operator console (headless Chromium)', () => {
     const changesCaption = await page.textContent('#changes-tasks >> xpath=..');
     expect(changesCaption).toMatch(/[1-9]\d* in, [1-9]\d* out/);
     expect(await page.textContent('#lag-tasks >> xpath=..')).toMatch(/p50 \d/);
+    expect(await page.locator('svg.gauge').count()).toBe(1);
+    expect(await page.textContent('#pollers + div')).toContain('poll_divisions');
 
     // The same page at phone width.
     await page.setViewportSize({ width: 390, height: 844 });

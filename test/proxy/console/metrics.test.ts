@@ -17,7 +17,11 @@ import {
   parseLabels,
   tally,
 } from '../../../proxy/src/metrics';
-import { readCounterMinutes } from '../../../proxy/src/store/metric-rollup';
+import {
+  listPollerHealth,
+  readCounterMinutes,
+  recordPollerRun,
+} from '../../../proxy/src/store/metric-rollup';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { captureLogs } from '../../support/logs';
 
@@ -147,6 +151,26 @@ describe('GET /metrics', () => {
     expect(tasks.count).toBe('2');
     expect(Number(tasks.sum)).toBeCloseTo(4.7);
     expect(tasks.buckets).toMatchObject({ '0.5': '0', '1': '1', '5': '2', '10': '2' });
+  });
+
+  it('records each poller’s last run, last success and last error', async () => {
+    await recordPollerRun(db.pool, 'poll_divisions', undefined, new Date('2026-11-27T10:00:00Z'));
+    await recordPollerRun(
+      db.pool,
+      'poll_divisions',
+      'Salesforce answered 503',
+      new Date('2026-11-27T10:01:00Z'),
+    );
+    await recordPollerRun(db.pool, 'poll_divisions', undefined, new Date('2026-11-27T10:02:00Z'));
+    expect(await listPollerHealth(db.pool)).toEqual([
+      {
+        poller: 'poll_divisions',
+        lastRunAt: new Date('2026-11-27T10:02:00Z'),
+        lastSuccessAt: new Date('2026-11-27T10:02:00Z'),
+        lastError: 'Salesforce answered 503',
+        lastErrorAt: new Date('2026-11-27T10:01:00Z'),
+      },
+    ]);
   });
 
   it('keeps a per-minute rollup for the console', async () => {

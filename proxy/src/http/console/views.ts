@@ -236,6 +236,7 @@ function gauge(used: number, limit: number): Html {
   const y = 60 - 50 * Math.sin(angle);
   const level = share >= 0.9 ? 'bad' : share >= 0.8 ? 'warn' : 'ok';
   const percent = Math.round(share * 1000) / 10;
+  const label = used > 0 && percent < 0.1 ? '<0.1' : String(percent);
   return html`<svg
     class="gauge ${level}"
     viewBox="0 0 120 70"
@@ -244,7 +245,7 @@ function gauge(used: number, limit: number): Html {
   >
     <path class="track" d="M10 60 A50 50 0 0 1 110 60" />
     ${share > 0 ? html`<path class="value" d="M10 60 A50 50 0 0 1 ${x.toFixed(2)} ${y.toFixed(2)}" />` : ''}
-    <text x="60" y="58" text-anchor="middle">${percent}%</text>
+    <text x="60" y="58" text-anchor="middle">${label}%</text>
   </svg>`;
 }
 

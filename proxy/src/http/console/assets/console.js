@@ -12,7 +12,7 @@
   var SERIES = {
     changes: [
       { key: 'in', label: 'In', stroke: '#0b5cab', fill: 'rgba(11,92,171,0.08)' },
-      { key: 'out', label: 'Out', stroke: '#2e844a' },
+      { key: 'out', label: 'Out', stroke: '#2e844a', dash: [5, 3] },
     ],
     lag: [
       { key: 'p50', label: 'p50 (s)', stroke: '#5a1ba9' },
@@ -44,13 +44,19 @@
       var opts = {
         width: widthOf(el),
         height: 170,
-        legend: { show: true },
+        legend: { show: true, live: false },
         cursor: { drag: { x: false, y: false } },
+        // A minute of room on the right and a fifth on top, so the newest values are not on the edge.
         scales: {
-          x: { time: true },
-          y: {
+          x: {
+            time: true,
             range: function (_u, min, max) {
-              return [0, Math.max(kind === 'lag' ? 1 : 2, max || 0)];
+              return [min, max + 60];
+            },
+          },
+          y: {
+            range: function (_u, _min, max) {
+              return [0, Math.max(kind === 'lag' ? 1 : 2, (max || 0) * 1.2)];
             },
           },
         },
@@ -64,7 +70,8 @@
               dash: s.dash,
               width: 2,
               spanGaps: kind === 'lag',
-              points: { show: false },
+              // Lag has values only in minutes that synced something: those show as points.
+              points: { show: kind === 'lag', size: 7 },
             };
           }),
         ),
