@@ -5,12 +5,15 @@
  * of batch results, the backfill). It reads the org when the last read is older than
  * `settings.mappingRefreshMs` (and on the first call), one read at a time per process. A failed
  * first read fails the job (it retries); a failed later read keeps the mapping in force and is
- * tried again at the next interval.
+ * tried again at the next interval. A record that does not apply as it stands (invalid:
+ * `bad_override`; a shipped record edited in Setup: `shipped_record_edited`) is an admin-visible
+ * problem, recorded once while open.
  */
 import type { Logger } from 'pino';
-import { applyOverrides, FLOWS, overridesFromOrg, type FlowSettingOverride } from '../sync';
+import { applyOverrides, FLOWS, overridesFromOrg, type FlowSettingOverride, type Problem } from '../sync';
 import { readOrgMapping } from '../salesforce/org-mapping';
 import { saveEffectiveMapping } from '../store/effective-mapping';
+import { recordProblemOnce } from '../store/problems';
 import type { SalesforceOperations } from '../salesforce/operations';
 import type { SyncDeps } from './deps';
 
@@ -77,12 +80,24 @@ async function readMapping(
     flows: [...source.configured, ...(fromOrg.overrides.flows ?? [])],
     fields: fromOrg.overrides.fields ?? [],
   });
-  for (const problem of [...fromOrg.problems, ...result.problems]) {
-    source.logger.warn({ problem }, 'org mapping record not applied');
-  }
   deps.definition = result.definition;
+  // Each record that does not apply as it stands is an admin-visible problem, not only a log line.
+  for (const problem of [...fromOrg.problems, ...result.problems]) {
+    source.logger.warn({ problem }, 'org mapping record not applied as shipped');
+    await recordMappingProblem(deps, source, problem);
+  }
   // For the console's settings page (the web process does not read the org itself).
   await saveEffectiveMapping(deps.pool, result.definition).catch((error: unknown) =>
     source.logger.warn({ err: error }, 'could not store the mapping in force for the console'),
   );
+}
+
+/** Records a mapping problem once while open; failing to store it must not undo the mapping. */
+async function recordMappingProblem(deps: SyncDeps, source: MappingSource, problem: Problem): Promise<void> {
+  await recordProblemOnce(deps.pool, {
+    flow: problem.flow ?? null,
+    kind: problem.severity === 'error' ? 'error' : 'warning',
+    code: problem.code,
+    message: `Setup → Custom Metadata Types: ${problem.message}${problem.field ? ` (${problem.field})` : ''}`,
+  }).catch((error: unknown) => source.logger.error({ err: error, problem }, 'mapping problem not stored'));
 }
