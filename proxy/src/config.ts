@@ -26,6 +26,9 @@ const secret = (minLength: number) =>
       message: `must be at least ${minLength} characters`,
     });
 
+/** zod's issue kind for our own checks (a constant: it is not one of the proxy's problem codes). */
+const CUSTOM_ISSUE = 'custom' as const;
+
 /**
  * A comma-separated list of secrets we issue (several while rotating: new first, then old). Each
  * must be long enough and random-looking (secret-strength.ts); the value is never echoed.
@@ -44,18 +47,18 @@ const secretList = (minLength: number, pattern?: { regex: RegExp; message: strin
       values.forEach((value, index) => {
         const which = values.length > 1 ? `value ${index + 1} ` : '';
         if (value.length < minLength) {
-          ctx.addIssue({ code: 'custom', message: `${which}must be at least ${minLength} characters` });
+          ctx.addIssue({ code: CUSTOM_ISSUE, message: `${which}must be at least ${minLength} characters` });
           return;
         }
         if (pattern && !pattern.regex.test(value)) {
-          ctx.addIssue({ code: 'custom', message: `${which}${pattern.message}` });
+          ctx.addIssue({ code: CUSTOM_ISSUE, message: `${which}${pattern.message}` });
           return;
         }
         const weak = weakSecretReason(value);
-        if (weak) ctx.addIssue({ code: 'custom', message: `${which}${weak}` });
+        if (weak) ctx.addIssue({ code: CUSTOM_ISSUE, message: `${which}${weak}` });
       });
       if (new Set(values).size !== values.length) {
-        ctx.addIssue({ code: 'custom', message: 'lists the same value twice' });
+        ctx.addIssue({ code: CUSTOM_ISSUE, message: 'lists the same value twice' });
       }
     });
 

@@ -27,11 +27,11 @@ describe('configuration docs', () => {
     );
   });
 
-  it('Procfile runs migrations at release and both process types', () => {
+  it('Procfile runs migrations at release and both process types, with node itself (signals reach it)', () => {
     const procfile = readFileSync(path.join(root, 'Procfile'), 'utf8');
-    expect(procfile).toMatch(/^release: npm run migrate$/m);
-    expect(procfile).toMatch(/^web: npm start$/m);
-    expect(procfile).toMatch(/^worker: npm run start:worker$/m);
+    expect(procfile).toMatch(/^release: node dist\/proxy\/src\/cli\/index\.js migrate$/m);
+    expect(procfile).toMatch(/^web: node dist\/proxy\/src\/server\.js$/m);
+    expect(procfile).toMatch(/^worker: node dist\/proxy\/src\/worker\.js$/m);
   });
 });
 
