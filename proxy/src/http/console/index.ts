@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config';
 import { appliedMigrationId } from '../../store/migrate';
 import { conflictWriterFor } from '../conflict-writer';
+import { liveReaderFor } from '../live-record';
 import { metricsRouter } from '../metrics-endpoint';
 import { consoleRouter } from './router';
 
@@ -46,6 +47,7 @@ export function operatorRouters(deps: { config: Config; pool: pg.Pool; logger: L
       publicUrl: config.publicUrl,
       sessionMinutes: config.console.sessionMinutes,
       conflictWriter: conflictWriterFor(config, logger),
+      liveReader: liveReaderFor(config, pool, logger),
       versions: async () => ({
         proxy: version,
         node: process.version,

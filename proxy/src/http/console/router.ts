@@ -44,6 +44,7 @@ import {
   type ConflictWriter,
   type OperationsDeps,
 } from '../operations';
+import type { LiveReader } from '../live-record';
 import { flushMetricTally } from '../metrics-endpoint';
 import {
   clearCookie,
@@ -76,6 +77,8 @@ export interface ConsoleOptions {
   idleMinutes?: number;
   definition?: () => SyncDefinition;
   conflictWriter?: ConflictWriter;
+  /** Reads a linked record's two sides as they are now (the link page shows them beside the snapshot). */
+  liveReader?: LiveReader;
   /** What the settings page lists as versions (the proxy's, the schema's, the API's). */
   versions?: () => Promise<Record<string, string | number>>;
 }
@@ -382,11 +385,12 @@ export function consoleRouter(options: ConsoleOptions): Router {
     const fields = definition[link.flow as FlowName].fields
       .filter((f) => f.enabled && f.kind !== 'constant')
       .map((f) => ({ label: f.label, custompms: f.custompms, salesforce: f.salesforce }));
-    const [history, problems] = await Promise.all([
+    const [history, problems, live] = await Promise.all([
       historyOf(options.pool, link),
       problemsOfRecord(options.pool, link),
+      options.liveReader?.(link),
     ]);
-    page(res, views.linkPage(context(res, flashOf(req)), link, fields, history, problems));
+    page(res, views.linkPage(context(res, flashOf(req)), link, fields, history, problems, live));
   });
 
   signedIn.post('/links/:id/resync', async (req, res) => {

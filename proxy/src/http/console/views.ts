@@ -6,6 +6,7 @@
 import type { Overview, FlowOverview } from '../operations';
 import type { ConflictRow, LinkRow, Page, ProblemRow } from '../../store/console-queries';
 import type { StoredHistoryEntry } from '../../store/link-history';
+import type { LiveRecord } from '../live-record';
 import { html, jsonScript, raw, type Html } from './html';
 
 export interface PageContext {
@@ -603,6 +604,17 @@ export function linksPage(
   return layout({ ...ctx, current: 'links' }, 'Links', body);
 }
 
+/** A side's current value, bold (and said so) when it differs from what was last synced. */
+function liveCell(now: unknown, synced: unknown): Html {
+  if (now === undefined) return html`<td>—</td>`;
+  const same = JSON.stringify(now ?? null) === JSON.stringify(synced ?? null) || synced === undefined;
+  return same
+    ? html`<td>${show(now)}</td>`
+    : html`<td class="differs">
+        <strong>${show(now)}</strong><span class="visually-hidden"> (differs from the last sync)</span>
+      </td>`;
+}
+
 function show(value: unknown): string {
   if (value === undefined) return '—';
   if (value === null) return '(empty)';
@@ -615,6 +627,7 @@ export function linkPage(
   fields: { label: string; custompms: string | null; salesforce: string }[],
   history: StoredHistoryEntry[],
   problems: ProblemRow[],
+  live: LiveRecord = { errors: {} },
 ): string {
   const raw_ = link.link as {
     snapshot?: { custompms?: Record<string, unknown>; salesforce?: Record<string, unknown> };
@@ -642,40 +655,71 @@ export function linkPage(
       </form>
     </section>
     <section class="card">
-      <h2>Both sides, as last synced</h2>
+      <h2>Both sides: now and as last synced</h2>
+      ${
+        live.errors.custompms
+          ? html`<p class="error">Custompms could not be read: ${live.errors.custompms}</p>`
+          : ''
+      }
+      ${
+        live.errors.salesforce
+          ? html`<p class="error">Salesforce could not be read: ${live.errors.salesforce}</p>`
+          : ''
+      }
       ${table(
-        'Last synced values',
+        'Both sides now and as last synced',
         [
           'Field',
-          html`Custompms <span class="id">${link.custompmsId ?? '—'}</span>`,
-          html`Salesforce <span class="id">${link.salesforceId ?? '—'}</span>`,
+          html`Custompms now <span class="id">${link.custompmsId ?? '—'}</span>`,
+          'Custompms, last synced',
+          'Salesforce, last synced',
+          html`Salesforce now <span class="id">${link.salesforceId ?? '—'}</span>`,
         ],
         [
           html`<tr>
             <th scope="row">Version</th>
+            <td>${show(live.custompms?.version)}</td>
             <td>${show(raw_.custompms?.version)}</td>
             <td>${show(raw_.salesforce?.version)}</td>
+            <td>${show(live.salesforce?.SystemModstamp)}</td>
           </tr>`,
           html`<tr>
             <th scope="row">Modified</th>
+            <td>${show(live.custompms?.updated_at)}</td>
             <td>${show(raw_.custompms?.modifiedAt)}</td>
             <td>${show(raw_.salesforce?.modifiedAt)}</td>
+            <td>${show(live.salesforce?.LastModifiedDate)}</td>
           </tr>`,
           html`<tr>
             <th scope="row">Deleted</th>
+            <td>—</td>
             <td>${raw_.custompms?.deleted ? 'yes' : 'no'}</td>
             <td>${raw_.salesforce?.deleted ? 'yes' : 'no'}</td>
+            <td>—</td>
           </tr>`,
-          ...fields.map(
-            (f) =>
-              html`<tr>
-                <th scope="row">${f.label}</th>
-                <td>${f.custompms ? show(snapshot.custompms?.[f.custompms]) : '—'}</td>
-                <td>${show(snapshot.salesforce?.[f.salesforce])}</td>
-              </tr>`,
-          ),
+          ...fields.map((f) => {
+            const synced = {
+              custompms: f.custompms ? snapshot.custompms?.[f.custompms] : undefined,
+              salesforce: snapshot.salesforce?.[f.salesforce],
+            };
+            const now = {
+              custompms: f.custompms && live.custompms ? live.custompms[f.custompms] : undefined,
+              salesforce: live.salesforce?.[f.salesforce],
+            };
+            return html`<tr>
+              <th scope="row">${f.label}</th>
+              ${liveCell(now.custompms, synced.custompms)}
+              <td>${f.custompms ? show(synced.custompms) : '—'}</td>
+              <td>${show(synced.salesforce)}</td>
+              ${liveCell(now.salesforce, synced.salesforce)}
+            </tr>`;
+          }),
         ],
       )}
+      <p class="muted">
+        A value that differs from the last sync is <strong>bold</strong> (it syncs on the next change, or now
+        with Resync).
+      </p>
     </section>
     <section class="card">
       <h2>Open problems</h2>
