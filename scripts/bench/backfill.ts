@@ -86,9 +86,12 @@ async function main(): Promise<void> {
   const postgres = await startEmbeddedPostgres({ dataDir: path.join(dataRoot, 'db'), port: 0 });
   const pool = createPool(postgres.connectionString);
   await migrate(pool);
-  // As test/support/e2e.ts starts it (the emulator may need force-app deployed explicitly).
-  const emulatorOptions: Record<string, unknown> = { deployForceApp: true };
-  const sf = await startSalesforceEmulator(emulatorOptions);
+  // As test/support/e2e.ts starts it: force-app deployed, and the integration user holds the
+  // system permissions README's "What the integration user needs" asks an admin to grant.
+  const sf = await startSalesforceEmulator({
+    deployForceApp: true,
+    integrationUserSystemPermissions: ['ViewAllData', 'ModifyAllData'],
+  });
   const token = 'bench-token-123456';
   const cpms = await startCustompmsEmulator({ token });
   try {
