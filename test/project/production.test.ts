@@ -328,7 +328,8 @@ describe('the Procfile from the compiled build with production dependencies only
       intervalMs: 100,
     });
 
-    const doctor = run(app, 'node dist/proxy/src/cli/index.js doctor --json', configured);
+    // As the README writes it (npm prints its banner first; the JSON follows).
+    const doctor = run(app, 'npm run doctor -- --json', configured);
     const code = await doctor.exit;
     const report = JSON.parse(doctor.output().slice(doctor.output().indexOf('{'))) as {
       ok: boolean;
