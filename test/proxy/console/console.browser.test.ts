@@ -61,16 +61,19 @@ function sum(families: PrometheusFamily[], name: string, labels: Record<string, 
     .reduce((total, sample) => total + Number(sample.value ?? 0), 0);
 }
 
-async function signIn(page: Page, baseUrl: string, username: string): Promise<void> {
+async function signIn(page: Page, baseUrl: string, username: string, shots?: string): Promise<void> {
   await page.goto(`${baseUrl}/console`);
   await page.waitForSelector('#sign-in');
+  if (shots) await checkPage(page, `${shots}-sign-in`);
   await page.click('#sign-in');
   // The emulated org's login page, then its consent page.
   await page.waitForSelector('#username');
+  if (shots) await shoot(page, `${shots}-org-login`);
   await page.fill('#username', username);
   await page.fill('#password', DEFAULT_PASSWORD);
   await page.click('#Login');
   await page.waitForSelector('#oaapprove');
+  if (shots) await shoot(page, `${shots}-org-consent`);
   await page.click('#oaapprove');
 }
 
@@ -111,7 +114,7 @@ describe('operator console (headless Chromium)', () => {
     });
     const context = await browser.newContext();
     const page = await context.newPage();
-    await signIn(page, world.proxyUrl, 'viewer@custompms.example');
+    await signIn(page, world.proxyUrl, 'viewer@custompms.example', '00');
     await page.waitForSelector('text=Access refused');
     expect(await page.textContent('main')).toContain('does not hold the Custompms_Admin permission set');
     await checkPage(page, '00-refused');
