@@ -22,6 +22,7 @@ export interface StoredHistoryEntry extends HistoryEntry {
 
 /** Rows older than this are deleted as new ones are written. */
 export const HISTORY_RETENTION_DAYS = 30;
+const PRUNE_CHANCE = 0.02;
 
 export async function recordHistory(db: Queryable, entries: readonly HistoryEntry[]): Promise<void> {
   if (entries.length === 0) return;
@@ -38,9 +39,12 @@ export async function recordHistory(db: Queryable, entries: readonly HistoryEntr
       entries.map((e) => e.detail ?? null),
     ],
   );
-  await db.query(`DELETE FROM link_history WHERE at < now() - make_interval(days => $1)`, [
-    HISTORY_RETENTION_DAYS,
-  ]);
+  // Retention is trimmed now and then, not on every write (a burst writes thousands of rows).
+  if (Math.random() < PRUNE_CHANCE) {
+    await db.query(`DELETE FROM link_history WHERE at < now() - make_interval(days => $1)`, [
+      HISTORY_RETENTION_DAYS,
+    ]);
+  }
 }
 
 /** A record's history (by either id), newest first. */
