@@ -45,6 +45,8 @@ async function runCli(
     process.execPath,
     [
       '--expose-gc',
+      // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the backfill process (open it in Chrome DevTools).
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
       '--import',
       'tsx',
       '--import',

@@ -36,15 +36,29 @@ export async function observeWrite(
   db: Queryable,
   write: ObservedWrite,
 ): Promise<void> {
-  metrics.write(write.side, write.flow, write.outcome);
-  if (write.outcome !== 'ok') metrics.failure(write.code ?? 'WRITE_FAILED', write.flow);
-  if (write.outcome === 'ok' && write.link) {
-    const source = write.side === 'salesforce' ? write.link.custompms : write.link.salesforce;
-    const lag = lagSeconds(source.modifiedAt, deps.now());
-    if (lag !== undefined) metrics.syncLag(write.flow, lag);
+  await observeWrites(deps, db, [write]);
+}
+
+/** Many writes at once (the backfill's chunks): counted, and their history in one insert. */
+export async function observeWrites(
+  deps: Pick<SyncDeps, 'now'>,
+  db: Queryable,
+  writes: readonly ObservedWrite[],
+): Promise<void> {
+  if (writes.length === 0) return;
+  const now = deps.now();
+  for (const write of writes) {
+    metrics.write(write.side, write.flow, write.outcome);
+    if (write.outcome !== 'ok') metrics.failure(write.code ?? 'WRITE_FAILED', write.flow);
+    if (write.outcome === 'ok' && write.link) {
+      const source = write.side === 'salesforce' ? write.link.custompms : write.link.salesforce;
+      const lag = lagSeconds(source.modifiedAt, now);
+      if (lag !== undefined) metrics.syncLag(write.flow, lag);
+    }
   }
-  await recordHistory(db, [
-    {
+  await recordHistory(
+    db,
+    writes.map((write) => ({
       flow: write.flow,
       custompmsId: write.custompmsId,
       salesforceId: write.salesforceId,
@@ -52,8 +66,8 @@ export async function observeWrite(
       outcome: write.outcome,
       ...(write.fields ? { fields: write.fields } : {}),
       ...(write.detail || write.code ? { detail: write.detail ?? write.code } : {}),
-    },
-  ]);
+    })),
+  );
 }
 
 /** Runs a poller, counting the run (and its failure) and recording its health. */

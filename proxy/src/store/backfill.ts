@@ -214,6 +214,25 @@ export async function listBackfillItems(
   return result.rows.map(itemFromRow);
 }
 
+/**
+ * The field values of a Bulk job's pending writes, in Custompms id order, `limit` at a time after
+ * `after`: what its CSV needs, without reading (and validating) the stored plans.
+ */
+export async function listBulkJobRecords(
+  db: Queryable,
+  runId: number,
+  jobId: string,
+  options: { after?: string; limit: number },
+): Promise<{ custompmsId: string; record: Record<string, unknown> }[]> {
+  const result = await db.query<{ custompms_id: string; record: Record<string, unknown> }>(
+    `SELECT custompms_id, record FROM backfill_items
+     WHERE run_id = $1 AND bulk_job_id = $2 AND custompms_id > $3
+     ORDER BY custompms_id LIMIT $4`,
+    [runId, jobId, options.after ?? '', options.limit],
+  );
+  return result.rows.map((row) => ({ custompmsId: row.custompms_id, record: row.record }));
+}
+
 /** The pending writes of these records in a run (to record results for). */
 export async function backfillItemsByIds(
   db: Queryable,

@@ -23,7 +23,7 @@ import { recordChunk, recordResults, type Ledger } from './ledger';
 import { progress, type FlowRun } from './state';
 
 /** Rows recorded per transaction when reading Bulk results. */
-const RESULT_CHUNK = 500;
+const RESULT_CHUNK = 2_000;
 
 /** One Bulk API 2.0 ingest job for every unassigned item of an action, from creation to recorded results. */
 export async function writeBulk(

@@ -4,7 +4,8 @@
  */
 import type { SyncContext } from '../../sync';
 import { listBackfillItems, saveBackfillProgress, type BackfillItem } from '../../store/backfill';
-import { linksByCustompmsIds, saveLink } from '../../store/links';
+import { linksByCustompmsIds } from '../../store/links';
+import { saveLinks } from '../../store/links-bulk';
 import { withTransaction } from '../../store/transaction';
 import { writeCollections, outboxKind, type BatchResult } from '../write/salesforce';
 import { pendingItem, type Decision, type WriteDecision } from './decide';
@@ -67,12 +68,16 @@ export async function finishDivisionPage(
         : decision,
     );
     await settleDecisions(state, ledgerRecorder(state, ledger, client), rest);
-    for (const decision of rest) {
-      if (decision.kind === 'write' && !decision.salesforce) {
-        await saveLink(client, decision.plan.link);
-        if (decision.pairs) state.counters.linked++;
-        else state.counters.updated++;
-      }
+    const pairedOnly = rest.filter(
+      (decision): decision is WriteDecision => decision.kind === 'write' && !decision.salesforce,
+    );
+    await saveLinks(
+      client,
+      pairedOnly.map((decision) => ({ link: decision.plan.link })),
+    );
+    for (const decision of pairedOnly) {
+      if (decision.pairs) state.counters.linked++;
+      else state.counters.updated++;
     }
     await recordResults(state, ledger, client, items, results, ORIGIN, () => Promise.resolve(context), {
       locked: true,

@@ -3,11 +3,11 @@
  * (csv-stringify per chunk), so memory holds one chunk however large the job.
  */
 import { stringify } from 'csv-stringify/sync';
-import { listBackfillItems } from '../../store/backfill';
+import { listBulkJobRecords } from '../../store/backfill';
 import type { Queryable } from '../../store/transaction';
 
 /** Items per CSV chunk. */
-const CSV_CHUNK = 1_000;
+const CSV_CHUNK = 2_000;
 
 /** The job's CSV, produced chunk by chunk from the stored items (csv-stringify per chunk). */
 export async function* csvOf(
@@ -19,8 +19,7 @@ export async function* csvOf(
   yield stringify([columns]);
   let after: string | undefined;
   for (;;) {
-    const items = await listBackfillItems(db, runId, {
-      bulkJobId: jobId,
+    const items = await listBulkJobRecords(db, runId, jobId, {
       limit: CSV_CHUNK,
       ...(after === undefined ? {} : { after }),
     });

@@ -13,14 +13,14 @@ import {
   type BackfillItem,
   type BackfillRun,
 } from '../../store/backfill';
-import { saveLink } from '../../store/links';
+import { saveLinks, type LinkToSave } from '../../store/links-bulk';
 import { lockForTransaction } from '../../store/locks';
 import { recordProblem } from '../../store/problems';
 import { withTransaction, type Queryable } from '../../store/transaction';
 import { recordLockKey, releaseWaiting } from '../enqueue';
 import { recordPlanFindings } from '../plan-findings';
 import { buildSyncContext } from '../sync-context';
-import { recordWriteResult } from '../write/record-result';
+import { recordWriteResults } from '../write/record-result';
 import { outboxKind, type BatchResult } from '../write/salesforce';
 import type { DecisionRecorder } from './settle';
 import { example, progress, type FlowRun } from './state';
@@ -42,8 +42,14 @@ export interface Ledger {
 
 /** Records settled decisions in the run's transaction. */
 export function ledgerRecorder(state: FlowRun, ledger: Ledger, db: Queryable): DecisionRecorder {
+  // Links are held back and saved in one statement when the page is settled (flush).
+  const links: LinkToSave[] = [];
   return {
-    saveLink: (link, salesforceStatus) => saveLink(db, link, salesforceStatus),
+    saveLink: (link, salesforceStatus) => {
+      links.push({ link, salesforceStatus });
+      return Promise.resolve();
+    },
+    flush: () => saveLinks(db, links.splice(0)),
     planFindings: (plan, ids) => recordPlanFindings(db, plan, ids, { errors: false }),
     failure: (failure) =>
       recordProblem(db, { flow: state.flow.name, ...failure, kind: 'error', ...ledger.problemTag }),
@@ -75,14 +81,24 @@ export async function recordResults(
     );
   }
   const kind = outboxKind(state.flow);
-  for (const item of items) {
-    const outcome = await recordWriteResult(
-      state.deps,
-      db,
-      { flow: state.flow.name, custompmsId: item.custompmsId, kind, record: item.record, plan: item.plan },
-      results.get(item.custompmsId),
-      { origin, context, problemTag: ledger.problemTag },
-    );
+  // Recorded in sets: one statement for the chunk's links and one for their history.
+  const outcomes = await recordWriteResults(
+    state.deps,
+    db,
+    items.map((item) => ({
+      item: {
+        flow: state.flow.name,
+        custompmsId: item.custompmsId,
+        kind,
+        record: item.record,
+        plan: item.plan,
+      },
+      result: results.get(item.custompmsId),
+    })),
+    { origin, context, problemTag: ledger.problemTag },
+  );
+  for (const [index, item] of items.entries()) {
+    const outcome = outcomes[index]!;
     const pairs = item.plan.pairs === true;
     if ('failure' in outcome) {
       state.counters.failed++;

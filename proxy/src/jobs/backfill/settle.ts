@@ -19,6 +19,8 @@ export interface DecisionRecorder {
     code: string;
     message: string;
   }): Promise<void>;
+  /** Stores what the recorder held back to store in sets (called once all decisions are settled). */
+  flush?(): Promise<void>;
 }
 
 /** Counts and records what needs no Salesforce write. */
@@ -70,6 +72,7 @@ export async function settleDecisions(
       }
     }
   }
+  await recorder.flush?.();
 }
 
 /** Counts a write a dry run would make (a stored run counts it once its result is recorded). */

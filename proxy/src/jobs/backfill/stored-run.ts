@@ -17,7 +17,7 @@ import {
   putBackfillItems,
   saveBackfillProgress,
 } from '../../store/backfill';
-import { saveLink } from '../../store/links';
+import { saveLinks } from '../../store/links-bulk';
 import { lockForTransaction, withAdvisoryLocks } from '../../store/locks';
 import { withTransaction } from '../../store/transaction';
 import { recordLockKey } from '../enqueue';
@@ -132,9 +132,12 @@ export class StoredRunSink implements BackfillSink {
         decisions.map((decision) => recordLockKey(state.flow.name, decision.id)),
       );
       await settleDecisions(state, ledgerRecorder(state, ledger, client), decisions);
+      // Only Custompms was written (done above): the pair is complete.
+      await saveLinks(
+        client,
+        pairedOnly.map((decision) => ({ link: decision.plan.link, salesforceStatus: SYNCED })),
+      );
       for (const decision of pairedOnly) {
-        // Only Custompms was written (done above): the pair is complete.
-        await saveLink(client, decision.plan.link, SYNCED);
         if (decision.pairs) state.counters.linked++;
         else state.counters.updated++;
       }

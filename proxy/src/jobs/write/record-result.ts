@@ -6,10 +6,11 @@
 import { applyWriteResult, type Link, type SyncContext } from '../../sync';
 import type { OutboxItem } from '../../store/batches';
 import { saveLink } from '../../store/links';
+import { saveLinks, type LinkToSave } from '../../store/links-bulk';
 import { recordProblem } from '../../store/problems';
 import type { Queryable } from '../../store/transaction';
 import type { SyncDeps } from '../deps';
-import { observeWrite } from '../observe';
+import { observeWrite, observeWrites, type ObservedWrite } from '../observe';
 import { ERROR, SYNCED, writeTaskStatus } from '../task-status';
 import type { BatchResult } from './salesforce';
 
@@ -96,4 +97,52 @@ export async function recordWriteResult(
     fields: write.fields ? Object.keys(write.fields) : undefined,
   });
   return { link: folded.link };
+}
+
+/**
+ * `recordWriteResult` for many items at once (the backfill's chunks of Bulk and Collections
+ * results), with the same outcome for each: successes are folded in memory and stored in sets
+ * (one statement for the links, one for their history); failures, which are rare and each write
+ * a problem and a Task status, go one by one through `recordWriteResult`. Outcomes in item order.
+ */
+export async function recordWriteResults(
+  deps: SyncDeps,
+  db: Queryable,
+  written: readonly { item: WrittenItem; result: BatchResult | undefined }[],
+  options: {
+    origin: string;
+    context: () => Promise<SyncContext>;
+    problemTag?: { task: string; payload: unknown };
+  },
+): Promise<({ link: Link } | { failure: { code: string; message: string } })[]> {
+  const outcomes: ({ link: Link } | { failure: { code: string; message: string } })[] = [];
+  const links: LinkToSave[] = [];
+  const observed: ObservedWrite[] = [];
+  let context: SyncContext | undefined;
+  for (const { item, result } of written) {
+    if (!result?.success) {
+      outcomes.push(await recordWriteResult(deps, db, item, result, options));
+      continue;
+    }
+    context ??= await options.context();
+    const { link, write } = item.plan;
+    const folded = applyWriteResult(deps.definition[item.flow], context, link, write, {
+      ...(result.salesforceId ? { id: result.salesforceId } : {}),
+      ...(result.systemModstamp ? { version: result.systemModstamp } : {}),
+    });
+    links.push({ link: folded.link, salesforceStatus: item.kind === 'task' ? SYNCED : undefined });
+    observed.push({
+      side: 'salesforce',
+      flow: item.flow,
+      outcome: 'ok',
+      custompmsId: folded.link.custompmsId,
+      salesforceId: folded.link.salesforceId,
+      link: folded.link,
+      fields: write.fields ? Object.keys(write.fields) : undefined,
+    });
+    outcomes.push({ link: folded.link });
+  }
+  await saveLinks(db, links);
+  await observeWrites(deps, db, observed);
+  return outcomes;
 }
