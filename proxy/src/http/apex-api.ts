@@ -122,8 +122,10 @@ export function apexApiRouter(options: ApexApiOptions): Router {
     }
     const batch = await getBatch(options.pool, req.params.batchId);
     if (!batch || batch.status === 'open') throw new HttpProblem(404, 'Not Found', 'no such change batch');
+    // A completed or superseded batch is never served again: its items would be applied twice.
     if (batch.status === 'superseded')
       throw new HttpProblem(410, 'Gone', 'this batch was superseded by a newer one');
+    if (batch.status === 'completed') throw new HttpProblem(410, 'Gone', 'this batch was already applied');
     res.json({
       batchId: batch.id,
       divisions: batch.items

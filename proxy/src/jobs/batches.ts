@@ -10,6 +10,11 @@ import {
   markBatchPublished,
   overdueBatches,
   abandonBatch,
+  nextDeferredAt,
+  outboxAttempts,
+  reclaimStaleOpenBatches,
+  retryOutboxItemLater,
+  supersedeBatch,
   setBatchDeadline,
   takeBatch,
   type ChangeBatch,
@@ -19,9 +24,9 @@ import { saveLink } from '../store/links';
 import { withAdvisoryLock } from '../store/locks';
 import { recordProblem } from '../store/problems';
 import { withTransaction } from '../store/transaction';
-import { chunk, soqlString, type SalesforceOperations } from '../salesforce/operations';
+import { chunk, soqlDateTime, soqlString, type SalesforceOperations } from '../salesforce/operations';
 import type { SyncDeps } from './deps';
-import { enqueueCustompmsSync, recordLockKey, releaseWaiting } from './enqueue';
+import { enqueueCustompmsSync, recordLockKey, releaseWaiting, scheduleDeferredFlush } from './enqueue';
 import { refreshOrgMapping } from './org-mapping';
 import { buildSyncContext } from './sync-context';
 import { TASK } from './task-names';
@@ -49,11 +54,35 @@ export async function flushOutbox(deps: SyncDeps): Promise<number> {
       drained = !batch || (batch.items.length < deps.settings.batchSize && !batch.more);
     }
     if (batches.length === 0) break;
-    if (deps.settings.writePath === 'apex') await announce(deps, batches);
-    else for (const batch of batches) await writeDirectly(deps, batch);
+    try {
+      if (deps.settings.writePath === 'apex') await announce(deps, batches);
+      else for (const batch of batches) await writeDirectly(deps, batch);
+    } catch (error) {
+      // Taken but not sent (auth failed, the call threw): back to the outbox at once, so the
+      // job's retry sends them again. A crash here instead is caught by the overdue sweep
+      // (`reclaimStaleOpenBatches`).
+      for (const batch of batches) await releaseUnsent(deps, batch.id);
+      throw error;
+    }
     handled += batches.length;
   }
+  await scheduleDeferred(deps);
   return handled;
+}
+
+/** Schedules the flush of the earliest write held back by a transient refusal, if any. */
+async function scheduleDeferred(deps: SyncDeps): Promise<void> {
+  const due = await nextDeferredAt(deps.pool);
+  if (due) await scheduleDeferredFlush(deps, new Date(Math.max(due.getTime(), Date.now() + 1_000)));
+}
+
+/** A batch still `open` (never published) goes back to the outbox; a published one waits for its deadline. */
+async function releaseUnsent(deps: SyncDeps, batchId: string): Promise<void> {
+  await withTransaction(deps.pool, async (client) => {
+    const batch = await getBatch(client, batchId, true);
+    if (batch?.status === 'open') await supersedeBatch(client, batchId);
+    else if (batch?.status === 'published') await setBatchDeadline(client, batchId, deps.now());
+  });
 }
 
 async function announce(deps: SyncDeps, batches: ChangeBatch[]): Promise<void> {
@@ -76,21 +105,82 @@ async function announce(deps: SyncDeps, batches: ChangeBatch[]): Promise<void> {
   deps.logger.info({ batches: batches.length }, 'change batches announced to the org');
 }
 
-/** The api write path: what the org's Apex does, done through the REST API. */
+/**
+ * The api write path: what the org's Apex does, done through the REST API. The batch is marked
+ * published before the first write, so a crash part-way leaves it to the overdue sweep, which
+ * writes it again: Task upserts on `Custompms_Id__c` repeat harmlessly, and a Division create
+ * first looks for the Division an earlier attempt may have created (`reconcileDivisionCreates`).
+ */
 async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> {
   const salesforce = await deps.salesforce();
-  const divisions = batch.items.filter((item) => item.kind === 'division');
-  const results = await writeCollections(salesforce.operations, [
-    { object: 'Division', operation: 'create', items: divisions.filter((item) => !item.record.Id) },
-    { object: 'Division', operation: 'update', items: divisions.filter((item) => item.record.Id) },
-    { object: 'Task', operation: 'upsert', items: batch.items.filter((item) => item.kind === 'task') },
-  ]);
   await markBatchPublished(
     deps.pool,
     batch.id,
     new Date(deps.now().getTime() + deps.settings.batchDeadlineMs),
   );
+  const divisions = batch.items.filter((item) => item.kind === 'division');
+  const creates = divisions.filter((item) => !item.record.Id);
+  const existing = await reconcileDivisionCreates(deps, salesforce, creates);
+  const toCreate = creates.filter((item) => !existing.has(item.custompmsId));
+  const found = creates
+    .filter((item) => existing.has(item.custompmsId))
+    .map((item) => ({ ...item, record: { ...item.record, Id: existing.get(item.custompmsId) } }));
+  const results = await writeCollections(salesforce.operations, [
+    { object: 'Division', operation: 'create', items: toCreate },
+    {
+      object: 'Division',
+      operation: 'update',
+      items: [...divisions.filter((item) => item.record.Id), ...found],
+    },
+    { object: 'Task', operation: 'upsert', items: batch.items.filter((item) => item.kind === 'task') },
+  ]);
   await recordBatchResults(deps, batch.id, results);
+}
+
+/**
+ * Divisions this batch's records may already have created in an earlier attempt whose answer was
+ * lost (a Division has no external id, and a create is never retried blindly): Divisions the
+ * integration user created with the same name since the batch was cut. Returns Custompms id →
+ * Division Id for each one found.
+ */
+async function reconcileDivisionCreates(
+  deps: SyncDeps,
+  salesforce: Awaited<ReturnType<SyncDeps['salesforce']>>,
+  creates: readonly OutboxItem[],
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const named = creates.filter((item) => typeof item.record.Name === 'string');
+  if (named.length === 0) return found;
+  // When these writes were planned: no attempt before that can have created them.
+  const planned = await deps.pool.query<{ created_at: Date | null }>(
+    `SELECT min(created_at) AS created_at FROM outbox WHERE flow = 'customers' AND custompms_id = ANY($1)`,
+    [named.map((item) => item.custompmsId)],
+  );
+  const since = new Date((planned.rows[0]?.created_at ?? deps.now()).getTime() - 60_000);
+  const byName = new Map<string, string>();
+  for (const part of chunk(named)) {
+    for await (const row of salesforce.operations.query<{ Id: string; Name: string }>(
+      `SELECT Id, Name FROM Division WHERE Name IN (${part.map((item) => soqlString(String(item.record.Name))).join(', ')}) ` +
+        `AND CreatedById = ${soqlString(salesforce.integrationUserId)} AND CreatedDate >= ${soqlDateTime(since)} ORDER BY CreatedDate`,
+    )) {
+      if (!byName.has(row.Name)) byName.set(row.Name, row.Id);
+    }
+  }
+  const linked = await deps.pool.query<{ salesforce_id: string }>(
+    `SELECT salesforce_id FROM links WHERE flow = 'customers' AND salesforce_id = ANY($1)`,
+    [[...byName.values()]],
+  );
+  const taken = new Set(linked.rows.map((row) => row.salesforce_id));
+  for (const item of named) {
+    const id = byName.get(String(item.record.Name));
+    if (id && !taken.has(id)) {
+      found.set(item.custompmsId, id);
+      taken.add(id);
+    }
+  }
+  if (found.size > 0)
+    deps.logger.warn({ divisions: found.size }, 'Divisions an earlier attempt created were found and reused');
+  return found;
 }
 
 /**
@@ -109,23 +199,23 @@ export async function recordBatchResults(
   const stamped = await withModstamps(salesforce.operations, results);
   const byKey = new Map(stamped.map((result) => [`${result.kind}:${result.key}`, result]));
   const linked: OutboxItem[] = [];
+  let deferred = 0;
   for (const item of batch.items) {
-    const outcome = await recordWriteResult(
-      deps,
-      deps.pool,
-      item,
-      byKey.get(`${item.kind}:${item.custompmsId}`),
-      {
-        origin: `batch ${batch.id}`,
-        context: () => buildSyncContext(deps.pool, salesforce, [item.record]),
-        // Under the record's lock: a sync of this record plans either before the link changes (its
-        // outbox write then finds this batch's row in flight and flags it) or after (and sees it).
-        save: (link, status) =>
-          withAdvisoryLock(deps.pool, recordLockKey(item.flow, item.custompmsId), () =>
-            saveLink(deps.pool, link, status),
-          ),
-      },
-    );
+    const result = byKey.get(`${item.kind}:${item.custompmsId}`);
+    if (result && (await deferTransientFailure(deps, batch.id, item, result))) {
+      deferred++;
+      continue;
+    }
+    const outcome = await recordWriteResult(deps, deps.pool, item, result, {
+      origin: `batch ${batch.id}`,
+      context: () => buildSyncContext(deps.pool, salesforce, [item.record]),
+      // Under the record's lock: a sync of this record plans either before the link changes (its
+      // outbox write then finds this batch's row in flight and flags it) or after (and sees it).
+      save: (link, status) =>
+        withAdvisoryLock(deps.pool, recordLockKey(item.flow, item.custompmsId), () =>
+          saveLink(deps.pool, link, status),
+        ),
+    });
     if ('link' in outcome) linked.push(item);
   }
   const again = await completeBatch(deps.pool, batch.id);
@@ -133,7 +223,46 @@ export async function recordBatchResults(
   for (const record of again) {
     await enqueueCustompmsSync(deps, deps.definition[record.flow].custompmsType, record.custompmsId);
   }
-  deps.logger.info({ batchId, records: batch.items.length, linked: linked.length }, 'batch results recorded');
+  if (deferred > 0) await scheduleDeferred(deps);
+  deps.logger.info(
+    { batchId, records: batch.items.length, linked: linked.length, deferred },
+    'batch results recorded',
+  );
+}
+
+/**
+ * Per-record refusals that say "not now" rather than "never": the record is written again in a
+ * later batch, with backoff, instead of ending as an error (SALESFORCE.md, "REST efficiency and
+ * errors"). Validation and access errors are permanent and are recorded as they are.
+ */
+export const TRANSIENT_RECORD_ERRORS: ReadonlySet<string> = new Set([
+  'UNABLE_TO_LOCK_ROW',
+  'SERVER_UNAVAILABLE',
+  'REQUEST_LIMIT_EXCEEDED',
+  'REQUEST_RUNNING_TOO_LONG',
+  'QUERY_TIMEOUT',
+]);
+/** Transient refusals of one record before it is recorded as an error after all. */
+export const MAX_TRANSIENT_ATTEMPTS = 10;
+
+async function deferTransientFailure(
+  deps: SyncDeps,
+  batchId: string,
+  item: OutboxItem,
+  result: BatchResult,
+): Promise<boolean> {
+  if (result.success) return false;
+  const codes = (result.errors ?? []).map((error) => error.statusCode);
+  if (codes.length === 0 || !codes.every((code) => TRANSIENT_RECORD_ERRORS.has(code))) return false;
+  const attempts = await outboxAttempts(deps.pool, item.flow, item.custompmsId);
+  if (attempts + 1 >= MAX_TRANSIENT_ATTEMPTS) return false;
+  const delayMs = Math.min(300_000, 1_000 * 2 ** attempts) * (0.5 + Math.random() / 2);
+  await retryOutboxItemLater(deps.pool, batchId, item, new Date(Date.now() + delayMs));
+  deps.logger.warn(
+    { batchId, flow: item.flow, custompmsId: item.custompmsId, codes, attempt: attempts + 1, delayMs },
+    'Salesforce refused a record for now; written again later',
+  );
+  return true;
 }
 
 /**
@@ -166,6 +295,15 @@ async function withModstamps(
 
 /** Announces again the batches the org has not answered by their deadline; gives up after a few. */
 export async function republishOverdue(deps: SyncDeps): Promise<number> {
+  // Batches a dead process took but never published go back to the outbox for a fresh batch.
+  const reclaimed = await reclaimStaleOpenBatches(
+    deps.pool,
+    new Date(deps.now().getTime() - deps.settings.openBatchStaleMs),
+  );
+  if (reclaimed.length > 0) {
+    deps.logger.warn({ batches: reclaimed.length }, 'unpublished change batches reclaimed');
+    await flushOutbox(deps);
+  }
   const overdue = await overdueBatches(deps.pool, deps.now());
   const again: ChangeBatch[] = [];
   for (const batch of overdue) {

@@ -30,6 +30,8 @@ export interface SyncSettings {
   batchDeadlineMs: number;
   /** Announcements of one batch before it is given up (dead letter). */
   maxPublishes: number;
+  /** A batch taken from the outbox and not published within this long was left by a dead process. */
+  openBatchStaleMs: number;
   createCustomersFromDivisions: boolean;
   /** Pollers re-read this far behind their watermark, so nothing at a window edge is lost. */
   pollOverlapMs: number;
@@ -52,6 +54,7 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   batchSize: 200,
   batchDeadlineMs: 5 * 60_000,
   maxPublishes: 5,
+  openBatchStaleMs: 60_000,
   createCustomersFromDivisions: false,
   pollOverlapMs: 5 * 60_000,
   mappingRefreshMs: 5 * 60_000,

@@ -44,6 +44,19 @@ export async function scheduleFlush(deps: Pick<SyncDeps, 'pool'>): Promise<void>
   );
 }
 
+/**
+ * A flush for writes held back after a transient refusal, when the earliest is due (its own job
+ * key, so it never delays the debounced flush of new changes; each flush schedules the next).
+ */
+export async function scheduleDeferredFlush(deps: Pick<SyncDeps, 'pool'>, at: Date): Promise<void> {
+  await enqueueJob(
+    deps.pool,
+    TASK.flushOutbox,
+    {},
+    { jobKey: `${TASK.flushOutbox}:deferred`, jobKeyMode: 'replace', runAt: at },
+  );
+}
+
 /** A record just got linked: changes that waited for it are planned again. */
 export async function releaseWaiting(
   deps: Pick<SyncDeps, 'pool' | 'definition'>,

@@ -82,13 +82,17 @@ export class SalesforceClient {
     return new SalesforceClient(conn, retryPolicy, options.logger, userId, orgId);
   }
 
-  /** Runs one Salesforce call under the retry policy (each attempt counts in /metrics). */
-  call<T>(operation: (conn: Connection) => Promise<T>): Promise<T> {
+  /**
+   * Runs one Salesforce call under the retry policy (each attempt counts in /metrics).
+   * `idempotent: false` (creates, event publishes): not retried after an ambiguous failure.
+   */
+  call<T>(operation: (conn: Connection) => Promise<T>, options: { idempotent?: boolean } = {}): Promise<T> {
     const attempt = () => {
       metrics.salesforceApiCalls();
       return operation(this.conn);
     };
     return withSalesforceRetry(this.retryPolicy, attempt, {
+      idempotent: options.idempotent ?? true,
       onRetry: (error, attempt, delayMs) =>
         this.logger?.warn({ errorCode: error.errorCode, attempt, delayMs }, 'retrying Salesforce call'),
     });

@@ -57,7 +57,10 @@ export class SalesforceOperations {
   async create(sobject: string, records: Fields[]): Promise<RecordResult[]> {
     const results: RecordResult[] = [];
     for (const part of chunk(records)) {
-      const raw = await this.client.call((conn) => conn.sobject(sobject).create(part, { allOrNone: false }));
+      // Not idempotent: a lost answer is not retried blindly (a repeat would duplicate records).
+      const raw = await this.client.call((conn) => conn.sobject(sobject).create(part, { allOrNone: false }), {
+        idempotent: false,
+      });
       results.push(...(raw as RawResult[]).map(normaliseResult));
     }
     return results;

@@ -11,6 +11,12 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** Per error code: the minimum delay before retrying it (the daily limit needs a long pause). */
   retryable: Record<string, { minDelayMs: number }>;
+  /**
+   * Failures after which the request may or may not have been applied (the connection dropped,
+   * a gateway gave up waiting): a create or an event publish is not retried after one of these,
+   * since a lost answer would otherwise mean a duplicate record (a Division has no external id).
+   */
+  ambiguous: readonly string[];
 }
 
 export const SALESFORCE_RETRY_POLICY: RetryPolicy = {
@@ -26,9 +32,16 @@ export const SALESFORCE_RETRY_POLICY: RetryPolicy = {
     NETWORK_ERROR: { minDelayMs: 1_000 },
     REQUEST_LIMIT_EXCEEDED: { minDelayMs: 10_000 },
   },
+  ambiguous: ['NETWORK_ERROR', 'ERROR_HTTP_502', 'ERROR_HTTP_504', 'SALESFORCE_TIMEOUT'],
 };
 
-export function isRetryable(policy: RetryPolicy, error: SalesforceApiError): boolean {
+/**
+ * Whether to try again. A call that is not idempotent (create, publish) is retried only after a
+ * definite refusal (503, lock contention, limits: nothing was applied), never after an answer
+ * that was lost on its way: the caller reconciles first (jobs/batches.ts, Divisions by name).
+ */
+export function isRetryable(policy: RetryPolicy, error: SalesforceApiError, idempotent = true): boolean {
+  if (!idempotent && policy.ambiguous.includes(error.errorCode)) return false;
   return error.errorCode in policy.retryable;
 }
 
@@ -47,6 +60,8 @@ export function retryDelayMs(
 export interface RetryHooks {
   sleep?: (ms: number) => Promise<void>;
   onRetry?: (error: SalesforceApiError, attempt: number, delayMs: number) => void;
+  /** False for creates and event publishes (see `isRetryable`). Default true. */
+  idempotent?: boolean;
 }
 
 export async function withSalesforceRetry<T>(
@@ -60,7 +75,7 @@ export async function withSalesforceRetry<T>(
       return await operation();
     } catch (raw) {
       const error = normaliseSalesforceError(raw);
-      if (attempt >= policy.maxAttempts || !isRetryable(policy, error)) throw error;
+      if (attempt >= policy.maxAttempts || !isRetryable(policy, error, hooks.idempotent ?? true)) throw error;
       const delay = retryDelayMs(policy, error, attempt);
       hooks.onRetry?.(error, attempt, delay);
       await sleep(delay);

@@ -94,7 +94,8 @@ export async function takeBatch(
     custompms_version: number;
   }>(
     `SELECT flow, custompms_id, kind, record, plan, custompms_version FROM outbox
-     WHERE batch_id IS NULL ORDER BY (kind = 'task'), created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+     WHERE batch_id IS NULL AND (not_before IS NULL OR not_before <= now())
+     ORDER BY (kind = 'task'), created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [size],
   );
   if (selected.rows.length === 0) return undefined;
@@ -193,6 +194,42 @@ export async function completeBatch(
     .map((row) => ({ flow: row.flow, custompmsId: row.custompms_id }));
 }
 
+/**
+ * A record Salesforce refused for a transient reason (UNABLE_TO_LOCK_ROW, …): its outbox row
+ * leaves the batch (so `completeBatch` keeps it) and waits until `notBefore` for a new batch.
+ * Returns the attempts made so far.
+ */
+export async function retryOutboxItemLater(
+  db: Queryable,
+  batchId: string,
+  item: { flow: FlowName; custompmsId: string },
+  notBefore: Date,
+): Promise<number> {
+  const result = await db.query<{ attempts: number }>(
+    `UPDATE outbox SET batch_id = NULL, attempts = attempts + 1, not_before = $4
+     WHERE flow = $1 AND custompms_id = $2 AND batch_id = $3 RETURNING attempts`,
+    [item.flow, item.custompmsId, batchId, notBefore],
+  );
+  return result.rows[0]?.attempts ?? 0;
+}
+
+/** Attempts already made for a record's pending write (transient refusals). */
+export async function outboxAttempts(db: Queryable, flow: FlowName, custompmsId: string): Promise<number> {
+  const result = await db.query<{ attempts: number }>(
+    'SELECT attempts FROM outbox WHERE flow = $1 AND custompms_id = $2',
+    [flow, custompmsId],
+  );
+  return result.rows[0]?.attempts ?? 0;
+}
+
+/** When the earliest write held back by a transient refusal is due (to schedule its flush). */
+export async function nextDeferredAt(db: Queryable): Promise<Date | undefined> {
+  const result = await db.query<{ at: Date | null }>(
+    'SELECT min(not_before) AS at FROM outbox WHERE batch_id IS NULL AND not_before IS NOT NULL',
+  );
+  return result.rows[0]?.at ?? undefined;
+}
+
 /** Published batches whose deadline passed without results. */
 export async function overdueBatches(db: Queryable, now: Date, limit = 100): Promise<ChangeBatch[]> {
   const result = await db.query<BatchRow>(
@@ -200,6 +237,29 @@ export async function overdueBatches(db: Queryable, now: Date, limit = 100): Pro
     [now, limit],
   );
   return result.rows.map(fromRow);
+}
+
+/**
+ * Batches taken from the outbox but never published (the process died, or the call failed,
+ * between `takeBatch` and `markBatchPublished`) and older than `olderThan`: superseded, their
+ * rows back in the outbox for a fresh batch. Without this they would stay `open` for ever and
+ * every later change to their records would only flag them for a resync that never comes.
+ */
+export async function reclaimStaleOpenBatches(
+  db: Queryable,
+  olderThan: Date,
+  limit = 1000,
+): Promise<string[]> {
+  const stale = await db.query<{ id: string }>(
+    `UPDATE change_batches SET status = 'superseded'
+     WHERE id IN (SELECT id FROM change_batches WHERE status = 'open' AND created_at < $1
+                  ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING id`,
+    [olderThan, limit],
+  );
+  const ids = stale.rows.map((row) => row.id);
+  if (ids.length > 0) await db.query('UPDATE outbox SET batch_id = NULL WHERE batch_id = ANY($1)', [ids]);
+  return ids;
 }
 
 /** Gives up on a batch: its rows go back to the outbox for a fresh batch. */

@@ -8,6 +8,7 @@ import {
   putOutboxItem,
   takeBatch,
   supersedeBatch,
+  completeBatch,
 } from '../../../proxy/src/store/batches';
 import { listInboxMessages } from '../../../proxy/src/store/inbox';
 import { listProblems } from '../../../proxy/src/store/problems';
@@ -86,6 +87,15 @@ describe('REST API for the org Apex', () => {
       .set('Authorization', `Bearer ${KEY}`)
       .expect(404);
     await supersedeBatch(db.pool, id);
+    await request(app)
+      .get(`/salesforce/v1/change-batches/${id}`)
+      .set('Authorization', `Bearer ${KEY}`)
+      .expect(410);
+  });
+
+  it('never serves a completed batch again: 410, not its items a second time (#14)', async () => {
+    const id = await publishedBatch();
+    await completeBatch(db.pool, id);
     await request(app)
       .get(`/salesforce/v1/change-batches/${id}`)
       .set('Authorization', `Bearer ${KEY}`)

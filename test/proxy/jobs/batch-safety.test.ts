@@ -1,0 +1,171 @@
+/**
+ * Data safety of the Salesforce-bound batches (#14): a batch taken but never published is
+ * reclaimed (exception at once, crash by the sweep), a per-record transient refusal is written
+ * again later instead of ending as an error, and a Division an earlier attempt created (answer
+ * lost) is found, not created twice.
+ */
+import { flushOutbox, recordBatchResults, republishOverdue } from '../../../proxy/src/jobs/batches';
+import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from '../../../proxy/src/jobs/deps';
+import { countUnbatched, putOutboxItem, takeBatch } from '../../../proxy/src/store/batches';
+import { withTransaction } from '../../../proxy/src/store/transaction';
+import { FLOWS } from '../../../proxy/src/sync';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { captureLogs } from '../../support/logs';
+import { pendingWrite } from '../../support/pending-write';
+
+describe('change batches under faults', () => {
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await createTestDatabase({ migrated: true });
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  const put = (id: string, kind: 'task' | 'division' = 'task') =>
+    putOutboxItem(db.pool, {
+      flow: kind === 'task' ? 'tasks' : 'customers',
+      custompmsId: id,
+      kind,
+      record: kind === 'task' ? { Custompms_Id__c: id, Subject: id } : { Name: `Customer ${id}` },
+      plan: pendingWrite(kind === 'task' ? 'tasks' : 'customers', id),
+      custompmsVersion: 1,
+    });
+
+  function deps(
+    operations: Record<string, unknown>,
+    settings: Partial<SyncDeps['settings']> = {},
+    now = () => new Date(),
+  ): SyncDeps {
+    return {
+      pool: db.pool,
+      logger: captureLogs('error').logger,
+      definition: FLOWS,
+      settings: { ...DEFAULT_SYNC_SETTINGS, writePath: 'apex', ...settings },
+      custompms: () => {
+        throw new Error('not used');
+      },
+      salesforce: () =>
+        Promise.resolve({
+          operations,
+          integrationUserId: '005000000000001AAA',
+          org: { hasDivisions: () => Promise.resolve(true), listUsers: () => Promise.resolve([]) },
+        } as unknown as Awaited<ReturnType<SyncDeps['salesforce']>>),
+      now,
+    };
+  }
+  const publishing = {
+    publishEvents: (_type: string, events: unknown[]) =>
+      Promise.resolve(events.map(() => ({ success: true, errors: [] }))),
+  };
+  const statuses = async () =>
+    (
+      await db.pool.query<{ status: string }>('SELECT status FROM change_batches ORDER BY created_at')
+    ).rows.map((row) => row.status);
+
+  it('a batch taken but not published (failed auth) goes back to the outbox and is sent on the retry', async () => {
+    await put('tsk_1');
+    const failing = deps(publishing);
+    failing.salesforce = () => Promise.reject(new Error('INVALID_GRANT: authentication failure'));
+    await expect(flushOutbox(failing)).rejects.toThrow('INVALID_GRANT');
+    expect(await countUnbatched(db.pool)).toBe(1);
+    expect(await statuses()).toEqual(['superseded']);
+    expect(await flushOutbox(deps(publishing))).toBe(1);
+    expect(await statuses()).toEqual(['superseded', 'published']);
+  });
+
+  it('a batch left open by a dead process is reclaimed by the overdue sweep and sent again', async () => {
+    await put('tsk_1');
+    // The process took the batch and died before publishing it.
+    await withTransaction(db.pool, (client) => takeBatch(client, 200));
+    expect(await countUnbatched(db.pool)).toBe(0);
+    const later = deps(
+      publishing,
+      {},
+      () => new Date(Date.now() + DEFAULT_SYNC_SETTINGS.openBatchStaleMs + 1_000),
+    );
+    await republishOverdue(later);
+    expect(await statuses()).toEqual(['superseded', 'published']);
+    const rows = await db.pool.query<{ status: string }>(
+      'SELECT b.status FROM outbox o JOIN change_batches b ON b.id = o.batch_id',
+    );
+    expect(rows.rows).toEqual([{ status: 'published' }]);
+  });
+
+  it('UNABLE_TO_LOCK_ROW on one record is written again later, not recorded as an error', async () => {
+    await put('tsk_1');
+    await put('tsk_2');
+    await flushOutbox(deps(publishing));
+    const batchId = (await db.pool.query<{ id: string }>('SELECT id FROM change_batches')).rows[0]!.id;
+    const operations = {
+      ...publishing,
+      query: async function* () {
+        yield* [];
+      },
+    };
+    await recordBatchResults(deps(operations), batchId, [
+      { kind: 'task', key: 'tsk_1', success: true, salesforceId: '00T000000000001AAA', created: true },
+      {
+        kind: 'task',
+        key: 'tsk_2',
+        success: false,
+        errors: [
+          { statusCode: 'UNABLE_TO_LOCK_ROW', message: 'unable to obtain exclusive access to this record' },
+        ],
+      },
+    ]);
+    const problems = await db.pool.query("SELECT code FROM sync_problems WHERE code = 'UNABLE_TO_LOCK_ROW'");
+    expect(problems.rowCount).toBe(0);
+    const waiting = await db.pool.query<{ custompms_id: string; attempts: number; batch_id: string | null }>(
+      'SELECT custompms_id, attempts, batch_id FROM outbox',
+    );
+    expect(waiting.rows).toEqual([{ custompms_id: 'tsk_2', attempts: 1, batch_id: null }]);
+    const flush = await db.pool.query(
+      "SELECT 1 FROM graphile_worker.jobs WHERE key = 'flush_outbox:deferred'",
+    );
+    expect(flush.rowCount).toBe(1);
+  });
+
+  it('a validation error is still a shown error at once', async () => {
+    await put('tsk_3');
+    await flushOutbox(deps(publishing));
+    const batchId = (await db.pool.query<{ id: string }>('SELECT id FROM change_batches')).rows[0]!.id;
+    await recordBatchResults(deps(publishing), batchId, [
+      {
+        kind: 'task',
+        key: 'tsk_3',
+        success: false,
+        errors: [{ statusCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', message: 'no' }],
+      },
+    ]);
+    const problems = await db.pool.query(
+      "SELECT 1 FROM sync_problems WHERE code = 'FIELD_CUSTOM_VALIDATION_EXCEPTION'",
+    );
+    expect(problems.rowCount).toBe(1);
+    expect(await countUnbatched(db.pool)).toBe(0);
+  });
+
+  it('api path: a Division whose create answer was lost is found by name, not created again', async () => {
+    await put('cus_1', 'division');
+    const created: unknown[] = [];
+    const updated: unknown[] = [];
+    const operations = {
+      create: (_object: string, records: unknown[]) => {
+        created.push(...records);
+        return Promise.resolve(records.map(() => ({ success: true, id: '02d000000000009AAA', errors: [] })));
+      },
+      update: (_object: string, records: unknown[]) => {
+        updated.push(...records);
+        return Promise.resolve(records.map(() => ({ success: true, errors: [] })));
+      },
+      upsert: () => Promise.resolve([]),
+      // The earlier attempt's Division, created by the integration user a moment ago.
+      query: async function* (soql: string) {
+        if (soql.includes('FROM Division')) yield { Id: '02d000000000001AAA', Name: 'Customer cus_1' };
+      },
+    };
+    await flushOutbox(deps(operations, { writePath: 'api' }));
+    expect(created).toEqual([]);
+    expect(updated).toEqual([{ Name: 'Customer cus_1', Id: '02d000000000001AAA' }]);
+  });
+});
