@@ -99,8 +99,8 @@ describe('change batches under faults', () => {
     const batchId = (await db.pool.query<{ id: string }>('SELECT id FROM change_batches')).rows[0]!.id;
     const operations = {
       ...publishing,
-      query: async function* () {
-        yield* [];
+      query: function* () {
+        yield* [] as unknown[];
       },
     };
     await recordBatchResults(deps(operations), batchId, [
@@ -160,7 +160,7 @@ describe('change batches under faults', () => {
       },
       upsert: () => Promise.resolve([]),
       // The earlier attempt's Division, created by the integration user a moment ago.
-      query: async function* (soql: string) {
+      query: function* (soql: string) {
         if (soql.includes('FROM Division')) yield { Id: '02d000000000001AAA', Name: 'Customer cus_1' };
       },
     };
