@@ -17,11 +17,14 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Connection } from 'jsforce';
+import { flushOutbox } from '../../proxy/src/jobs/batches';
+import { putOutboxItem } from '../../proxy/src/store/batches';
 import { listProblems } from '../../proxy/src/store/problems';
 import { FLOW_ACTIVATION_STEP, FLOW_NAME } from '../../scripts/deploy-org';
 import { DEFAULT_FORCE_APP } from '../emulators/salesforce';
 import { adminConnection, linkedId, quiet, startWorld, type World } from '../support/e2e';
 import { eventually } from '../support/eventually';
+import { pendingWrite } from '../support/pending-write';
 
 jest.setTimeout(300_000);
 
@@ -205,6 +208,39 @@ describe('org fidelity: field-level security of the outbound message', () => {
     expect(reported.map((problem) => problem.message)).toEqual([
       expect.stringContaining('Task.Description is hidden from the integration user'),
     ]);
+  });
+});
+
+describe('org fidelity: async Apex limits', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('a batch beyond the 12 MB async heap fails the pull job, and its finalizer reports it to the proxy', async () => {
+    // One record is always a batch of its own, whatever its size: 13 MB of text cannot fit the heap.
+    await putOutboxItem(world.db.pool, {
+      flow: 'tasks',
+      custompmsId: 'tsk_too_large',
+      kind: 'task',
+      record: { Custompms_Id__c: 'tsk_too_large', Subject: 'Too large', Description: 'x'.repeat(13_000_000) },
+      plan: pendingWrite('tasks', 'tsk_too_large'),
+      custompmsVersion: 1,
+    });
+    await flushOutbox(world.deps);
+    const reported = await eventually(
+      async () =>
+        (await listProblems(world.db.pool, 'error')).find((problem) => problem.code === 'apex_job_failed'),
+      { what: 'the pull job’s failure reported by its Transaction Finalizer', timeoutMs: 60_000 },
+    );
+    expect(reported.message).toMatch(
+      /^CustompmsPullJob FETCH of batch b_\S+ failed in the org: Unhandled .*heap/i,
+    );
+    const failed = world.sf.org.apex.jobs.filter((job) => job.ApexClassName === 'CustompmsPullJob');
+    expect(failed.length).toBeGreaterThan(0);
   });
 });
 
