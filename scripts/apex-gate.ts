@@ -17,8 +17,11 @@
  *      Queueable (a class implementing Database.AllowsCallouts, reached from the trigger through the
  *      classes it references and the platform events they publish) must call `Test.setMock` (directly
  *      or through a helper that does) before `Test.stopTest()`. The async job runs at stopTest and
- *      its callout then needs the mock: "Methods defined as TestMethod do not support Web service
- *      callouts" (Apex Developer Guide, Testing HTTP Callouts).
+ *      its callout then needs the mock: test context allows no callouts, "even if it is executed
+ *      indirectly by the code you're explicitly testing" — call Test.setMock() "prior to invoking the
+ *      code that makes a callout" (salesforce.stackexchange.com/revisions/244798/2, after the Apex
+ *      Developer Guide, "Testing HTTP Callouts"); without it the job fails with "Methods defined as
+ *      TestMethod do not support Web service callouts".
  *    - `ProfileByName`: no test finds a profile by name (`FROM Profile WHERE Name = ...`,
  *      `Profile.Name = ...`): standard profile names are translated in orgs whose default language is
  *      not English, so such a query finds nothing there; find it by UserType and permission fields.

@@ -14,7 +14,10 @@
  * force-app` works too, README "Deploying the org metadata"): CUSTOMPMS_PROXY_URL,
  * CUSTOMPMS_INTEGRATION_USER and OUTBOUND_MESSAGE_TOKEN, each only while
  * CUSTOMPMS_REPLACE_PLACEHOLDERS=true ("replaceWhenEnv"), so no other conversion of the project
- * (the emulator, the offline checks) is affected. This script sets them from its options, checks
+ * (the emulator, the offline checks) is affected ("string replacement occurs when source-formatted
+ * files are converted to metadata API format … The changes … are never written to your project
+ * source", Salesforce DX Developer Guide, "Replace Strings in Code Before Deploying or Packaging";
+ * schema: @salesforce/core ReplacementsSchema). This script sets them from its options, checks
  * first that every placeholder in force-app has its replacement, and deploys the project itself.
  * The outbound-message token is a secret and is never printed.
  *
