@@ -450,7 +450,7 @@ export function problemsPage(
               <td><span class="tag ${p.kind}">${p.kind.replace('_', ' ')}</span></td>
               <td>${p.flow ?? '—'}</td>
               <td><code>${p.code}</code></td>
-              <td>${recordIds(p.custompmsId, p.salesforceId)}</td>
+              <td>${recordIds(ctx, p.custompmsId, p.salesforceId)}</td>
               <td class="message">${p.message}</td>
               <td>${when(p.createdAt)}</td>
               <td>${p.resolvedAt ? html`resolved ${when(p.resolvedAt)}` : 'open'}</td>
@@ -471,9 +471,17 @@ export function problemsPage(
   return layout({ ...ctx, current: 'problems' }, 'Problems', body);
 }
 
-function recordIds(custompmsId: string | null, salesforceId: string | null): Html {
-  return html`${custompmsId ? html`<span class="id">${custompmsId}</span>` : ''}${custompmsId && salesforceId ? html`<br />` : ''}${
-    salesforceId ? html`<span class="id">${salesforceId}</span>` : ''
+/** A record's ids, each a search in the link browser. */
+function recordIds(ctx: PageContext, custompmsId: string | null, salesforceId: string | null): Html {
+  const link = (id: string) =>
+    html`<a
+      class="id"
+      href="${ctx.base}/links?q=${encodeURIComponent(id)}"
+      aria-label="Find ${id} in the links"
+      >${id}</a
+    >`;
+  return html`${custompmsId ? link(custompmsId) : ''}${custompmsId && salesforceId ? html`<br />` : ''}${
+    salesforceId ? link(salesforceId) : ''
   }${!custompmsId && !salesforceId ? '—' : ''}`;
 }
 
@@ -776,7 +784,7 @@ export function conflictsPage(ctx: PageContext, page: Page<ConflictRow>, filter:
         return html`<tr>
           <td>${when(c.createdAt)}</td>
           <td>${c.flow}</td>
-          <td>${recordIds(c.custompmsId, c.salesforceId)}</td>
+          <td>${recordIds(ctx, c.custompmsId, c.salesforceId)}</td>
           <td><code class="nowrap">${c.field}</code></td>
           <td>${show(c.custompmsValue)}</td>
           <td>${show(c.salesforceValue)}</td>
