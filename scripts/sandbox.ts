@@ -115,6 +115,8 @@ export interface SandboxOptions {
   quietDeploy?: boolean;
   /** An empty PostgreSQL database to use instead of the embedded one (tests: one per suite). */
   databaseUrl?: string;
+  /** Both emulators' latency profile (their latency.ts; benchmarks): `zero` (default) or `realistic`. */
+  latency?: 'zero' | 'realistic';
 }
 
 /** Starts the whole stack (also used by `npm run demo`). */
@@ -125,12 +127,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const metricsApiKey = secret(32);
   const webhookSecret = `whsec_${secret()}`;
   const custompmsToken = `cpms_${secret()}`;
-  const sf = await startSalesforceEmulator({ outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.01 } });
+  const sf = await startSalesforceEmulator({
+    outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.01 },
+    ...(options.latency ? { latency: options.latency } : {}),
+  });
   // The admin's step from README "What the integration user needs": record access for the proxy's
   // own API calls (Tasks of any owner, Division writes).
   sf.org.users.grantSystemPermission(sf.org.integrationUserId, 'ViewAllData');
   sf.org.users.grantSystemPermission(sf.org.integrationUserId, 'ModifyAllData');
-  const cpms = await startCustompmsEmulator({ token: custompmsToken });
+  const cpms = await startCustompmsEmulator({
+    token: custompmsToken,
+    ...(options.latency ? { latency: options.latency } : {}),
+  });
   const env: Record<string, string> = {
     LOG_LEVEL: options.logLevel ?? process.env.LOG_LEVEL ?? 'warn',
     EMBEDDED_POSTGRES_DIR: options.dataDir ?? '.data/sandbox',

@@ -3,6 +3,7 @@
  * and webhook loss, duplication and delay. Random choices come from a seeded generator so a
  * failing run can be replayed with the same seed.
  */
+import { CUSTOMPMS_LATENCY_PROFILES, type CustompmsLatencyProfile } from './latency';
 
 export interface FaultRule {
   /**
@@ -96,6 +97,8 @@ export class FaultInjector {
   #rules: CompiledRule[] = [];
   #random: () => number;
   readonly #hits: { route: string; method: string; path: string; action: string }[] = [];
+  /** The latency profile (latency.ts), added to the faults' own latency. */
+  profile: CustompmsLatencyProfile = CUSTOMPMS_LATENCY_PROFILES.zero;
 
   constructor(faults: Faults = {}) {
     this.#random = seededRandom(faults.seed ?? 1);
@@ -123,11 +126,11 @@ export class FaultInjector {
   }
 
   latency(): number {
-    return this.#pick(this.#faults.latencyMs);
+    return this.#pick(this.#faults.latencyMs) + this.profile.rttMs;
   }
 
   webhookLatency(): number {
-    return this.#pick(this.#faults.webhooks?.latencyMs);
+    return this.#pick(this.#faults.webhooks?.latencyMs) + this.profile.webhookDelayMs;
   }
 
   /** The outage in force at `now`, if any. */

@@ -26,6 +26,11 @@ import {
 } from '../../../proxy/src/custompms/types';
 import { createFields, describeErrors, type FieldError, schemaValidator } from './contract';
 import { FaultInjector, type FaultRule, type Faults } from './faults';
+import {
+  custompmsLatencyProfile,
+  type CustompmsLatencyProfile,
+  type CustompmsLatencyProfileName,
+} from './latency';
 import { CustompmsStore, isoMillis, type ListPosition, type RecordMeta, type StoredRecord } from './store';
 import {
   type DeliveryAttempt,
@@ -46,6 +51,8 @@ export interface CustompmsEmulatorOptions {
   /** Where to send signed webhooks; none → events are recorded but not sent. */
   webhook?: WebhookTarget;
   faults?: Faults;
+  /** The latency model (latency.ts): `zero` (default), `realistic`, or a profile of its own. */
+  latency?: CustompmsLatencyProfile | CustompmsLatencyProfileName;
   /** Epoch-millisecond clock for timestamps, signatures, outage windows. */
   clock?: () => number;
   /** How long a successful idempotent result is remembered. Default 24 h. */
@@ -72,6 +79,8 @@ type SeedInput<T extends ResourceType> = Partial<ResourceMap[T]> & RecordMeta;
 export interface EmulatorControls {
   setFaults(faults: Faults): void;
   clearFaults(): void;
+  /** Replaces the latency profile (latency.ts). */
+  setLatency(profile: CustompmsLatencyProfile | CustompmsLatencyProfileName): void;
   /** Faults that fired, in order. */
   faultHits(): { route: string; method: string; path: string; action: string }[];
   /** Bulk-load records (fields validated, references not), optionally emitting `created` events. */
@@ -217,6 +226,7 @@ class Emulator {
       clock,
     );
     this.faults = new FaultInjector(options.faults);
+    this.faults.profile = custompmsLatencyProfile(options.latency ?? 'zero');
     this.webhooks = new WebhookDispatcher(options.webhook, this.faults, clock);
     const tokens = options.token === undefined ? ['test-token'] : [options.token].flat();
     this.#tokens = tokens.map(digest);
@@ -731,6 +741,9 @@ class Emulator {
     return {
       setFaults: (faults) => this.faults.set(faults),
       clearFaults: () => this.faults.set({}),
+      setLatency: (profile) => {
+        this.faults.profile = custompmsLatencyProfile(profile);
+      },
       faultHits: () => this.faults.hits(),
       seed: (type, records, options = {}) =>
         records.map((input) => {

@@ -19,6 +19,7 @@ export {
 } from './org';
 export { ManualClock, ShiftedClock, systemClock, type Clock } from './time';
 export type { FaultRule, FaultKind, RouteCategory } from './faults';
+export { LATENCY_PROFILES, latencyProfile, type LatencyProfile, type LatencyProfileName } from './latency';
 export type { ApiUsageSnapshot, LimitsOptions } from './limits';
 export type { OutboundOptions, DeliveryAttempt, QueuedNotification } from './automation/outbound';
 export { isAck, OUTBOUND_NS, SOBJECT_NS } from './automation/outbound';

@@ -24,6 +24,7 @@ import { DEFAULT_OUTBOUND, OutboundMessenger, type OutboundOptions } from './aut
 import { Database, type DmlHooks, type RunAs, type SaveResult, type Transaction } from './data/database';
 import { parseJsonRecord, type StoredRecord, type Value } from './data/values';
 import { FaultInjector } from './faults';
+import { LATENCY_PROFILES, latencyProfile, type LatencyProfile, type LatencyProfileName } from './latency';
 import { IdFactory } from './ids';
 import { DEFAULT_LIMITS, OrgLimits, type LimitsOptions } from './limits';
 import { OrgSchema, type ApplyOutcome, type MetadataComponent } from './schema/org-schema';
@@ -88,6 +89,12 @@ export interface OrgOptions {
   };
   eventDeliveryDelayMs: number;
   bulkProcessingDelayMs: number;
+  /**
+   * The latency model (latency.ts): `zero` (the default) or `realistic`, or a profile of its own.
+   * When given, its event delivery, Queueable start and Bulk queue time replace
+   * `eventDeliveryDelayMs`, `apex.jobStartDelayMs` and `bulkProcessingDelayMs`.
+   */
+  latency?: LatencyProfile | LatencyProfileName;
   /** Real time a deploy spends in each of Pending and InProgress (polling sees both). */
   deployStepMs: number;
   integrationUser: UserSpec;
@@ -189,6 +196,8 @@ export class SalesforceOrg {
   readonly oauth: OAuthServer;
   readonly limits: OrgLimits;
   readonly faults: FaultInjector;
+  /** The latency model in force (README "Latency profiles"). */
+  latency: LatencyProfile = LATENCY_PROFILES.zero;
   readonly bus: EventBus;
   readonly outbound: OutboundMessenger;
   readonly apex: ApexRuntime;
@@ -218,6 +227,13 @@ export class SalesforceOrg {
       limits: { ...defaults.limits, ...options.limits },
     };
     const o = this.options;
+    if (o.latency !== undefined) {
+      const latency = latencyProfile(o.latency);
+      this.latency = latency;
+      o.eventDeliveryDelayMs = latency.eventDeliveryMs;
+      o.apex = { ...o.apex, jobStartDelayMs: latency.apexJobStartMs };
+      o.bulkProcessingDelayMs = latency.bulk.queueMs;
+    }
     this.clock = o.clock;
     this.createdAt = this.clock.now();
     this.id = this.ids.next('00D');
@@ -264,6 +280,7 @@ export class SalesforceOrg {
     );
     this.bulk = new Bulk2Service(this.schema, this.db, this.ids, this.clock, this.limits, {
       processingDelayMs: o.bulkProcessingDelayMs,
+      recordsPerSecond: this.latency.bulk.recordsPerSecond,
     });
     this.queries = new QueryCursors(this.db, this.ids, this.clock);
     this.db.hooks = this.hooks();

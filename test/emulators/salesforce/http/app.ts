@@ -7,6 +7,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ApiError, invalidSession } from '../errors';
+import { recordsInRequest, roundTripMs } from '../latency';
 import type { SalesforceOrg } from '../org';
 import { bulk2Router } from './bulk2';
 import { categorize, parseVersion, sendJson, type RequestContext } from './common';
@@ -70,7 +71,8 @@ export function createEmulatorApp(org: SalesforceOrg): express.Express {
     express.urlencoded({ extended: false, limit: '1mb' }),
     async (req, res) => {
       const faults = org.faults.forRequest('oauth', req.method, req.path);
-      if (faults.latencyMs) await sleep(faults.latencyMs);
+      const wait = faults.latencyMs + roundTripMs(org.latency, 'oauth');
+      if (wait) await sleep(wait);
       if (faults.failure === 'unavailable') {
         res.status(503).type('text/html').send('<html><body>Service Unavailable</body></html>');
         return;
@@ -177,7 +179,8 @@ export function createEmulatorApp(org: SalesforceOrg): express.Express {
       const user = sessionUser(req);
       const category = categorize(req.path);
       const faults = org.faults.forRequest(category, req.method, req.path);
-      if (faults.latencyMs) await sleep(faults.latencyMs);
+      const wait = faults.latencyMs + roundTripMs(org.latency, category);
+      if (wait) await sleep(wait);
       if (faults.failure === 'sessionExpired') {
         org.oauth.revoke(bearer(req) ?? '');
         throw invalidSession();
@@ -207,6 +210,15 @@ export function createEmulatorApp(org: SalesforceOrg): express.Express {
   });
   data.use(express.json({ limit: '50mb', type: ['application/json', 'application/*+json'] }));
   data.use(express.text({ limit: '150mb', type: ['text/csv', 'text/plain'] }));
+  // The latency profile's server time per record written synchronously (latency.ts).
+  data.use(async (req: Request, _res: Response, next: NextFunction) => {
+    const perRecord = org.latency.perRecordMs;
+    if (perRecord > 0) {
+      const records = recordsInRequest(categorize(req.path), req.method, req.body, req.query);
+      if (records > 0) await sleep(records * perRecord);
+    }
+    next();
+  });
   data.use(metadataRestRouter());
   data.use(toolingRouter());
   data.use(restRouter());

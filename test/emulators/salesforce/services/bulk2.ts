@@ -64,6 +64,8 @@ interface IngestJob {
 export interface Bulk2Options {
   /** Time between close and the start of processing (ms), so pollers see InProgress. */
   processingDelayMs: number;
+  /** Records processed per second once processing starts (the latency profile); 0 or absent: at once. */
+  recordsPerSecond?: number;
 }
 
 export class Bulk2Service {
@@ -207,7 +209,10 @@ export class Bulk2Service {
       }
       job.state = 'UploadComplete';
       job.systemModstamp = this.db.now();
-      const run = new Promise<void>((resolve) => setTimeout(resolve, this.options.processingDelayMs))
+      const rate = this.options.recordsPerSecond ?? 0;
+      const records = rate > 0 ? job.uploads.reduce((n, csv) => n + csvRows(csv), 0) : 0;
+      const delayMs = this.options.processingDelayMs + (rate > 0 ? (records / rate) * 1000 : 0);
+      const run = new Promise<void>((resolve) => setTimeout(resolve, delayMs))
         .then(() => this.process(job))
         .finally(() => this.running.delete(run));
       this.running.add(run);
@@ -449,4 +454,12 @@ export class Bulk2Service {
         : (parseCsv(job.uploads[0], { delimiter: DELIMITERS[job.columnDelimiter]!, to_line: 1 })[0] ?? []);
     return this.csv([header, ...rows], job);
   }
+}
+
+/** Data rows of an uploaded CSV (lines after the header; a quoted newline counts too: an estimate). */
+function csvRows(csv: string): number {
+  let lines = 0;
+  for (let i = csv.indexOf('\n'); i >= 0; i = csv.indexOf('\n', i + 1)) lines++;
+  if (!csv.endsWith('\n')) lines++;
+  return Math.max(0, lines - 1);
 }
