@@ -1,34 +1,134 @@
 /**
- * Benchmark: the incremental path under a burst. N tasks (under N/100 projects of one customer)
- * are created in Custompms at once; each webhook reaches the proxy, the changes are coalesced
- * into batches (≤200 records, one Custompms_Change__e each, ≤200 events per publish call) and the
- * org's Apex pulls them. Reports the time until every record is linked, and the Salesforce API
- * calls the proxy spent (the emulator's daily-usage counter), per record.
+ * Benchmark: the incremental path under a burst, then single-edit latency each way.
  *
- *   npx tsx scripts/bench/incremental.ts [tasks=2000] [--api]
+ * Burst: N tasks (under N/100 projects of one customer) are created in Custompms at once; each
+ * webhook reaches the proxy, the changes are coalesced into batches (≤200 records, one
+ * Custompms_Change__e each, ≤200 events per publish call) and the org's Apex pulls them. Reports
+ * the time until every record is linked, and the Salesforce API calls the proxy spent (the
+ * emulator's daily-usage counter), per record.
  *
- * `--api` uses the direct write path (sObject Collections) instead of events + Apex.
+ * Latency: then `--samples` single edits one at a time each way — a title edited in Custompms
+ * until the Task's Subject shows it in the org, and a Subject edited in Salesforce (REST, as the
+ * admin; timed from the moment the org answered the edit) until Custompms shows it — with
+ * p50/p95/p99. Both sides are read in-process (no API calls, 2 ms polling).
+ *
+ *   npx tsx scripts/bench/incremental.ts [tasks=2000] [--api] [--profile zero|realistic] [--samples 200]
+ *
+ * `--api` uses the direct write path (sObject Collections) instead of events + Apex; `--profile`
+ * is both emulators' latency model (their latency.ts).
  */
 import { Connection } from 'jsforce';
-import { atMost, parseCommandLine, positiveInteger } from '../lib/cli';
-import { startSandbox } from '../sandbox';
+import { exitWithUsageError, nonNegative, parseCommandLine, positiveInteger } from '../lib/cli';
+import { startSandbox, type Sandbox } from '../sandbox';
 
-const USAGE = `Usage: npx tsx scripts/bench/incremental.ts [tasks] [--api]
+const USAGE = `Usage: npx tsx scripts/bench/incremental.ts [tasks] [options]
 
-Creates <tasks> tasks (default 2000) in Custompms at once and measures until all are linked.
-  --api   the direct write path (sObject Collections) instead of events + Apex`;
+Creates <tasks> tasks (default 2000) in Custompms at once and measures until all are linked, then
+the latency of single edits each way.
+  --api             the direct write path (sObject Collections) instead of events + Apex
+  --profile NAME    zero (default) or realistic: both emulators' latency model
+  --samples N       single edits measured each way (default 200; 0: none)
+  --burst-only      the burst alone (same as --samples 0)
+  -h, --help`;
+
+const POLL_MS = 2;
+const SAMPLE_TIMEOUT_MS = 60_000;
+
+function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+function summary(samples: number[]): Record<string, number> {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const round = (ms: number) => Math.round(ms);
+  return {
+    samples: sorted.length,
+    p50Ms: round(percentile(sorted, 0.5)),
+    p95Ms: round(percentile(sorted, 0.95)),
+    p99Ms: round(percentile(sorted, 0.99)),
+    maxMs: round(sorted.at(-1) ?? NaN),
+  };
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + SAMPLE_TIMEOUT_MS;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+/** Single edits, one at a time, each way; milliseconds until the other side shows them. */
+async function latencies(
+  sandbox: Sandbox,
+  tasks: readonly { id: string }[],
+  samples: number,
+): Promise<{ toSalesforce: number[]; toCustompms: number[] }> {
+  const { controls } = sandbox.custompms;
+  const org = sandbox.salesforce.org;
+  const ids = tasks.slice(0, Math.min(tasks.length, 50)).map((task) => task.id);
+  const links = await sandbox.pool.query<{ custompms_id: string; salesforce_id: string }>(
+    `SELECT custompms_id, salesforce_id FROM links WHERE flow = 'tasks' AND custompms_id = ANY($1)`,
+    [ids],
+  );
+  const salesforceIdOf = new Map(links.rows.map((row) => [row.custompms_id, row.salesforce_id]));
+  const subject = (salesforceId: string) => org.db.findById(salesforceId)?.record.Subject;
+  const admin = new Connection({
+    instanceUrl: sandbox.info.salesforceUrl,
+    accessToken: sandbox.salesforce.tokenFor(sandbox.salesforce.adminUsername),
+    version: '65.0',
+  });
+  const toSalesforce: number[] = [];
+  const toCustompms: number[] = [];
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+  for (let k = 0; k < samples; k++) {
+    const id = ids[k % ids.length]!;
+    const salesforceId = salesforceIdOf.get(id)!;
+    const title = `Custompms edit ${k}`;
+    const started = performance.now();
+    controls.edit('tasks', id, { title });
+    await until(() => subject(salesforceId) === title, `Custompms edit ${k} in Salesforce`);
+    toSalesforce.push(performance.now() - started);
+    await settle();
+  }
+  for (let k = 0; k < samples; k++) {
+    const id = ids[k % ids.length]!;
+    const salesforceId = salesforceIdOf.get(id)!;
+    const title = `Salesforce edit ${k}`;
+    await admin.sobject('Task').update({ Id: salesforceId, Subject: title });
+    const started = performance.now();
+    await until(() => controls.record('tasks', id)?.title === title, `Salesforce edit ${k} in Custompms`);
+    toCustompms.push(performance.now() - started);
+    await settle();
+  }
+  return { toSalesforce, toCustompms };
+}
 
 async function main(): Promise<void> {
   const { values, positionals } = parseCommandLine(USAGE, {
-    options: { api: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      api: { type: 'boolean' },
+      profile: { type: 'string' },
+      samples: { type: 'string' },
+      'burst-only': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: true,
   });
-  const tasks = positiveInteger(USAGE, 'tasks', atMost(USAGE, positionals, 1)[0], 2_000);
+  if (positionals.length > 1) exitWithUsageError(USAGE, `Unexpected argument '${positionals[1]}'`);
+  const tasks = positiveInteger(USAGE, 'tasks', positionals[0], 2_000);
+  const profile = values.profile ?? 'zero';
+  if (profile !== 'zero' && profile !== 'realistic') {
+    exitWithUsageError(USAGE, `--profile must be zero or realistic, not "${profile}"`);
+  }
+  const samples = values['burst-only'] ? 0 : nonNegative(USAGE, '--samples', values.samples, 200);
   if (values.api) process.env.SALESFORCE_WRITE_PATH = 'api';
   const sandbox = await startSandbox({
     dataDir: '.data/bench-incremental',
     deploy: 'in-process',
     logLevel: 'error',
+    latency: profile,
   });
   try {
     const { controls } = sandbox.custompms;
@@ -42,12 +142,14 @@ async function main(): Promise<void> {
         status: 'active',
       }),
     );
+    const created: { id: string }[] = [];
     for (let index = 0; index < tasks; index++) {
-      controls.create('tasks', {
+      const task = controls.create('tasks', {
         project_id: projects[index % projects.length]!.id,
         title: `Bench task ${index}`,
         status: 'todo',
       });
+      created.push(task);
     }
     const expected = 1 + projects.length + tasks;
     const conn = new Connection({
@@ -73,8 +175,10 @@ async function main(): Promise<void> {
     const batches = await sandbox.pool.query<{ n: string; records: string; biggest: number }>(
       'SELECT count(*) AS n, sum(jsonb_array_length(items)) AS records, max(jsonb_array_length(items)) AS biggest FROM change_batches',
     );
+    const latency = samples > 0 ? await latencies(sandbox, created, samples) : undefined;
     const report = {
       writePath: process.env.SALESFORCE_WRITE_PATH ?? 'apex',
+      profile,
       records: expected,
       seconds: Number(seconds.toFixed(1)),
       recordsPerSecond: Math.round(expected / seconds),
@@ -85,6 +189,12 @@ async function main(): Promise<void> {
       recordsPerBatch: Number((Number(batches.rows[0]!.records) / Number(batches.rows[0]!.n)).toFixed(1)),
       biggestBatch: batches.rows[0]!.biggest,
       callsByCategory: usage.byCategory,
+      ...(latency
+        ? {
+            latencyCustompmsToSalesforce: summary(latency.toSalesforce),
+            latencySalesforceToCustompms: summary(latency.toCustompms),
+          }
+        : {}),
     };
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } finally {

@@ -55,3 +55,13 @@ export function positiveInteger(
   }
   return value;
 }
+
+/** An option value that must be an integer ≥ 0; `fallback` when absent. */
+export function nonNegative(usage: string, name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    exitWithUsageError(usage, `${name} must be an integer of 0 or more, not "${raw}"`);
+  }
+  return value;
+}
