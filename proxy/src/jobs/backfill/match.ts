@@ -26,16 +26,24 @@ export async function taskCounterparts(
   const fields = [...TASK_FIELDS, ...((await salesforce.org.hasDivisions()) ? ['Division'] : [])].join(', ');
   const byCustompmsId = new Map<string, RawRecord>();
   const byId = new Map<string, RawRecord>();
-  for (const part of chunk(
-    records.map((record) => record.id),
-    IN_LIMIT,
-  )) {
-    for await (const task of salesforce.operations.query<RawRecord & { Id: string }>(
-      `SELECT ${fields} FROM Task WHERE Custompms_Id__c IN (${part.map(soqlString).join(', ')})`,
-    )) {
-      byCustompmsId.set(String(task.Custompms_Id__c), task);
-      byId.set(task.Id, task);
-    }
+  // The page's IN lists are queried at once (a page is a few of them), then read in order.
+  const found = await Promise.all(
+    chunk(
+      records.map((record) => record.id),
+      IN_LIMIT,
+    ).map(async (part) => {
+      const tasks: (RawRecord & { Id: string })[] = [];
+      for await (const task of salesforce.operations.query<RawRecord & { Id: string }>(
+        `SELECT ${fields} FROM Task WHERE Custompms_Id__c IN (${part.map(soqlString).join(', ')})`,
+      )) {
+        tasks.push(task);
+      }
+      return tasks;
+    }),
+  );
+  for (const task of found.flat()) {
+    byCustompmsId.set(String(task.Custompms_Id__c), task);
+    byId.set(task.Id, task);
   }
   const missing = [...links.values()]
     .map((link) => link.salesforceId)

@@ -8,7 +8,8 @@ import type { SyncDeps, SalesforceServices } from '../deps';
 import type { BackfillSink } from './sink';
 import type { BackfillExample, BackfillOptions, BackfillProgress } from './types';
 
-export const DEFAULTS = { pageSize: 200, bulkThreshold: 2_000, bulkJobSize: 10_000, examples: 5 };
+/** pageSize: the Custompms contract's largest page (fewer round trips and page transactions). */
+export const DEFAULTS = { pageSize: 500, bulkThreshold: 2_000, bulkJobSize: 10_000, examples: 5 };
 
 /** A Custompms record as listed. */
 export type CustompmsRow = RawRecord & { id: string; version: number; updated_at: string };
