@@ -135,6 +135,9 @@ export const environmentSchema = z.object({
   DELETE_POLICY: deletePolicy.default('delete'),
   CREATE_CUSTOMERS_FROM_DIVISIONS: booleanFromString.default(false),
   POLL_INTERVAL_SECONDS: z.coerce.number().int().min(10).default(60),
+  MASS_DELETE_LIMIT: z.coerce.number().int().min(1).default(100),
+  MASS_DELETE_WINDOW_MINUTES: z.coerce.number().int().min(1).max(1440).default(10),
+  RETENTION_DAYS: z.coerce.number().int().min(2).max(3650).default(30),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -204,6 +207,11 @@ export interface Config {
     deletePolicy: Environment['DELETE_POLICY'];
     createCustomersFromDivisions: boolean;
     pollIntervalSeconds: number;
+    /** Mass-delete brake: more deletes than `massDeleteLimit` within the window pause deletes. */
+    massDeleteLimit: number;
+    massDeleteWindowMinutes: number;
+    /** Processed inbox messages, finished batches, conflicts and resolved problems older than this are purged. */
+    retentionDays: number;
   };
 }
 
@@ -421,6 +429,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       deletePolicy: env.DELETE_POLICY,
       createCustomersFromDivisions: env.CREATE_CUSTOMERS_FROM_DIVISIONS,
       pollIntervalSeconds: env.POLL_INTERVAL_SECONDS,
+      massDeleteLimit: env.MASS_DELETE_LIMIT,
+      massDeleteWindowMinutes: env.MASS_DELETE_WINDOW_MINUTES,
+      retentionDays: env.RETENTION_DAYS,
     },
   };
 }

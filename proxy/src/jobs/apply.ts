@@ -27,6 +27,7 @@ import {
 } from '../store/links';
 import { withAdvisoryLock } from '../store/locks';
 import { recordProblem } from '../store/problems';
+import { countDelete } from './delete-safety';
 import type { SyncDeps } from './deps';
 import { enqueueCustompmsSync, recordLockKey, releaseWaiting, scheduleFlush } from './enqueue';
 import { refreshOrgMapping } from './org-mapping';
@@ -226,6 +227,7 @@ async function performWrites(
   while (queue.length > 0) {
     const write = queue.shift()!;
     if (write.side === 'custompms') {
+      if (write.action === 'delete') await countDelete(deps, 'custompms', flow, write.id!);
       const result = await writeCustompms(deps, flow, write, link);
       // Creates and If-Match updates cannot mix with edits the sync has not seen: the version
       // they produced is ours, and its webhook a duplicate.
@@ -246,6 +248,7 @@ async function performWrites(
     }
     // Salesforce side.
     if (write.action === 'delete') {
+      await countDelete(deps, 'salesforce', flow, write.id!);
       const salesforce = await deps.salesforce();
       const [result] = await salesforce.operations.destroy(flow.salesforceObject, [write.id!]);
       const gone =

@@ -6,6 +6,7 @@ import type { Change, RawRecord } from '../sync';
 import { CustompmsNotFoundError } from '../custompms/errors';
 import { flowOfType, planAndApply } from './apply';
 import type { SyncDeps } from './deps';
+import { confirmCustompmsDelete } from './delete-safety';
 
 /** A Custompms record as fetched, as a change for the planner. */
 export function custompmsChange(
@@ -33,6 +34,8 @@ export async function syncCustompmsRecord(deps: SyncDeps, type: string, id: stri
     change = custompmsChange(record);
   } catch (error) {
     if (!(error instanceof CustompmsNotFoundError)) throw error;
+    // Only Custompms saying so (its problem+json 404 for the record, or a tombstone) is a delete.
+    await confirmCustompmsDelete(deps, flow, id, error);
     change = { side: 'custompms', operation: 'delete', id };
   }
   await planAndApply(deps, flow, change);

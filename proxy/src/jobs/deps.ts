@@ -32,6 +32,9 @@ export interface SyncSettings {
   maxPublishes: number;
   /** A batch taken from the outbox and not published within this long was left by a dead process. */
   openBatchStaleMs: number;
+  /** Mass-delete brake: more deletes than this within `massDeleteWindowMs` pauses deletes. */
+  massDeleteLimit: number;
+  massDeleteWindowMs: number;
   createCustomersFromDivisions: boolean;
   /** Pollers re-read this far behind their watermark, so nothing at a window edge is lost. */
   pollOverlapMs: number;
@@ -55,6 +58,8 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   batchDeadlineMs: 5 * 60_000,
   maxPublishes: 5,
   openBatchStaleMs: 60_000,
+  massDeleteLimit: 100,
+  massDeleteWindowMs: 10 * 60_000,
   createCustomersFromDivisions: false,
   pollOverlapMs: 5 * 60_000,
   mappingRefreshMs: 5 * 60_000,
@@ -93,6 +98,8 @@ export function createSyncDeps(
       ...DEFAULT_SYNC_SETTINGS,
       writePath: config.salesforce.writePath,
       createCustomersFromDivisions: config.sync.createCustomersFromDivisions,
+      massDeleteLimit: config.sync.massDeleteLimit,
+      massDeleteWindowMs: config.sync.massDeleteWindowMinutes * 60_000,
       ...overrides,
     },
     custompms: () => (custompms ??= createCustompmsClient(config.custompms, { logger })),

@@ -99,7 +99,13 @@ export async function pollDeletedTasks(deps: SyncDeps): Promise<number> {
         source: 'salesforce.deletion',
         dedupeKey: `poll:${record.id}:${record.deletedDate}`,
         recordKey: `sf:${record.id}`,
-        payload: { taskId: record.id, custompmsId: linked.link.custompmsId, operation: 'delete' },
+        // The configured org's own `/deleted` answer: a confirmed delete.
+        payload: {
+          taskId: record.id,
+          custompmsId: linked.link.custompmsId,
+          operation: 'delete',
+          confirmed: true,
+        },
       },
     ]);
     seen++;

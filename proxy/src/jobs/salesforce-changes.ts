@@ -11,6 +11,8 @@ import { soqlString } from '../salesforce/operations';
 import { flowOfType, planAndApply } from './apply';
 import { custompmsChange } from './custompms-changes';
 import type { SyncDeps } from './deps';
+import { salesforceDeleteConfirmed } from './delete-safety';
+import { recordProblemOnce } from '../store/problems';
 import { hiddenTaskFields, refreshTaskFieldAccess } from './task-field-access';
 
 /** The Task fields the sync reads, the same list the outbound message sends. */
@@ -125,6 +127,8 @@ export interface DeletionEvent {
   taskId: string;
   custompmsId?: string | null;
   operation: 'delete' | 'undelete';
+  /** Set by the `/deleted` poller: the configured org's own answer, already a confirmation. */
+  confirmed?: boolean;
 }
 
 /** A Task deleted or restored in Salesforce. */
@@ -136,6 +140,22 @@ export async function applyTaskDeletion(deps: SyncDeps, event: DeletionEvent): P
   }
   const flow = deps.definition[stored.link.flow];
   if (event.operation === 'delete') {
+    // Posted by an org's Apex: applied only when the configured org has the Task deleted (a
+    // refreshed sandbox carries production's Ids, and maybe its API key).
+    if (!event.confirmed && !(await salesforceDeleteConfirmed(deps, event.taskId))) {
+      deps.logger.warn({ taskId: event.taskId }, 'a Task deletion the configured org does not confirm');
+      await recordProblemOnce(deps.pool, {
+        flow: flow.name,
+        custompmsId: stored.link.custompmsId,
+        salesforceId: event.taskId,
+        kind: 'warning',
+        code: 'SALESFORCE_DELETE_UNCONFIRMED',
+        message:
+          'a Task deletion was reported, but the configured org has this Task and it is not deleted ' +
+          '(a sandbox copy of production posting to this proxy?): not applied',
+      });
+      return;
+    }
     await planAndApply(
       deps,
       flow,

@@ -1,0 +1,127 @@
+/**
+ * Deletes are applied only when confirmed, and never in bulk by surprise (#14): a Custompms 404
+ * that is not Custompms saying "this record is gone" deletes nothing; a Task deletion posted for
+ * a Task the configured org still has live (a refreshed sandbox posting production's Ids)
+ * deletes nothing; more deletes than the brake allows pause and raise MASS_DELETE_PAUSED.
+ */
+import { enqueueCustompmsSync } from '../../proxy/src/jobs/enqueue';
+import { insertInboxMessages } from '../../proxy/src/store/inbox';
+import { adminConnection, linkedId, quiet, startWorld, type World } from '../support/e2e';
+import { eventually } from '../support/eventually';
+
+async function syncedTask(world: World, label: string) {
+  const { controls } = world.cpms;
+  const customer = controls.create('customers', { name: `${label} customer`, is_active: true });
+  const project = controls.create('projects', {
+    customer_id: customer.id,
+    name: `${label} project`,
+    status: 'active',
+  });
+  const task = controls.create('tasks', { project_id: project.id, title: `${label} task`, status: 'todo' });
+  const taskId = await linkedId(world, 'tasks', task.id);
+  await quiet(world);
+  return { task, taskId };
+}
+
+async function taskLive(world: World, taskId: string): Promise<boolean> {
+  const rows = await adminConnection(world).query<{ Id: string }>(
+    `SELECT Id FROM Task WHERE Id = '${taskId}'`,
+  );
+  return rows.records.length === 1;
+}
+
+describe('deletes under doubt', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('a bare Custompms 404 is not a delete; Custompms confirming it is', async () => {
+    const { task, taskId } = await syncedTask(world, 'Bare404');
+    // A 404 that is not Custompms's answer for this record (a gateway, a wrong route).
+    world.cpms.controls.setFaults({ rules: [{ route: 'GET /api/v1/tasks/:id', status: 404 }] });
+    await enqueueCustompmsSync(world.deps, 'task', task.id);
+    await eventually(
+      async () =>
+        (
+          await world.db.pool.query(
+            `SELECT 1 FROM graphile_worker.jobs WHERE key = $1 AND attempts >= 1
+             UNION ALL SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM graphile_worker.jobs WHERE key = $1)`,
+            [`cpms:task:${task.id}`],
+          )
+        ).rowCount! > 0,
+      'the sync of the record to run once',
+    );
+    await world.sf.org.settle();
+    expect(await taskLive(world, taskId)).toBe(true);
+    const job = await world.db.pool.query<{ last_error: string }>(
+      'SELECT last_error FROM graphile_worker.jobs WHERE key = $1',
+      [`cpms:task:${task.id}`],
+    );
+    expect(job.rows[0]?.last_error).toContain('without confirming a delete');
+    world.cpms.controls.clearFaults();
+    // Deleted for real: the 404 names the record, and the tombstone lists it.
+    world.cpms.controls.remove('tasks', task.id);
+    await eventually(async () => !(await taskLive(world, taskId)), 'the Task to be deleted in Salesforce');
+  });
+
+  it('a Task deletion the configured org does not confirm is not applied', async () => {
+    const { task, taskId } = await syncedTask(world, 'Sandbox');
+    // A refreshed sandbox's Apex posting production's Task Id: the org here has it live.
+    const { insertedIds } = await insertInboxMessages(world.db.pool, [
+      {
+        source: 'salesforce.deletion',
+        dedupeKey: `sandbox:${taskId}`,
+        recordKey: `sf:${taskId}`,
+        payload: { taskId, custompmsId: task.id, operation: 'delete' },
+      },
+    ]);
+    await eventually(
+      async () =>
+        (
+          await world.db.pool.query(
+            'SELECT 1 FROM inbox_messages WHERE id = $1 AND processed_at IS NOT NULL',
+            [insertedIds[0]],
+          )
+        ).rowCount === 1,
+      'the deletion to be processed',
+    );
+    await quiet(world);
+    expect(world.cpms.controls.record('tasks', task.id)).toBeDefined();
+    const problems = await world.db.pool.query(
+      "SELECT 1 FROM sync_problems WHERE code = 'SALESFORCE_DELETE_UNCONFIRMED' AND salesforce_id = $1",
+      [taskId],
+    );
+    expect(problems.rowCount).toBe(1);
+    // Deleted in the configured org: applied.
+    await adminConnection(world).sobject('Task').destroy(taskId);
+    await eventually(
+      () => world.cpms.controls.record('tasks', task.id) === undefined,
+      'the Custompms task to go',
+    );
+  });
+
+  it('more deletes than the brake allows pause deletes and raise MASS_DELETE_PAUSED', async () => {
+    const synced = [];
+    for (let index = 0; index < 4; index++) synced.push(await syncedTask(world, `Mass ${index}`));
+    const limit = world.deps.settings.massDeleteLimit;
+    world.deps.settings.massDeleteLimit = 2;
+    try {
+      for (const { task } of synced) world.cpms.controls.remove('tasks', task.id);
+      await eventually(
+        async () =>
+          (await world.db.pool.query("SELECT 1 FROM sync_problems WHERE code = 'MASS_DELETE_PAUSED'"))
+            .rowCount === 1,
+        'the mass-delete brake to engage',
+      );
+      let live = 0;
+      for (const { taskId } of synced) if (await taskLive(world, taskId)) live++;
+      expect(live).toBeGreaterThanOrEqual(1);
+    } finally {
+      world.deps.settings.massDeleteLimit = limit;
+    }
+  });
+});
