@@ -63,7 +63,8 @@ describe('npm run backfill', () => {
   it('rejects an unknown flow with the usage line and exit code 2', async () => {
     const result = await backfill(world, ['--flow', 'accounts']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('usage: npm run backfill -- --flow <customers|projects|tasks|all>');
+    expect(result.stderr).toContain('Usage: custompms-sync backfill --flow <customers|projects|tasks|all>');
+    expect(result.stdout).toBe('');
   });
 
   it('prints the summary, lists the failure and exits 1; a dry run writes no link', async () => {
@@ -78,7 +79,14 @@ describe('npm run backfill', () => {
     expect(result.stdout).toMatch(/tasks\s+1\s+0\s+0\s+0\s+0\s+0\s+1/);
     expect(result.stdout).toContain('dependency_not_linked');
     expect(result.stdout).toContain("payload->>'runId'");
-    expect(result.stderr).toContain('backfill tasks done');
+    // Progress goes to stderr only on a terminal; piped, stderr carries nothing but warnings.
+    expect(result.stderr).not.toContain('backfill tasks done');
     expect(await linkCount(world, 'projects')).toBe(1);
+
+    const json = await backfill(world, ['--flow', 'all', '--json']);
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout) as { dryRun: boolean; failed: number; flows: { flow: string }[] };
+    expect(report).toMatchObject({ dryRun: false, failed: 1 });
+    expect(report.flows.map((flow) => flow.flow)).toEqual(['customers', 'projects', 'tasks']);
   });
 });
