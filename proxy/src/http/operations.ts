@@ -268,7 +268,11 @@ export async function applyConflictOtherValue(
   let error: string | undefined;
   if (!conflict) outcome = 'not_found';
   else if (conflict.otherAppliedAt) outcome = 'already_applied';
-  else if (!conflict.custompmsId || !['custompms', 'salesforce'].includes(conflict.winner))
+  else if (
+    !conflict.custompmsId ||
+    conflict.recordState !== 'active' ||
+    !['custompms', 'salesforce'].includes(conflict.winner)
+  )
     outcome = 'not_applicable';
   else {
     const other = conflict.winner === 'custompms' ? conflict.salesforceValue : conflict.custompmsValue;

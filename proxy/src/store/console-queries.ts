@@ -162,6 +162,8 @@ export interface ConflictRow {
   createdAt: Date;
   otherAppliedAt: Date | null;
   otherAppliedBy: string | null;
+  /** The record's link now: `active`, ended by a delete, unlinked, or `missing`. */
+  recordState: 'active' | 'deleted' | 'unlinked' | 'missing';
 }
 
 interface RawConflict {
@@ -177,6 +179,7 @@ interface RawConflict {
   created_at: Date;
   other_applied_at: Date | null;
   other_applied_by: string | null;
+  record_state: ConflictRow['recordState'];
 }
 
 const conflictOf = (row: RawConflict): ConflictRow => ({
@@ -192,7 +195,17 @@ const conflictOf = (row: RawConflict): ConflictRow => ({
   createdAt: row.created_at,
   otherAppliedAt: row.other_applied_at,
   otherAppliedBy: row.other_applied_by,
+  recordState: row.record_state,
 });
+
+/** A conflict row with the state of its record's link now. */
+const CONFLICT_SELECT = `SELECT c.*,
+  COALESCE((SELECT CASE WHEN l.link->>'status' = 'unlinked' THEN 'unlinked'
+                        WHEN (l.link->'custompms'->>'deleted')::boolean OR (l.link->'salesforce'->>'deleted')::boolean
+                          THEN 'deleted'
+                        ELSE 'active' END
+              FROM links l WHERE l.flow = c.flow AND l.custompms_id = c.custompms_id LIMIT 1), 'missing') AS record_state
+  FROM conflicts c`;
 
 /** Conflicts, newest first, one page after `cursor`. */
 export async function searchConflicts(
@@ -201,12 +214,12 @@ export async function searchConflicts(
   page: { cursor?: string; limit: number },
 ): Promise<Page<ConflictRow>> {
   const result = await db.query<RawConflict>(
-    `SELECT * FROM conflicts
-      WHERE ($1::text IS NULL OR flow = $1)
-        AND ($2::text IS NULL OR custompms_id = $2)
-        AND ($3::text IS NULL OR salesforce_id = $3)
-        AND ($4::bigint IS NULL OR id < $4)
-      ORDER BY id DESC LIMIT $5`,
+    `${CONFLICT_SELECT}
+      WHERE ($1::text IS NULL OR c.flow = $1)
+        AND ($2::text IS NULL OR c.custompms_id = $2)
+        AND ($3::text IS NULL OR c.salesforce_id = $3)
+        AND ($4::bigint IS NULL OR c.id < $4)
+      ORDER BY c.id DESC LIMIT $5`,
     [
       filter.flow ?? null,
       filter.custompmsId ?? null,
@@ -219,7 +232,7 @@ export async function searchConflicts(
 }
 
 export async function conflictById(db: Queryable, id: number): Promise<ConflictRow | undefined> {
-  const result = await db.query<RawConflict>('SELECT * FROM conflicts WHERE id = $1', [id]);
+  const result = await db.query<RawConflict>(`${CONFLICT_SELECT} WHERE c.id = $1`, [id]);
   return result.rows[0] && conflictOf(result.rows[0]);
 }
 

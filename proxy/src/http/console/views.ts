@@ -793,14 +793,18 @@ export function conflictsPage(ctx: PageContext, page: Page<ConflictRow>, filter:
             ${
               c.otherAppliedAt
                 ? html`other value applied by ${c.otherAppliedBy ?? '?'} ${when(c.otherAppliedAt)}`
-                : c.custompmsId && (c.winner === 'custompms' || c.winner === 'salesforce')
-                  ? html`<form method="post" action="${ctx.base}/conflicts/${c.id}/apply-other">
-                      ${csrfField(ctx)}
-                      <button type="submit" class="secondary" id="apply-other-${c.id}">
-                        Apply the ${other} value
-                      </button>
-                    </form>`
-                  : '—'
+                : c.recordState !== 'active'
+                  ? html`<span class="muted"
+                      >record ${c.recordState === 'missing' ? 'not linked' : c.recordState}</span
+                    >`
+                  : c.custompmsId && (c.winner === 'custompms' || c.winner === 'salesforce')
+                    ? html`<form method="post" action="${ctx.base}/conflicts/${c.id}/apply-other">
+                        ${csrfField(ctx)}
+                        <button type="submit" class="secondary" id="apply-other-${c.id}">
+                          Apply the ${other} value
+                        </button>
+                      </form>`
+                    : '—'
             }
           </td>
         </tr>`;
