@@ -382,23 +382,14 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       if (rows.length === 0)
         throw new Fail(`no outbound message ${OUTBOUND_MESSAGE_NAME} in the org`, DEPLOY_FIX);
       const endpoint = rows[0]!.Metadata?.endpointUrl ?? '';
-      const match = /^(.*)\/salesforce\/v1\/outbound-messages\/([^/?#]+)$/.exec(endpoint);
-      const redeploy =
-        'run scripts/deploy-org.ts again with --proxy-url <PUBLIC_URL> and OUTBOUND_MESSAGE_TOKEN set to the current (first) token; it rewrites the endpoint';
-      if (!match) throw new Fail(`the endpoint is not a proxy outbound-message URL`, redeploy);
-      const [, base, token] = match;
-      if (config.publicUrl !== undefined && base!.replace(/\/+$/, '') !== config.publicUrl) {
-        throw new Fail(`the endpoint goes to ${base}, not PUBLIC_URL ${config.publicUrl}`, redeploy);
-      }
-      const index = config.salesforce.outboundMessageTokens.indexOf(token!);
-      if (index === -1) throw new Fail('the endpoint carries a token the proxy does not accept', redeploy);
-      if (index > 0) {
-        throw new Warn(
-          'the endpoint still carries an older token (a rotation is half done)',
-          `${redeploy}; then drop the old token from OUTBOUND_MESSAGE_TOKEN (docs/runbooks/secret-rotation.md)`,
-        );
-      }
-      return `${base}/salesforce/v1/outbound-messages/<current token>`;
+      const verdict = outboundEndpointVerdict(
+        endpoint,
+        config.publicUrl,
+        config.salesforce.outboundMessageTokens,
+      );
+      if (verdict.status === 'fail') throw new Fail(verdict.detail, verdict.fix ?? REDEPLOY);
+      if (verdict.status === 'warn') throw new Warn(verdict.detail, verdict.fix);
+      return verdict.detail;
     },
   );
 
@@ -493,6 +484,47 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   });
 
   return { ok: results.every((result) => result.status !== 'fail'), checks: results };
+}
+
+const REDEPLOY =
+  'run scripts/deploy-org.ts again with --proxy-url <PUBLIC_URL> and OUTBOUND_MESSAGE_TOKEN set to the current (first) token; it rewrites the endpoint';
+
+/**
+ * Whether the org's outbound-message endpoint reaches this proxy with a token it accepts: the
+ * current one passes, an older one of a rotation warns, anything else fails. Never echoes a token.
+ */
+export function outboundEndpointVerdict(
+  endpoint: string,
+  publicUrl: string | undefined,
+  tokens: readonly string[],
+): { status: 'pass' | 'warn' | 'fail'; detail: string; fix?: string } {
+  const match = /^(.*)\/salesforce\/v1\/outbound-messages\/([^/?#]+)$/.exec(endpoint);
+  if (!match)
+    return { status: 'fail', detail: 'the endpoint is not a proxy outbound-message URL', fix: REDEPLOY };
+  const base = match[1]!.replace(/\/+$/, '');
+  if (publicUrl !== undefined && base !== publicUrl) {
+    return {
+      status: 'fail',
+      detail: `the endpoint goes to ${base}, not PUBLIC_URL ${publicUrl}`,
+      fix: REDEPLOY,
+    };
+  }
+  const index = tokens.indexOf(match[2]!);
+  if (index === -1) {
+    return {
+      status: 'fail',
+      detail: 'the endpoint carries a token the proxy does not accept',
+      fix: REDEPLOY,
+    };
+  }
+  if (index > 0) {
+    return {
+      status: 'warn',
+      detail: 'the endpoint still carries an older token (a rotation is half done)',
+      fix: `${REDEPLOY}; then drop the old token from OUTBOUND_MESSAGE_TOKEN (docs/runbooks/secret-rotation.md)`,
+    };
+  }
+  return { status: 'pass', detail: `${base}/salesforce/v1/outbound-messages/<current token>` };
 }
 
 /** The checklist for people: one line per check, the fix under each failure or warning. */
