@@ -69,6 +69,7 @@ export async function startRuntime(config: Config, options: { worker: boolean })
 const NEEDS_SALESFORCE: readonly TaskName[] = [
   TASK.pollDivisions,
   TASK.pollDeletedTasks,
+  TASK.pollTasks,
   TASK.republishOverdueBatches,
 ];
 const NEEDS_CUSTOMPMS: readonly TaskName[] = [TASK.pollCustompms];

@@ -5,6 +5,7 @@
  * deletes nothing; more deletes than the brake allows pause and raise MASS_DELETE_PAUSED.
  */
 import { enqueueCustompmsSync } from '../../proxy/src/jobs/enqueue';
+import { pollTasks } from '../../proxy/src/jobs/pollers';
 import { insertInboxMessages } from '../../proxy/src/store/inbox';
 import { adminConnection, linkedId, quiet, startWorld, type World } from '../support/e2e';
 import { eventually } from '../support/eventually';
@@ -123,5 +124,38 @@ describe('deletes under doubt', () => {
     } finally {
       world.deps.settings.massDeleteLimit = limit;
     }
+  });
+});
+
+describe('a 25-hour proxy outage', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('loses no Salesforce edit: the Task poller reads what the org stopped redelivering', async () => {
+    const { task, taskId } = await syncedTask(world, 'Outage');
+    await pollTasks(world.deps);
+    // The proxy is unreachable; a user edits the Task; Salesforce retries for 24 hours, then drops it.
+    world.sf.org.faults.outboundUnreachable = true;
+    world.clock.advance(1_000);
+    await adminConnection(world).sobject('Task').update({ Id: taskId, Subject: 'Edited during the outage' });
+    world.clock.advance(25 * 3600_000);
+    await eventually(() => world.sf.org.outbound.dropped.length > 0, 'the org to give up the notification');
+    world.sf.org.faults.outboundUnreachable = false;
+    expect(world.cpms.controls.record('tasks', task.id)!.title).toBe('Outage task');
+    await pollTasks(world.deps);
+    await eventually(
+      () => world.cpms.controls.record('tasks', task.id)!.title === 'Edited during the outage',
+      'the edit to reach Custompms',
+    );
+    // Nothing changed since: the next poll is one query that finds no edit to apply.
+    const writes = world.cpms.controls.requests().filter((entry) => entry.method !== 'GET').length;
+    await pollTasks(world.deps);
+    await quiet(world);
+    expect(world.cpms.controls.requests().filter((entry) => entry.method !== 'GET').length).toBe(writes);
   });
 });

@@ -35,6 +35,8 @@ export interface SyncSettings {
   /** Mass-delete brake: more deletes than this within `massDeleteWindowMs` pauses deletes. */
   massDeleteLimit: number;
   massDeleteWindowMs: number;
+  /** Days kept of processed inbox messages, finished batches, conflicts and resolved problems. */
+  retentionDays: number;
   createCustomersFromDivisions: boolean;
   /** Pollers re-read this far behind their watermark, so nothing at a window edge is lost. */
   pollOverlapMs: number;
@@ -60,6 +62,7 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   openBatchStaleMs: 60_000,
   massDeleteLimit: 100,
   massDeleteWindowMs: 10 * 60_000,
+  retentionDays: 30,
   createCustomersFromDivisions: false,
   pollOverlapMs: 5 * 60_000,
   mappingRefreshMs: 5 * 60_000,
@@ -100,6 +103,7 @@ export function createSyncDeps(
       createCustomersFromDivisions: config.sync.createCustomersFromDivisions,
       massDeleteLimit: config.sync.massDeleteLimit,
       massDeleteWindowMs: config.sync.massDeleteWindowMinutes * 60_000,
+      retentionDays: config.sync.retentionDays,
       ...overrides,
     },
     custompms: () => (custompms ??= createCustompmsClient(config.custompms, { logger })),

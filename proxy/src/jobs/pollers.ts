@@ -12,7 +12,9 @@ import { soqlDateTime } from '../salesforce/operations';
 import { planAndApply } from './apply';
 import type { SyncDeps } from './deps';
 import { enqueueCustompmsSync } from './enqueue';
+import { applySalesforceTask, TASK_FIELDS } from './salesforce-changes';
 import { salesforceChange } from './salesforce-changes';
+import { hiddenTaskFields, refreshTaskFieldAccess } from './task-field-access';
 
 const EPOCH = '1970-01-01T00:00:00.000Z';
 
@@ -75,6 +77,60 @@ export async function pollDivisions(deps: SyncDeps): Promise<number> {
     seen++;
   }
   if (latest !== watermark) await setWatermark(deps.pool, name, latest);
+  await recordApiUsage(deps);
+  return seen;
+}
+
+/**
+ * Task edits on SystemModstamp (`queryAll`, so deletes in the window are seen too): the safety net
+ * for outbound messages Salesforce gave up on (its retries end after 24 h: a proxy outage, an
+ * inactive Flow, a 413). One query when nothing changed; each Task found goes through the same
+ * path as its outbound message, and the planner drops what was already applied.
+ */
+export async function pollTasks(deps: SyncDeps): Promise<number> {
+  const salesforce = await deps.salesforce();
+  await refreshTaskFieldAccess(deps);
+  const hidden = hiddenTaskFields(deps);
+  const name = 'salesforce.tasks.modstamp';
+  const stored = await getWatermark(deps.pool, name);
+  // First run: from an overlap window back (the backfill links what existed before).
+  const since = behind(stored ?? deps.now().toISOString(), deps.settings.pollOverlapMs);
+  let latest = stored ?? deps.now().toISOString();
+  let seen = 0;
+  const fields = [...TASK_FIELDS.filter((field) => !hidden.has(field)), 'IsDeleted'];
+  for await (const row of salesforce.operations.query<
+    RawRecord & { SystemModstamp: string; IsDeleted: boolean }
+  >(
+    `SELECT ${fields.join(', ')} FROM Task WHERE SystemModstamp > ${soqlDateTime(since)} ` +
+      `AND Custompms_Type__c != null ORDER BY SystemModstamp, Id`,
+    { includeDeleted: true },
+  )) {
+    const stamp = new Date(row.SystemModstamp).toISOString();
+    if (stamp > latest) latest = stamp;
+    seen++;
+    if (row.IsDeleted) {
+      const linked = await findLinkBySalesforceId(deps.pool, String(row.Id));
+      if (!linked || linked.link.salesforce.deleted) continue;
+      await insertInboxMessages(deps.pool, [
+        {
+          source: 'salesforce.deletion',
+          dedupeKey: `poll:${String(row.Id)}:${stamp}`,
+          recordKey: `sf:${String(row.Id)}`,
+          // Read from the configured org as deleted: confirmed.
+          payload: {
+            taskId: row.Id,
+            custompmsId: linked.link.custompmsId,
+            operation: 'delete',
+            confirmed: true,
+          },
+        },
+      ]);
+      continue;
+    }
+    const { IsDeleted: _deleted, ...task } = row;
+    await applySalesforceTask(deps, task);
+  }
+  if (latest !== stored) await setWatermark(deps.pool, name, latest);
   await recordApiUsage(deps);
   return seen;
 }

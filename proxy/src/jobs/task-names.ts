@@ -15,6 +15,10 @@ export const TASK = {
   pollCustompms: 'poll_custompms',
   pollDivisions: 'poll_divisions',
   pollDeletedTasks: 'poll_deleted_tasks',
+  /** Task edits on SystemModstamp: what an outbound message never delivered (outage > 24 h). */
+  pollTasks: 'poll_tasks',
+  /** Purges what the retention period no longer needs (inbox, batches, conflicts, problems). */
+  purgeExpired: 'purge_expired',
 } as const;
 
 export type TaskName = (typeof TASK)[keyof typeof TASK];

@@ -11,7 +11,8 @@ import { syncCustompmsRecord } from './custompms-changes';
 import type { SyncDeps } from './deps';
 import { processInboxMessage } from './inbox';
 import { observePoll } from './observe';
-import { pollCustompms, pollDeletedTasks, pollDivisions } from './pollers';
+import { pollCustompms, pollDeletedTasks, pollDivisions, pollTasks } from './pollers';
+import { purgeExpired } from './retention';
 import { TASK, type TaskName } from './task-names';
 
 export { TASK_NAMES } from './task-names';
@@ -52,24 +53,55 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
     },
     [TASK.flushOutbox]: () => flushOutbox(deps),
     [TASK.republishOverdueBatches]: () => republishOverdue(deps),
-    [TASK.pollCustompms]: () => observePoll(deps, TASK.pollCustompms, () => pollCustompms(deps)),
-    [TASK.pollDivisions]: () => observePoll(deps, TASK.pollDivisions, () => pollDivisions(deps)),
-    [TASK.pollDeletedTasks]: () => observePoll(deps, TASK.pollDeletedTasks, () => pollDeletedTasks(deps)),
+    [TASK.pollCustompms]: () => polling(deps, TASK.pollCustompms, () => pollCustompms(deps)),
+    [TASK.pollDivisions]: () => polling(deps, TASK.pollDivisions, () => pollDivisions(deps)),
+    [TASK.pollDeletedTasks]: () => polling(deps, TASK.pollDeletedTasks, () => pollDeletedTasks(deps)),
+    [TASK.pollTasks]: () => polling(deps, TASK.pollTasks, () => pollTasks(deps)),
+    [TASK.purgeExpired]: () => purgeExpired(deps),
   };
   return Object.fromEntries(
     Object.entries(tasks).map(([name, run]) => [name, deadLettering(deps, name, run)]),
   );
 }
 
+/**
+ * A poll that fails is a health state (poller_health: last error, consecutive failures), not a
+ * dead letter: the next run (a minute later) is the retry, and an unreachable system would
+ * otherwise park a dead letter every minute.
+ */
+async function polling(deps: SyncDeps, name: TaskName, run: () => Promise<number>): Promise<void> {
+  try {
+    await observePoll(deps, name, run);
+    await deps.pool
+      .query('UPDATE poller_health SET consecutive_failures = 0 WHERE poller = $1', [name])
+      .catch(() => undefined);
+  } catch (error) {
+    const failures = await deps.pool
+      .query<{ consecutive_failures: number }>(
+        `UPDATE poller_health SET consecutive_failures = consecutive_failures + 1 WHERE poller = $1
+         RETURNING consecutive_failures`,
+        [name],
+      )
+      .then((result) => result.rows[0]?.consecutive_failures ?? 1)
+      .catch(() => undefined);
+    deps.logger.warn(
+      { err: error, poller: name, consecutiveFailures: failures },
+      'poll failed; next run retries',
+    );
+  }
+}
+
 /** Pollers every `minutes` (graphile cron fires each line once across all processes). */
 export function pollerCrontab(minutes: number): string {
   const every = `*/${Math.max(1, Math.min(59, minutes))} * * * *`;
-  const options = 'queue=pollers&max=1';
-  const poller = (task: TaskName) => `${every} ${task} ?${options}&jobKey=${task}`;
+  // Each poller its own queue: one slow or failing system never holds up the others' polls.
+  const poller = (task: TaskName) => `${every} ${task} ?queue=${task}&max=1&jobKey=${task}`;
   return [
     poller(TASK.pollCustompms),
     poller(TASK.pollDivisions),
     poller(TASK.pollDeletedTasks),
+    poller(TASK.pollTasks),
     `* * * * * ${TASK.republishOverdueBatches} ?max=1&jobKey=${TASK.republishOverdueBatches}`,
+    `17 * * * * ${TASK.purgeExpired} ?max=3&jobKey=${TASK.purgeExpired}`,
   ].join('\n');
 }
