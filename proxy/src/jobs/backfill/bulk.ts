@@ -25,12 +25,28 @@ import { progress, type FlowRun } from './state';
 /** Rows recorded per transaction when reading Bulk results. */
 const RESULT_CHUNK = 2_000;
 
+/** Polling a submitted job: soon at first (a job of 10,000 simple records is often done in seconds). */
+const POLL = { intervalMs: 250, maxIntervalMs: 5_000 };
+
 /** One Bulk API 2.0 ingest job for every unassigned item of an action, from creation to recorded results. */
 export async function writeBulk(
   state: FlowRun,
   ledger: Ledger,
   action: BackfillItem['action'],
 ): Promise<void> {
+  await recordBulkJob(state, ledger, await submitBulk(state, ledger, action));
+}
+
+/**
+ * Creates the job (recorded, and handed every unassigned item of the action, before anything is
+ * uploaded), uploads its CSV and closes it. Returns its id once it is stored as submitted: from
+ * then on a crash leads to its results, never to a second job.
+ */
+export async function submitBulk(
+  state: FlowRun,
+  ledger: Ledger,
+  action: BackfillItem['action'],
+): Promise<string> {
   const { deps } = state;
   const { bulk, run: stored } = ledger;
   const job = await bulk.createJob(
@@ -53,15 +69,15 @@ export async function writeBulk(
   await bulk.close(job.id);
   await setBulkJobState(deps.pool, job.id, 'submitted');
   await state.options.afterBulkSubmit?.(job.id);
-  await recordBulkJob(state, ledger, job.id);
+  return job.id;
 }
 
 /** Waits for a submitted job and records its three result sets, chunk by chunk. */
-async function recordBulkJob(state: FlowRun, ledger: Ledger, jobId: string): Promise<void> {
+export async function recordBulkJob(state: FlowRun, ledger: Ledger, jobId: string): Promise<void> {
   const { deps } = state;
   const { bulk, run: stored } = ledger;
   progress(state, 'writing');
-  const info = await bulk.waitForCompletion(jobId, state.options.bulkPoll ?? {});
+  const info = await bulk.waitForCompletion(jobId, { ...POLL, ...state.options.bulkPoll });
   deps.logger.debug({ jobId, info }, 'Bulk API job finished');
   const origin = `Bulk API job ${jobId}`;
   const record = async (
@@ -119,28 +135,30 @@ async function recordBulkJob(state: FlowRun, ledger: Ledger, jobId: string): Pro
   for (;;) {
     const left = await listBackfillItems(deps.pool, stored.id, { bulkJobId: jobId, limit: RESULT_CHUNK });
     if (left.length === 0) break;
-    await withTransaction(deps.pool, async (client) => {
-      await recordResults(
-        state,
-        ledger,
-        client,
-        left,
-        new Map(
-          left.map((item) => [
-            item.custompmsId,
-            {
-              kind: 'task',
-              key: item.custompmsId,
-              success: false,
-              errors: [{ statusCode: 'BULK_NO_RESULT', message: jobFailure(info) }],
-            },
-          ]),
-        ),
-        origin,
-        () => Promise.reject(new Error('unreachable: no success here')),
-      );
-      await saveBackfillProgress(client, { ...stored, counters: state.counters });
-    });
+    await ledger.exclusive(() =>
+      withTransaction(deps.pool, async (client) => {
+        await recordResults(
+          state,
+          ledger,
+          client,
+          left,
+          new Map(
+            left.map((item) => [
+              item.custompmsId,
+              {
+                kind: 'task',
+                key: item.custompmsId,
+                success: false,
+                errors: [{ statusCode: 'BULK_NO_RESULT', message: jobFailure(info) }],
+              },
+            ]),
+          ),
+          origin,
+          () => Promise.reject(new Error('unreachable: no success here')),
+        );
+        await saveBackfillProgress(client, { ...stored, counters: state.counters });
+      }),
+    );
   }
   await setBulkJobState(deps.pool, jobId, 'recorded');
   deps.logger.info(

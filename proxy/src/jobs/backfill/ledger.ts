@@ -38,6 +38,22 @@ export interface Ledger {
   /** Links saved by this flow, and the count at which `links` statistics are refreshed next. */
   saved: number;
   analyzeAt: number;
+  /**
+   * Runs the run's transactions one at a time: a page's (which moves the cursor) and the results
+   * of a Bulk job recorded meanwhile (stored-run.ts pipelines them) never interleave, so the run
+   * row a transaction stores never carries the other's uncommitted cursor or counts.
+   */
+  exclusive: <T>(work: () => Promise<T>) => Promise<T>;
+}
+
+/** One at a time, in call order (a promise chain). */
+export function serial(): <T>(work: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(work: () => Promise<T>): Promise<T> => {
+    const run = tail.then(work, work);
+    tail = run.catch(() => undefined);
+    return run;
+  };
 }
 
 /** Records settled decisions in the run's transaction. */
@@ -151,10 +167,12 @@ export async function recordChunk(
     state.salesforce,
     items.map((item) => item.record),
   );
-  await withTransaction(deps.pool, async (client) => {
-    await recordResults(state, ledger, client, items, results, origin, () => Promise.resolve(context));
-    await saveBackfillProgress(client, { ...ledger.run, counters: state.counters });
-  });
+  await ledger.exclusive(() =>
+    withTransaction(deps.pool, async (client) => {
+      await recordResults(state, ledger, client, items, results, origin, () => Promise.resolve(context));
+      await saveBackfillProgress(client, { ...ledger.run, counters: state.counters });
+    }),
+  );
   await releaseLinked(state, items, results);
   progress(state, 'writing');
 }

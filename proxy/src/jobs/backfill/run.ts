@@ -84,20 +84,26 @@ async function backfillFlow(
 
   const start = await sink.open(state);
   resumed = start.resumed;
-  if (!start.listed) {
-    const pageSize = options.pageSize ?? DEFAULTS.pageSize;
-    const client = deps.custompms();
-    for await (const page of client.listPages(flow.custompmsCollection, {
-      limit: pageSize,
-      ...(start.cursor ? { cursor: start.cursor } : {}),
-    })) {
-      state.more = page.next_cursor !== null;
-      await handlePage(state, page.data, page.next_cursor);
-      progress(state, 'reading');
-      await sink.flushIfFull(state);
+  try {
+    if (!start.listed) {
+      const pageSize = options.pageSize ?? DEFAULTS.pageSize;
+      const client = deps.custompms();
+      for await (const page of client.listPages(flow.custompmsCollection, {
+        limit: pageSize,
+        ...(start.cursor ? { cursor: start.cursor } : {}),
+      })) {
+        state.more = page.next_cursor !== null;
+        await handlePage(state, page.data, page.next_cursor);
+        progress(state, 'reading');
+        await sink.flushIfFull(state);
+      }
     }
+    await sink.finish(state);
+  } catch (error) {
+    // Nothing of this run keeps working once it stops (a Bulk job's results being recorded).
+    await sink.settle?.().catch(() => undefined);
+    throw error;
   }
-  await sink.finish(state);
   state.more = false;
   progress(state, 'done');
   const result = report();

@@ -37,6 +37,8 @@ export interface BackfillSink {
   finish(state: FlowRun): Promise<void>;
   /** Most frequent failure reasons of the flow. */
   reasons(state: FlowRun): Promise<FailureReason[]>;
+  /** Waits for writes still in flight (a stored run's pipelined Bulk job); called when the flow stops. */
+  settle?(): Promise<void>;
 }
 
 /** Customers and projects a dry run would have linked (projects with their customer). */

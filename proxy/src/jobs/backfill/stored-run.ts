@@ -22,10 +22,10 @@ import { lockForTransaction, withAdvisoryLocks } from '../../store/locks';
 import { withTransaction } from '../../store/transaction';
 import { recordLockKey } from '../enqueue';
 import { SYNCED } from '../task-status';
-import { resumeBulkJob, writeBulk } from './bulk';
+import { recordBulkJob, resumeBulkJob, submitBulk } from './bulk';
 import { finishDivisionPage, flushCollections } from './collections';
 import { pendingItem, writeCustompmsDecision, type Decision, type WriteDecision } from './decide';
-import { advance, FIRST_ANALYZE, ledgerRecorder, type Ledger } from './ledger';
+import { advance, FIRST_ANALYZE, ledgerRecorder, serial, type Ledger } from './ledger';
 import { settleDecisions } from './settle';
 import type { BackfillSink } from './sink';
 import { DEFAULTS, progress, type CustompmsRow, type FlowRun } from './state';
@@ -34,6 +34,13 @@ import type { FailureReason } from './types';
 export class StoredRunSink implements BackfillSink {
   readonly dryRun = false;
   private opened: Ledger | undefined;
+  /** Pending items not yet handed to a Bulk job or written (what decides the next flush). */
+  private unassigned = 0;
+  /**
+   * The Bulk job submitted last, its results being recorded while the next pages are read and
+   * stored (at most one at a time: the next flush waits for it). Its failure is thrown there.
+   */
+  private inFlight: Promise<void> | undefined;
 
   get runId(): number | null {
     return this.opened?.run.id ?? null;
@@ -55,6 +62,7 @@ export class StoredRunSink implements BackfillSink {
       bulk: new Bulk2Ingest(state.salesforce.client),
       saved: 0,
       analyzeAt: FIRST_ANALYZE,
+      exclusive: serial(),
     };
     this.opened = ledger;
     state.counters = { ...run.counters };
@@ -62,6 +70,7 @@ export class StoredRunSink implements BackfillSink {
       deps.logger.info({ flow: flow.name, runId: run.id, cursor: run.cursor }, 'resuming backfill');
       for (const job of await openBulkJobs(deps.pool, run.id)) await resumeBulkJob(state, ledger, job.id);
       state.pending = await countUnassignedItems(deps.pool, run.id);
+      this.unassigned = state.pending;
     }
     return { resumed, cursor: run.cursor, listed: run.listed };
   }
@@ -102,12 +111,21 @@ export class StoredRunSink implements BackfillSink {
   }
 
   async flushIfFull(state: FlowRun): Promise<void> {
-    if (state.pending >= (state.options.bulkJobSize ?? DEFAULTS.bulkJobSize)) await this.flushPending(state);
+    if (this.unassigned >= (state.options.bulkJobSize ?? DEFAULTS.bulkJobSize))
+      await this.flushPending(state);
   }
 
   async finish(state: FlowRun): Promise<void> {
     await this.flushPending(state);
+    await this.settle();
     await completeBackfillRun(state.deps.pool, this.ledger.run.id, state.counters);
+  }
+
+  /** Waits for the Bulk job whose results are being recorded, if any (its failure is thrown). */
+  async settle(): Promise<void> {
+    const inFlight = this.inFlight;
+    this.inFlight = undefined;
+    await inFlight;
   }
 
   reasons(state: FlowRun): Promise<FailureReason[]> {
@@ -126,28 +144,37 @@ export class StoredRunSink implements BackfillSink {
       .filter((decision) => decision.salesforce)
       .map((decision) => pendingItem(state.flow, decision));
     const pairedOnly = writes.filter((decision) => !decision.salesforce);
-    await withTransaction(state.deps.pool, async (client) => {
-      await lockForTransaction(
-        client,
-        decisions.map((decision) => recordLockKey(state.flow.name, decision.id)),
-      );
-      await settleDecisions(state, ledgerRecorder(state, ledger, client), decisions);
-      // Only Custompms was written (done above): the pair is complete.
-      await saveLinks(
-        client,
-        pairedOnly.map((decision) => ({ link: decision.plan.link, salesforceStatus: SYNCED })),
-      );
-      for (const decision of pairedOnly) {
-        if (decision.pairs) state.counters.linked++;
-        else state.counters.updated++;
-      }
-      state.pending += await putBackfillItems(client, ledger.run.id, items);
-      advance(ledger.run, nextCursor);
-      await saveBackfillProgress(client, { ...ledger.run, counters: state.counters });
-    });
+    await ledger.exclusive(() =>
+      withTransaction(state.deps.pool, async (client) => {
+        await lockForTransaction(
+          client,
+          decisions.map((decision) => recordLockKey(state.flow.name, decision.id)),
+        );
+        await settleDecisions(state, ledgerRecorder(state, ledger, client), decisions);
+        // Only Custompms was written (done above): the pair is complete.
+        await saveLinks(
+          client,
+          pairedOnly.map((decision) => ({ link: decision.plan.link, salesforceStatus: SYNCED })),
+        );
+        for (const decision of pairedOnly) {
+          if (decision.pairs) state.counters.linked++;
+          else state.counters.updated++;
+        }
+        const added = await putBackfillItems(client, ledger.run.id, items);
+        state.pending += added;
+        this.unassigned += added;
+        advance(ledger.run, nextCursor);
+        await saveBackfillProgress(client, { ...ledger.run, counters: state.counters });
+      }),
+    );
   }
 
-  /** Writes every pending item of the run: Bulk API 2.0 for large sets, Collections otherwise. */
+  /**
+   * Writes every pending item of the run: Bulk API 2.0 for large sets, Collections otherwise. A
+   * Bulk job is submitted here and its results recorded while reading goes on (pipelined: the
+   * org processes one job while the next one's records are read and decided); the job before it
+   * is waited for first, so at most one is in flight.
+   */
   private async flushPending(state: FlowRun): Promise<void> {
     if (state.flow.salesforceObject === 'Division') return;
     const ledger = this.ledger;
@@ -156,8 +183,15 @@ export class StoredRunSink implements BackfillSink {
       const count = await countUnassignedItems(state.deps.pool, ledger.run.id, action);
       if (count === 0) continue;
       progress(state, 'writing');
-      if (count >= threshold) await writeBulk(state, ledger, action);
-      else await flushCollections(state, ledger, action);
+      await this.settle();
+      if (count >= threshold) {
+        const jobId = await submitBulk(state, ledger, action);
+        const recording = recordBulkJob(state, ledger, jobId);
+        // Observed here so a failure is never unhandled; thrown by the next settle().
+        recording.catch(() => undefined);
+        this.inFlight = recording;
+      } else await flushCollections(state, ledger, action);
     }
+    this.unassigned = 0;
   }
 }
