@@ -8,6 +8,7 @@ import { createLogger, type Logger } from './logger';
 import { openDatabase, type Database } from './store/database';
 import { migrate } from './store/migrate';
 import { startWorker } from './jobs/worker';
+import { startHeartbeat, type Heartbeat } from './jobs/heartbeat';
 import { buildTaskList, pollerCrontab } from './jobs/tasks';
 import { TASK, type TaskName } from './jobs/task-names';
 import { createSyncDeps, type SyncDeps } from './jobs/deps';
@@ -19,6 +20,8 @@ export interface Runtime {
   database: Database;
   sync: SyncDeps;
   worker: Runner | undefined;
+  /** This process's worker heartbeat (jobs/heartbeat.ts), when it runs a worker. */
+  heartbeat: Heartbeat | undefined;
   /** Stops writing this process's counters to PostgreSQL (after a last write). */
   stopMetrics: () => Promise<void>;
 }
@@ -47,6 +50,8 @@ export async function startRuntime(config: Config, options: { worker: boolean })
     const applied = await migrate(database.pool);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     const sync = createSyncDeps(config, database.pool, logger);
+    // Beats for this process's workers and releases the jobs of dead ones (SIGKILL, OOM).
+    const heartbeat = options.worker ? startHeartbeat({ pool: database.pool, logger }) : undefined;
     const worker = options.worker
       ? await startWorker({
           pool: database.pool,
@@ -54,11 +59,12 @@ export async function startRuntime(config: Config, options: { worker: boolean })
           concurrency: config.worker.concurrency,
           taskList: buildTaskList(sync),
           crontab: configuredCrontab(config, pollerCrontab(Math.round(config.sync.pollIntervalSeconds / 60))),
+          ...(heartbeat ? { events: heartbeat.events } : {}),
         })
       : undefined;
     // Counters tallied in this process reach the shared totals every few seconds (metrics.ts).
     const stopMetrics = startMetricFlusher(database.pool, logger);
-    return { config, logger, database, sync, worker, stopMetrics };
+    return { config, logger, database, sync, worker, heartbeat, stopMetrics };
   } catch (error) {
     await database.close();
     throw error;
@@ -91,12 +97,19 @@ export function configuredCrontab(config: Config, crontab: string): string {
 
 export async function stopRuntime(runtime: Runtime): Promise<void> {
   await runtime.worker?.stop();
+  await runtime.heartbeat?.stop();
   await runtime.stopMetrics();
   await runtime.database.close();
 }
 
 /** Runs `stop` once on SIGTERM/SIGINT, then exits 0 (1 if stopping failed or took too long). */
-export function onShutdownSignal(logger: Logger, timeoutMs: number, stop: () => Promise<void>): void {
+export function onShutdownSignal(
+  logger: Logger,
+  timeoutMs: number,
+  stop: () => Promise<void>,
+  /** Runs before the forced exit when `stop` timed out (jobs still running die with the process). */
+  giveUp?: () => Promise<void>,
+): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -104,7 +117,10 @@ export function onShutdownSignal(logger: Logger, timeoutMs: number, stop: () => 
     logger.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {
       logger.error({ timeoutMs }, 'shutdown timed out');
-      process.exit(1);
+      // Other processes release this one's jobs at once instead of waiting for its beat to go stale.
+      void Promise.race([giveUp?.(), new Promise((resolve) => setTimeout(resolve, 2_000))]).finally(() =>
+        process.exit(1),
+      );
     }, timeoutMs);
     timer.unref();
     stop().then(

@@ -15,12 +15,17 @@ async function main(): Promise<void> {
   await once(server, 'listening');
   runtime.logger.info({ port: (server.address() as AddressInfo).port }, 'listening');
 
-  onShutdownSignal(runtime.logger, config.shutdownTimeoutMs, async () => {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    await closed;
-    await stopRuntime(runtime);
-  });
+  onShutdownSignal(
+    runtime.logger,
+    config.shutdownTimeoutMs,
+    async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await stopRuntime(runtime);
+    },
+    async () => runtime.heartbeat?.stop({ dead: true }),
+  );
 }
 
 main().catch((error: unknown) => {

@@ -7,7 +7,12 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const runtime = await startRuntime(config, { worker: true });
   runtime.logger.info({ concurrency: config.worker.concurrency }, 'worker running');
-  onShutdownSignal(runtime.logger, config.shutdownTimeoutMs, () => stopRuntime(runtime));
+  onShutdownSignal(
+    runtime.logger,
+    config.shutdownTimeoutMs,
+    () => stopRuntime(runtime),
+    async () => runtime.heartbeat?.stop({ dead: true }),
+  );
 }
 
 main().catch((error: unknown) => {

@@ -2,7 +2,14 @@
  * Background work on graphile-worker, in the same PostgreSQL. Tasks are registered in
  * `taskList`; the runner is started by `server.ts` (in-process) or `worker.ts` (its own dyno).
  */
-import { Logger as WorkerLogger, parseCrontab, run, type Runner, type TaskList } from 'graphile-worker';
+import {
+  Logger as WorkerLogger,
+  parseCrontab,
+  run,
+  type Runner,
+  type TaskList,
+  type WorkerEvents,
+} from 'graphile-worker';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -27,6 +34,8 @@ export async function startWorker(options: {
   taskList: TaskList;
   /** graphile-worker crontab lines; empty means no cron (and no crontab file is read). */
   crontab?: string;
+  /** Receives graphile-worker's events (jobs/heartbeat.ts learns its worker ids from them). */
+  events?: WorkerEvents;
 }): Promise<Runner> {
   return run({
     pgPool: options.pool,
@@ -37,5 +46,6 @@ export async function startWorker(options: {
     logger: workerLogger(options.logger),
     noHandleSignals: true,
     pollInterval: 1_000,
+    ...(options.events ? { events: options.events } : {}),
   });
 }

@@ -7,7 +7,7 @@ import { Connection } from 'jsforce';
 import { setDefaults } from 'jsforce/lib/request';
 import type { Logger } from 'pino';
 import { requestToken, type TokenSource } from './auth';
-import { SalesforceNotConfiguredError } from './errors';
+import { SalesforceApiError, SalesforceNotConfiguredError } from './errors';
 import { SALESFORCE_RETRY_POLICY, withSalesforceRetry, type RetryPolicy } from './retry';
 import { metrics } from '../metrics';
 
@@ -33,6 +33,24 @@ export interface ApiUsage {
 // jsforce retries GET/PUT/DELETE on 5xx by itself (up to 5 times, ~15 s for one 503), stacking
 // under our own policy; our policy is the only one, so jsforce's is switched off.
 setDefaults({ followRedirect: true, retry: { maxRetries: 0 } });
+
+/**
+ * No Salesforce call may hang a job for ever (a half-open connection never answers): past this,
+ * the call fails as SALESFORCE_TIMEOUT, an ambiguous failure (retried only when idempotent).
+ */
+export const SALESFORCE_CALL_TIMEOUT_MS = 120_000;
+
+function withTimeout<T>(call: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new SalesforceApiError('SALESFORCE_TIMEOUT', `no answer from Salesforce within ${ms} ms`)),
+      ms,
+    );
+    timer.unref();
+  });
+  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+}
 
 export class SalesforceClient {
   private constructor(
@@ -89,7 +107,7 @@ export class SalesforceClient {
   call<T>(operation: (conn: Connection) => Promise<T>, options: { idempotent?: boolean } = {}): Promise<T> {
     const attempt = () => {
       metrics.salesforceApiCalls();
-      return operation(this.conn);
+      return withTimeout(operation(this.conn), SALESFORCE_CALL_TIMEOUT_MS);
     };
     return withSalesforceRetry(this.retryPolicy, attempt, {
       idempotent: options.idempotent ?? true,

@@ -30,6 +30,7 @@ export const SALESFORCE_RETRY_POLICY: RetryPolicy = {
     ERROR_HTTP_503: { minDelayMs: 1_000 },
     ERROR_HTTP_504: { minDelayMs: 1_000 },
     NETWORK_ERROR: { minDelayMs: 1_000 },
+    SALESFORCE_TIMEOUT: { minDelayMs: 1_000 },
     REQUEST_LIMIT_EXCEEDED: { minDelayMs: 10_000 },
   },
   ambiguous: ['NETWORK_ERROR', 'ERROR_HTTP_502', 'ERROR_HTTP_504', 'SALESFORCE_TIMEOUT'],

@@ -1,0 +1,63 @@
+/**
+ * A dead worker's jobs (#14): graphile-worker alone leaves them locked for 4 hours. Workers beat
+ * in `worker_heartbeats`; the jobs of a worker whose beat went stale (or that never beat and has
+ * held its lock too long) are unlocked, and one that died on its last attempt is a dead letter.
+ */
+import { releaseDeadWorkers } from '../../../proxy/src/jobs/heartbeat';
+import { enqueueJob } from '../../../proxy/src/store/jobs';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { captureLogs } from '../../support/logs';
+
+describe('dead workers', () => {
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await createTestDatabase({ migrated: true });
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  async function lockedJob(key: string, worker: string, lockedSecondsAgo: number, lastAttempt = false) {
+    await enqueueJob(db.pool, 'sync_custompms_record', { type: 'task', id: key }, { jobKey: key });
+    await db.pool.query(
+      `UPDATE graphile_worker._private_jobs SET locked_by = $2, locked_at = now() - make_interval(secs => $3),
+         attempts = CASE WHEN $4 THEN max_attempts ELSE 1 END
+       WHERE key = $1`,
+      [key, worker, lockedSecondsAgo, lastAttempt],
+    );
+  }
+  const locks = async () =>
+    (
+      await db.pool.query<{ key: string; locked_by: string | null }>(
+        'SELECT key, locked_by FROM graphile_worker.jobs ORDER BY key',
+      )
+    ).rows;
+
+  it("unlocks a SIGKILLed worker's jobs within a minute, never a live worker's", async () => {
+    await db.pool.query(
+      `INSERT INTO worker_heartbeats (worker_id, beat_at) VALUES ('worker-dead', now() - interval '50 seconds'),
+         ('worker-live', now())`,
+    );
+    await lockedJob('a-dead', 'worker-dead', 55);
+    await lockedJob('b-live', 'worker-live', 600);
+    await lockedJob('c-never-beat', 'worker-other', 70);
+    await lockedJob('d-just-locked', 'worker-new', 5);
+    const released = await releaseDeadWorkers(db.pool, captureLogs('error').logger, 45_000);
+    expect(released.sort()).toEqual(['worker-dead', 'worker-other']);
+    expect(await locks()).toEqual([
+      { key: 'a-dead', locked_by: null },
+      { key: 'b-live', locked_by: 'worker-live' },
+      { key: 'c-never-beat', locked_by: null },
+      { key: 'd-just-locked', locked_by: 'worker-new' },
+    ]);
+  });
+
+  it('a job killed on its last attempt ends as a dead letter', async () => {
+    await lockedJob('last', 'worker-dead', 120, true);
+    await releaseDeadWorkers(db.pool, captureLogs('error').logger, 45_000);
+    const dead = await db.pool.query<{ code: string; task: string }>(
+      "SELECT code, task FROM sync_problems WHERE kind = 'dead_letter'",
+    );
+    expect(dead.rows).toEqual([{ code: 'WORKER_DIED', task: 'sync_custompms_record' }]);
+  });
+});
