@@ -116,13 +116,16 @@ describe('XML', () => {
 });
 
 describe('layout', () => {
-  it('puts Task fields on Activity and has no Task or Division folders', () => {
-    const objects = listFiles(path.join(metadataDir, 'objects')).map(
-      (file) => path.relative(path.join(metadataDir, 'objects'), file).split(path.sep)[0],
+  it('puts Task fields on Activity and has no Division folder (Task holds only list views)', () => {
+    const files = listFiles(path.join(metadataDir, 'objects')).map((file) =>
+      path.relative(path.join(metadataDir, 'objects'), file).split(path.sep),
     );
-    expect(new Set(objects)).toEqual(
+    // Fields on Task are fields on Activity; a Task list view can only live under Task.
+    expect(files.filter(([object]) => object === 'Task').map((parts) => parts[1])).toEqual(['listViews']);
+    expect(new Set(files.map(([object]) => object))).toEqual(
       new Set([
         'Activity',
+        'Task',
         'Custompms_Change__e',
         'Custompms_Task_Deletion__e',
         'Custompms_Field_Map__mdt',

@@ -157,6 +157,26 @@ describe('the validator', () => {
       },
     ],
     [
+      'a page layout naming a field the object does not have',
+      'layouts/Task-Custompms Task Layout.layout',
+      (x: string) => x.replace('<field>Custompms_Sync_Error__c</field>', '<field>Nope__c</field>'),
+      {
+        componentType: 'Layout',
+        fullName: 'Task-Custompms Task Layout',
+        problem: 'In field: field - no CustomField named Task.Nope__c found',
+      },
+    ],
+    [
+      'a list view filtering on a field the object does not have',
+      'objects/Task.object',
+      (x: string) => x.replace('<field>Custompms_Sync_Status__c</field>', '<field>Nope__c</field>'),
+      {
+        componentType: 'ListView',
+        fullName: 'Task.Custompms_Sync_Errors',
+        problem: expect.stringContaining('Nope__c'),
+      },
+    ],
+    [
       'a DOCTYPE',
       'customPermissions/Custompms_Sync_Bypass.customPermission',
       (x: string) => x.replace(/^(<\?xml[^>]*\?>)/, '$1<!DOCTYPE x [<!ENTITY a "b">]>'),

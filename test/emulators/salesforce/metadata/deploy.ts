@@ -17,6 +17,8 @@ import {
   checkCustomMetadataRecord,
   checkField,
   checkFlow,
+  checkLayout,
+  checkListView,
   checkObject,
   checkOutboundMessage,
   objectKind,
@@ -142,7 +144,11 @@ function checkMember(m: PackageMember, prospective: ProspectiveOrg): MemberProbl
   if (file.xmlProblem) return [file.xmlProblem];
   const root = file.located!;
   const expectedRoot =
-    m.type === 'CustomField' ? 'CustomObject' : m.type === 'WorkflowOutboundMessage' ? 'Workflow' : m.type;
+    m.type === 'CustomField' || m.type === 'ListView'
+      ? 'CustomObject'
+      : m.type === 'WorkflowOutboundMessage'
+        ? 'Workflow'
+        : m.type;
   if (root.name !== expectedRoot)
     return [
       {
@@ -196,6 +202,17 @@ function checkMember(m: PackageMember, prospective: ProspectiveOrg): MemberProbl
     }
     case 'Flow':
       return checkFlow(m.fullName, root, prospective);
+    case 'Layout':
+      return checkLayout(m.fullName, root, prospective);
+    case 'ListView': {
+      const [object, name] = m.fullName.split('.') as [string, string];
+      const view = root.children.find(
+        (c) => c.name === 'listViews' && locatedOne(c, 'fullName')?.text === name,
+      );
+      return view
+        ? checkListView(object, view, prospective)
+        : [{ problem: `${m.fullName} is not in objects/${object}.object` }];
+    }
     case 'ApexClass':
     case 'ApexTrigger':
       return checkApex(m, prospective);
@@ -307,6 +324,12 @@ function toComponents(members: PackageMember[]): MetadataComponent[] {
         components.push({ type: 'CustomField', fullName: `${object}.${field}`, content: node, fileName });
         break;
       }
+      case 'ListView': {
+        const [object, name] = m.fullName.split('.') as [string, string];
+        const view = children(content, 'listViews').find((v) => childText(v, 'fullName') === name)!;
+        components.push({ type: 'ListView', fullName: `${object}.${name}`, content: view, fileName });
+        break;
+      }
       case 'WorkflowOutboundMessage': {
         const [object, name] = m.fullName.split('.') as [string, string];
         if (workflowsWithMember.has(object)) break;
@@ -361,6 +384,10 @@ function existsInOrg(schema: OrgSchema, m: PackageMember): boolean {
       return schema.customPermissions.has(m.fullName);
     case 'PermissionSet':
       return schema.permissionSets.has(m.fullName);
+    case 'Layout':
+      return schema.layouts.has(m.fullName);
+    case 'ListView':
+      return schema.listViews.has(m.fullName);
     default:
       return false;
   }

@@ -68,6 +68,8 @@ export const FOLDERS: Record<string, { folder: string; suffix: string; body?: st
     CustomPermission: { folder: 'customPermissions', suffix: '.customPermission' },
     ExternalCredential: { folder: 'externalCredentials', suffix: '.externalCredential' },
     Flow: { folder: 'flows', suffix: '.flow' },
+    Layout: { folder: 'layouts', suffix: '.layout' },
+    ListView: { parent: 'CustomObject' },
     NamedCredential: { folder: 'namedCredentials', suffix: '.namedCredential' },
     PermissionSet: { folder: 'permissionsets', suffix: '.permissionset' },
     PlatformEventSubscriberConfig: {

@@ -399,3 +399,51 @@ export function checkCustomMetadataRecord(
   }
   return problems;
 }
+
+/**
+ * A page layout (`<Object>-<Layout Name>`): the object exists and every field a layout item names
+ * exists on it. An org refuses an unknown field with "In field: field - no CustomField named
+ * <Object>.<Field> found" (the Metadata API's deploy message for a Layout naming a missing field).
+ */
+export function checkLayout(
+  name: string,
+  root: LocatedElement,
+  prospective: ProspectiveOrg,
+): MemberProblem[] {
+  const object = name.slice(0, name.indexOf('-'));
+  if (!object || !prospective.hasObject(object))
+    return [at(root, `Entity ${object || name} cannot be found`)];
+  const problems: MemberProblem[] = [];
+  for (const section of root.children.filter((c) => c.name === 'layoutSections'))
+    for (const column of section.children.filter((c) => c.name === 'layoutColumns'))
+      for (const item of column.children.filter((c) => c.name === 'layoutItems')) {
+        const field = locatedOne(item, 'field');
+        if (field && !prospective.hasField(object, field.text))
+          problems.push(at(field, `In field: field - no CustomField named ${object}.${field.text} found`));
+      }
+  return problems;
+}
+
+/**
+ * A list view of an object: custom fields among its columns and filters exist. Standard columns
+ * are the list view's own column tokens (`SUBJECT`, `CORE.USERS.ALIAS`, `LAST_UPDATE`: upper case,
+ * Metadata API "ListView"), which the emulator accepts as they are; it checks custom fields only.
+ */
+export function checkListView(
+  object: string,
+  view: LocatedElement,
+  prospective: ProspectiveOrg,
+): MemberProblem[] {
+  if (!prospective.hasObject(object)) return [at(view, `Entity ${object} cannot be found`)];
+  const problems: MemberProblem[] = [];
+  const custom = (name: string) => name.endsWith('__c') && !prospective.hasField(object, name);
+  for (const column of view.children.filter((c) => c.name === 'columns'))
+    if (custom(column.text)) problems.push(at(column, `Could not resolve list view column: ${column.text}`));
+  for (const filter of view.children.filter((c) => c.name === 'filters')) {
+    const field = locatedOne(filter, 'field');
+    if (field && custom(field.text))
+      problems.push(at(field, `Could not resolve list view filter field: ${field.text}`));
+  }
+  if (!textOf(locatedOne(view, 'label'))) problems.push(at(view, 'Must specify label'));
+  return problems;
+}

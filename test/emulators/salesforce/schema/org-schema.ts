@@ -166,6 +166,9 @@ export class OrgSchema {
   readonly customMetadataRecords = new Map<string, CustomMetadataRecordDef>();
   readonly apexClasses = new Map<string, { name: string; body?: string }>();
   readonly apexTriggers = new Map<string, { name: string; body?: string }>();
+  /** Page layouts (`Task-Custompms Task Layout`) and list views (`Task.Custompms_Sync_Errors`), as deployed. */
+  readonly layouts = new Map<string, XmlNode>();
+  readonly listViews = new Map<string, XmlNode>();
   private readonly listeners: ((component: MetadataComponent) => void)[] = [];
   private eventPrefixes = 0;
   private customPrefixes = 0;
@@ -385,6 +388,14 @@ export class OrgSchema {
       case 'ApexTrigger': {
         const created = !this.apexTriggers.has(fullName);
         this.apexTriggers.set(fullName, { name: fullName, body: childText(content, 'body') });
+        return created;
+      }
+      case 'Layout':
+      case 'ListView': {
+        // Kept as deployed (the emulator draws no pages); the deploy checks validated their fields.
+        const store = type === 'Layout' ? this.layouts : this.listViews;
+        const created = !store.has(fullName);
+        store.set(fullName, content);
         return created;
       }
       default:
