@@ -62,8 +62,15 @@ export function clampFutureStamps<T extends Record<string, unknown>>(
   return { sObject: result as T, clamped };
 }
 
-// 100 notifications × a 32,000-character Description, plus the envelope, fit in 5 MB.
-const MAX_BODY = '5mb';
+/**
+ * The largest envelope Salesforce can send, in bytes: 100 notifications, each with a
+ * 32,000-character Description and the other text fields at their maximum (Subject 255 and the
+ * sync's short fields, counted as 4 × 255 more), every character at its worst: `&amp;` is 5
+ * bytes, and no character takes more in UTF-8 (3 bytes in the BMP, 4 for a pair of UTF-16
+ * units). Plus 4 KB of tags and ids per notification and 16 KB of envelope: about 17 MB.
+ */
+export const MAX_OUTBOUND_BODY_BYTES = 100 * ((32_000 + 255 + 4 * 255) * 5 + 4_096) + 16_384;
+const MAX_BODY = MAX_OUTBOUND_BODY_BYTES;
 
 function sendSoap(res: Response, status: number, xml: string): void {
   res.status(status).type('text/xml; charset=utf-8').send(xml);

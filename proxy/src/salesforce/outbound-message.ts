@@ -57,10 +57,44 @@ const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '
  */
 export function decodeXmlText(value: string): string {
   return value.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);/g, (whole, name: string) => {
-    if (name.startsWith('#x')) return String.fromCodePoint(parseInt(name.slice(2), 16));
-    if (name.startsWith('#')) return String.fromCodePoint(parseInt(name.slice(1), 10));
+    if (name.startsWith('#x')) return characterReference(parseInt(name.slice(2), 16), whole);
+    if (name.startsWith('#')) return characterReference(parseInt(name.slice(1), 10), whole);
     return PREDEFINED[name] ?? whole;
   });
+}
+
+/**
+ * A character reference must name an XML Char (XML 1.0 §2.2): anything else (`&#0;`, a lone
+ * surrogate, `&#x110000;`) is a malformed message, a 400, never a 500 (which Salesforce would
+ * redeliver for 24 hours).
+ */
+function characterReference(code: number, whole: string): string {
+  const allowed =
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff);
+  if (!Number.isSafeInteger(code) || !allowed)
+    throw new OutboundMessageError(`character reference ${whole.slice(0, 20)} is not an XML character`);
+  return String.fromCodePoint(code);
+}
+
+/** Deepest element nesting accepted: Salesforce's envelope is 6 deep; a deeper one is hostile. */
+export const MAX_XML_DEPTH = 16;
+
+/** Refuses element nesting deeper than MAX_XML_DEPTH before any parser recurses into it. */
+function checkDepth(xml: string): void {
+  let depth = 0;
+  for (const match of xml.matchAll(/<(\/?)[A-Za-z_][^<>]*?(\/?)>/g)) {
+    if (match[1]) depth--;
+    else if (!match[2]) {
+      depth++;
+      if (depth > MAX_XML_DEPTH)
+        throw new OutboundMessageError(`elements nested deeper than ${MAX_XML_DEPTH} levels`);
+    }
+  }
 }
 
 function text(value: unknown): string | undefined {
@@ -102,6 +136,7 @@ export function parseOutboundMessage(xml: string): OutboundMessage {
   if (/<!DOCTYPE/i.test(xml) || /<!ENTITY/i.test(xml)) {
     throw new OutboundMessageError('DOCTYPE and entity declarations are not accepted');
   }
+  checkDepth(xml);
   const valid = XMLValidator.validate(xml);
   if (valid !== true) {
     throw new OutboundMessageError(`malformed XML at line ${valid.err.line}: ${valid.err.msg}`);

@@ -8,6 +8,7 @@ import {
   outboundMessageRouter,
 } from '../../../proxy/src/http/outbound-messages';
 import { ACK_TRUE } from '../../../proxy/src/salesforce/outbound-message';
+import { MAX_OUTBOUND_BODY_BYTES } from '../../../proxy/src/http/outbound-messages';
 import { createPool } from '../../../proxy/src/store/database';
 import { listInboxMessages } from '../../../proxy/src/store/inbox';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
@@ -67,6 +68,19 @@ describe('outbound message receiver', () => {
       sObjectType: 'Task',
       sObject: { Id: '00T000000000002AAA', Subject: 'Review & ship <now>', Custompms_Id__c: null },
     });
+  });
+
+  it('accepts 100 notifications of maximum-length text, non-ASCII and escaped (the body limit is in bytes)', async () => {
+    // 32,000 characters of "é&" (UTF-8 two bytes, and five as &amp;) in each Description.
+    const description = 'é&'.repeat(16_000);
+    const notifications = Array.from({ length: 100 }, (_, index) => ({
+      id: `04l${String(index).padStart(15, '0')}`,
+      fields: { ...task(`00T${String(index).padStart(15, '0')}`, 'ü'.repeat(255)), Description: description },
+    }));
+    const envelope = outboundEnvelope({ organizationId: ORG, notifications });
+    expect(Buffer.byteLength(envelope)).toBeGreaterThan(5 * 1024 * 1024);
+    await post(envelope).expect(200);
+    expect(await listInboxMessages(db.pool, 'salesforce.outbound')).toHaveLength(100);
   });
 
   it('acknowledges a redelivery without storing it twice', async () => {
@@ -135,13 +149,13 @@ describe('outbound message receiver', () => {
       await post(lol).expect(400);
     });
 
-    it('a 10 MB body: 413', async () => {
+    it('a body over the largest envelope Salesforce can send: 413', async () => {
       const huge = outboundEnvelope({
         organizationId: ORG,
         notifications: [
           {
             id: '04l000000000001AAA',
-            fields: { Id: '00T000000000001AAA', Description: 'x'.repeat(10 * 1024 * 1024) },
+            fields: { Id: '00T000000000001AAA', Description: 'x'.repeat(MAX_OUTBOUND_BODY_BYTES + 1) },
           },
         ],
       });
@@ -153,6 +167,28 @@ describe('outbound message receiver', () => {
       await post('<a><b></a>').expect(400);
       await post('<?xml version="1.0"?><hello/>').expect(400);
       await post('').expect(400);
+    });
+
+    it('an out-of-range character reference: 400, not a 500 Salesforce would redeliver for 24 h', async () => {
+      for (const reference of ['&#x110000;', '&#0;', '&#xD800;', '&#99999999999999999999;']) {
+        const envelope = outboundEnvelope({
+          organizationId: ORG,
+          notifications: [{ id: '04l000000000001AAA', fields: task('00T000000000001AAA', 'x') }],
+        }).replace('<sf:Subject>x</sf:Subject>', `<sf:Subject>${reference}</sf:Subject>`);
+        const res = await post(envelope).expect(400);
+        expect(res.text).toContain('<faultcode>soapenv:Client</faultcode>');
+      }
+    });
+
+    it('elements nested 10,000 deep: 400', async () => {
+      const deep = outboundEnvelope({
+        organizationId: ORG,
+        notifications: [{ id: '04l000000000001AAA', fields: task('00T000000000001AAA', 'x') }],
+      }).replace(
+        '<sf:Subject>x</sf:Subject>',
+        `<sf:Subject>${'<a>'.repeat(10_000)}${'</a>'.repeat(10_000)}</sf:Subject>`,
+      );
+      await post(deep).expect(400);
     });
 
     it('more than 100 notifications: 400', async () => {
