@@ -350,6 +350,8 @@ async function main(): Promise<void> {
       'tsx',
       '--import',
       './scripts/bench/heap-probe.mjs',
+      // BENCH_IMPORT=<module>: one more preload for the backfill process (e.g. a query timer).
+      ...(process.env.BENCH_IMPORT ? ['--import', process.env.BENCH_IMPORT] : []),
       'scripts/backfill.ts',
       '--flow',
       flow,
@@ -363,6 +365,7 @@ async function main(): Promise<void> {
     const before = sf.apiUsage().used;
     const run = await runProcess(cli('tasks'), env);
     if (run.code !== 0) throw new Error(`backfill failed (exit ${run.code}):\n${run.stderr.slice(-4000)}`);
+    if (process.env.BENCH_IMPORT || process.env.LOG_LEVEL) process.stderr.write(run.stderr.slice(-20_000));
     rows.push({
       method: 'this product: backfill --flow tasks',
       records,

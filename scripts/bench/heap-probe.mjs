@@ -3,13 +3,20 @@
 // printed at exit is the peak of live data, not of garbage V8 had not collected yet.
 if (process.env.BACKFILL_BENCH_HEAP) {
   let peak = 0;
+  let peakRss = { rss: 0 };
   const sample = () => {
     globalThis.gc?.();
-    peak = Math.max(peak, process.memoryUsage().heapUsed);
+    const usage = process.memoryUsage();
+    peak = Math.max(peak, usage.heapUsed);
+    if (usage.rss > peakRss.rss) peakRss = usage;
   };
   setInterval(sample, 500).unref();
   process.on('exit', () => {
     sample();
     process.stderr.write(`BENCH_PEAK_HEAP_MB=${(peak / 1024 / 1024).toFixed(1)}\n`);
+    const mb = (n) => (n / 1024 / 1024).toFixed(0);
+    process.stderr.write(
+      `BENCH_AT_PEAK_RSS rss=${mb(peakRss.rss)} heapTotal=${mb(peakRss.heapTotal)} heapUsed=${mb(peakRss.heapUsed)} external=${mb(peakRss.external)} arrayBuffers=${mb(peakRss.arrayBuffers)}\n`,
+    );
   });
 }

@@ -3,7 +3,7 @@
  * is matched to what Salesforce holds (match.ts), decided with the sync's planner (decide.ts) and
  * handed to the sink — the stored run (stored-run.ts) or the dry run (sink.ts).
  */
-import type { FlowDefinition, FlowName } from '../../sync';
+import type { FlowDefinition, FlowName, SyncContext } from '../../sync';
 import type { CustompmsRecord } from '../../custompms/types';
 import { idsInOutbox, withBackfillLock, ZERO_COUNTERS } from '../../store/backfill';
 import { linksByCustompmsIds } from '../../store/links';
@@ -84,6 +84,8 @@ async function backfillFlow(
 
   const start = await sink.open(state);
   resumed = start.resumed;
+  // The page being stored while the next one is decided (Task flows).
+  let storing: Promise<void> | undefined;
   try {
     if (!start.listed) {
       const pageSize = options.pageSize ?? DEFAULTS.pageSize;
@@ -93,14 +95,34 @@ async function backfillFlow(
         ...(start.cursor ? { cursor: start.cursor } : {}),
       })) {
         state.more = page.next_cursor !== null;
-        await handlePage(state, page.data, page.next_cursor);
-        progress(state, 'reading');
+        if (flow.salesforceObject === 'Division') {
+          await handlePage(state, page.data, page.next_cursor);
+          progress(state, 'reading');
+          await sink.flushIfFull(state);
+          continue;
+        }
+        // Task flows look one page ahead: this page is read, matched and decided while the one
+        // before it is stored (pages are still stored one by one, in order, each with its cursor).
+        const records = page.data as unknown as CustompmsRow[];
+        const nextCursor = page.next_cursor;
+        const decided = decidePage(state, records);
+        decided.catch(() => undefined);
+        await storing;
         await sink.flushIfFull(state);
+        storing = decided.then(async ({ context, decisions }) => {
+          await sink.finishPage(state, context, records, decisions, nextCursor);
+          progress(state, 'reading');
+        });
+        storing.catch(() => undefined);
       }
+      await storing;
+      await sink.flushIfFull(state);
     }
     await sink.finish(state);
   } catch (error) {
-    // Nothing of this run keeps working once it stops (a Bulk job's results being recorded).
+    // Nothing of this run keeps working once it stops (a page being stored, a Bulk job's results
+    // being recorded).
+    await storing?.catch(() => undefined);
     await sink.settle?.().catch(() => undefined);
     throw error;
   }
@@ -117,10 +139,17 @@ async function handlePage(
   nextCursor: string | null,
 ): Promise<void> {
   const records = page as unknown as CustompmsRow[];
-  await state.sink.lockPage(state, records, () => decidePage(state, records, nextCursor));
+  await state.sink.lockPage(state, records, async () => {
+    const { context, decisions } = await decidePage(state, records);
+    await state.sink.finishPage(state, context, records, decisions, nextCursor);
+  });
 }
 
-async function decidePage(state: FlowRun, records: CustompmsRow[], nextCursor: string | null): Promise<void> {
+/** Matches a page to what Salesforce holds and decides each record (writes nothing). */
+async function decidePage(
+  state: FlowRun,
+  records: CustompmsRow[],
+): Promise<{ context: SyncContext; decisions: Decision[] }> {
   const { deps, flow, sink } = state;
   state.read += records.length;
   const ids = records.map((record) => record.id);
@@ -150,5 +179,5 @@ async function decidePage(state: FlowRun, records: CustompmsRow[], nextCursor: s
       busy.has(record.id),
     ),
   );
-  await sink.finishPage(state, context, records, decisions, nextCursor);
+  return { context, decisions };
 }
