@@ -13,8 +13,8 @@
  *
  *   npx tsx scripts/bench/compare.ts [--records 100000] [--profile zero|realistic]
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createPool } from '../../proxy/src/store/database';
@@ -35,6 +35,8 @@ Collections peer, this product's backfill) on one latency profile and prints a t
   --incremental N    also the incremental path: a per-record peer and scripts/bench/incremental.ts
                      for a burst of N Custompms tasks (default 0: skipped)
   --out FILE         the JSON report (default test-output/bench/compare-<profile>.json)
+  --sources          run the backfill from the sources (tsx) instead of a fresh compiled build
+                     (tsc into a temporary folder: how it runs in production, npm run backfill)
   -h, --help`;
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -97,6 +99,28 @@ async function runProcess(
     stdout,
     stderr,
   };
+}
+
+/**
+ * The proxy compiled as `npm run build` does (migrations beside it), into .data/ of the checkout
+ * (so its imports resolve from node_modules), emptied first.
+ */
+function compile(): string {
+  const out = path.join(ROOT, '.data', 'bench-compare-dist');
+  rmSync(out, { recursive: true, force: true });
+  const tsc = spawnSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', out],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
+  if (tsc.status !== 0) throw new Error('tsc failed');
+  cpSync(path.join(ROOT, 'proxy/src/store/migrations'), path.join(out, 'proxy/src/store/migrations'), {
+    recursive: true,
+  });
+  return out;
 }
 
 /** Runs `work` with at most `limit` of `items` in flight. */
@@ -264,6 +288,7 @@ async function main(): Promise<void> {
       profile: { type: 'string' },
       incremental: { type: 'string' },
       out: { type: 'string' },
+      sources: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -343,16 +368,18 @@ async function main(): Promise<void> {
       CUSTOMPMS_API_TOKEN: token,
       BACKFILL_BENCH_HEAP: '1',
     };
+    const compiled = values.sources ? undefined : compile();
     const cli = (flow: string) => [
       '--expose-gc',
+      // BENCH_NODE_FLAGS: V8 flags for the backfill process (e.g. --max-semi-space-size=16).
+      ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []),
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
-      '--import',
-      'tsx',
+      ...(compiled ? [] : ['--import', 'tsx']),
       '--import',
       './scripts/bench/heap-probe.mjs',
       // BENCH_IMPORT=<module>: one more preload for the backfill process (e.g. a query timer).
       ...(process.env.BENCH_IMPORT ? ['--import', process.env.BENCH_IMPORT] : []),
-      'scripts/backfill.ts',
+      ...(compiled ? [path.join(compiled, 'proxy/src/cli/index.js'), 'backfill'] : ['scripts/backfill.ts']),
       '--flow',
       flow,
     ];
@@ -374,7 +401,7 @@ async function main(): Promise<void> {
       apiCalls: sf.apiUsage().used - before,
       peakRssMb: Number(run.rssMb.toFixed(0)),
       ratioToRaw: null,
-      note: `whole process, start-up included; peak live heap ${run.heapMb.toFixed(0)} MB`,
+      note: `whole process (${compiled ? 'compiled' : 'tsx'}), start-up included; peak live heap ${run.heapMb.toFixed(0)} MB`,
     });
 
     if (incremental > 0) {
