@@ -13,6 +13,16 @@ import type { WorkerEvents } from 'graphile-worker';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { recordProblem } from '../store/problems';
+import { TASK } from './task-names';
+
+const CRON_TASKS: ReadonlySet<string> = new Set([
+  TASK.pollCustompms,
+  TASK.pollDivisions,
+  TASK.pollDeletedTasks,
+  TASK.pollTasks,
+  TASK.republishOverdueBatches,
+  TASK.purgeExpired,
+]);
 
 export interface Heartbeat {
   /** Pass to graphile-worker's `run` (it announces each worker it creates). */
@@ -117,6 +127,8 @@ async function releaseWorkers(pool: pg.Pool, logger: Logger, ids: string[]): Pro
   await pool.query('SELECT graphile_worker.force_unlock_workers($1::text[])', [ids]);
   await pool.query('DELETE FROM worker_heartbeats WHERE worker_id = ANY($1)', [ids]);
   for (const job of lastAttempts.rows) {
+    // A cron poller or sweep runs again at its next minute: nothing to replay.
+    if (CRON_TASKS.has(job.task_identifier)) continue;
     await recordProblem(pool, {
       kind: 'dead_letter',
       code: 'WORKER_DIED',
