@@ -31,16 +31,24 @@ import type { BackfillSink } from './sink';
 import { DEFAULTS, progress, type CustompmsRow, type FlowRun } from './state';
 import type { FailureReason } from './types';
 
+/**
+ * Bulk jobs a run has in the org at once. Salesforce processes an org's jobs in parallel (each in
+ * internal batches of 10,000 records); a few keep its queue time off the run's critical path
+ * without holding much (each job's results are read a chunk at a time).
+ */
+const BULK_JOBS_IN_FLIGHT = 3;
+
 export class StoredRunSink implements BackfillSink {
   readonly dryRun = false;
   private opened: Ledger | undefined;
   /** Pending items not yet handed to a Bulk job or written (what decides the next flush). */
   private unassigned = 0;
   /**
-   * The Bulk job submitted last, its results being recorded while the next pages are read and
-   * stored (at most one at a time: the next flush waits for it). Its failure is thrown there.
+   * Bulk jobs submitted and being processed by the org, their results recorded while the next
+   * pages are read and stored (at most `BULK_JOBS_IN_FLIGHT`: a flush beyond waits for the
+   * oldest). A failure is thrown by the flush or the settle that waits for it.
    */
-  private inFlight: Promise<void> | undefined;
+  private inFlight: Promise<void>[] = [];
 
   get runId(): number | null {
     return this.opened?.run.id ?? null;
@@ -121,11 +129,12 @@ export class StoredRunSink implements BackfillSink {
     await completeBackfillRun(state.deps.pool, this.ledger.run.id, state.counters);
   }
 
-  /** Waits for the Bulk job whose results are being recorded, if any (its failure is thrown). */
+  /** Waits for every Bulk job whose results are being recorded (the first failure is thrown). */
   async settle(): Promise<void> {
-    const inFlight = this.inFlight;
-    this.inFlight = undefined;
-    await inFlight;
+    const inFlight = this.inFlight.splice(0);
+    const outcomes = await Promise.allSettled(inFlight);
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   reasons(state: FlowRun): Promise<FailureReason[]> {
@@ -172,8 +181,7 @@ export class StoredRunSink implements BackfillSink {
   /**
    * Writes every pending item of the run: Bulk API 2.0 for large sets, Collections otherwise. A
    * Bulk job is submitted here and its results recorded while reading goes on (pipelined: the
-   * org processes one job while the next one's records are read and decided); the job before it
-   * is waited for first, so at most one is in flight.
+   * org processes jobs while the next one's records are read and decided).
    */
   private async flushPending(state: FlowRun): Promise<void> {
     if (state.flow.salesforceObject === 'Division') return;
@@ -183,13 +191,13 @@ export class StoredRunSink implements BackfillSink {
       const count = await countUnassignedItems(state.deps.pool, ledger.run.id, action);
       if (count === 0) continue;
       progress(state, 'writing');
-      await this.settle();
       if (count >= threshold) {
+        while (this.inFlight.length >= BULK_JOBS_IN_FLIGHT) await this.inFlight.shift();
         const jobId = await submitBulk(state, ledger, action);
         const recording = recordBulkJob(state, ledger, jobId);
-        // Observed here so a failure is never unhandled; thrown by the next settle().
+        // Observed here so a failure is never unhandled; thrown where it is awaited.
         recording.catch(() => undefined);
-        this.inFlight = recording;
+        this.inFlight.push(recording);
       } else await flushCollections(state, ledger, action);
     }
     this.unassigned = 0;
