@@ -20,7 +20,6 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { createPool } from '../proxy/src/store/database';
 import { freePort, startEmbeddedPostgres } from '../proxy/src/store/embedded-postgres';
 import { migrate } from '../proxy/src/store/migrate';
@@ -28,6 +27,7 @@ import { startSalesforceEmulator } from '../test/emulators/salesforce';
 import { DEFAULT_OUTBOUND } from '../test/emulators/salesforce/automation/outbound';
 import { parseJsonRecord } from '../test/emulators/salesforce/data/values';
 import { startCustompmsEmulator } from '../test/emulators/custompms/server';
+import { exitWithUsageError, nonNegative, parseCommandLine, positiveInteger } from './lib/cli';
 
 const root = path.resolve(__dirname, '..');
 
@@ -45,9 +45,24 @@ interface Options {
   json: boolean;
 }
 
+const USAGE = `usage: npm run chaos -- [options]
+  --changes N                   changes on both sides (default 10000)
+  --kills N                     SIGKILLs of a random proxy process (default 10)
+  --fault-rate R                Salesforce faults per request, 0-1 (default 0.2)
+  --outage-seconds N            Custompms down for this long (default 60)
+  --processes 2|3               web + worker, or web with worker + two workers (default 2)
+  --seed N                      replays a run (default: from the clock, printed)
+  --rate N                      changes per second (default 50)
+  --write-path api|apex         the proxy's Salesforce write path (default api)
+  --converge-timeout-seconds N  how long to wait for convergence (default 600)
+  --database-url URL            PostgreSQL to use (default: an embedded one)
+  --json                        end with one CHAOS_RESULT {...} line
+  -h, --help                    this text`;
+
 function options(): Options {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine(USAGE, {
     options: {
+      help: { type: 'boolean', short: 'h' },
       changes: { type: 'string' },
       kills: { type: 'string' },
       'fault-rate': { type: 'string' },
@@ -62,19 +77,23 @@ function options(): Options {
     },
   });
   const processes = Number(values.processes ?? 2);
-  if (processes !== 2 && processes !== 3) throw new Error('--processes must be 2 or 3');
+  if (processes !== 2 && processes !== 3) exitWithUsageError(USAGE, '--processes must be 2 or 3');
   const writePath = values['write-path'] ?? 'api';
-  if (writePath !== 'api' && writePath !== 'apex') throw new Error('--write-path must be api or apex');
+  if (writePath !== 'api' && writePath !== 'apex')
+    exitWithUsageError(USAGE, '--write-path must be api or apex');
+  const faultRate = Number(values['fault-rate'] ?? 0.2);
+  if (!(faultRate >= 0 && faultRate <= 1)) exitWithUsageError(USAGE, '--fault-rate must be between 0 and 1');
   return {
-    changes: Number(values.changes ?? 10_000),
-    kills: Number(values.kills ?? 10),
-    faultRate: Number(values['fault-rate'] ?? 0.2),
-    outageSeconds: Number(values['outage-seconds'] ?? 60),
+    changes: positiveInteger(USAGE, '--changes', values.changes, 10_000),
+    kills: nonNegative(USAGE, '--kills', values.kills, 10),
+    faultRate,
+    outageSeconds: nonNegative(USAGE, '--outage-seconds', values['outage-seconds'], 60),
     processes,
-    seed: Number(values.seed ?? Date.now() % 1_000_000),
-    rate: Number(values.rate ?? 50),
+    seed: nonNegative(USAGE, '--seed', values.seed, Date.now() % 1_000_000),
+    rate: positiveInteger(USAGE, '--rate', values.rate, 50),
     writePath,
-    convergeTimeoutMs: Number(values['converge-timeout-seconds'] ?? 600) * 1000,
+    convergeTimeoutMs:
+      positiveInteger(USAGE, '--converge-timeout-seconds', values['converge-timeout-seconds'], 600) * 1000,
     databaseUrl: values['database-url'],
     json: values.json === true,
   };
