@@ -3,6 +3,7 @@
  * a task before its project, a concurrent edit on both sides, a restart mid-run, and hostile
  * input to every route of the running proxy.
  */
+import { MAX_OUTBOUND_BODY_BYTES } from '../../proxy/src/http/outbound-messages';
 import { enqueueCustompmsSync } from '../../proxy/src/jobs/enqueue';
 import { enqueueJob } from '../../proxy/src/store/jobs';
 import { listConflicts } from '../../proxy/src/store/problems';
@@ -348,8 +349,9 @@ describe('hostile input to the running proxy', () => {
       { name: 'XXE', ...(await post(outboundUrl, xxe, xml)), expected: 400 },
       { name: 'billion laughs', ...(await post(outboundUrl, laughs, xml)), expected: 400 },
       {
-        name: '10 MB body',
-        ...(await post(outboundUrl, Buffer.alloc(10 * 1024 * 1024, 'a'), xml)),
+        // Over the largest envelope Salesforce can send (about 17 MB, counted in bytes).
+        name: 'oversized body',
+        ...(await post(outboundUrl, Buffer.alloc(MAX_OUTBOUND_BODY_BYTES + 1, 'a'), xml)),
         expected: 413,
       },
       {
