@@ -463,12 +463,19 @@ async function main(): Promise<void> {
   };
   let verdict = await compare();
   let convergedAt: number | undefined;
+  let rounds = 0;
   const deadline = Date.now() + opts.convergeTimeoutMs;
   while (Date.now() < deadline) {
     verdict = await compare();
     if (verdict.lost === 0 && verdict.stuck.every((row) => row.n === 0)) {
       convergedAt = Date.now();
       break;
+    }
+    if (++rounds % 10 === 0) {
+      const stuck = verdict.stuck.filter((row) => row.n > 0).map((row) => `${row.n} ${row.what}`);
+      log(
+        `not yet: ${verdict.lost} lost, ${stuck.join(', ') || 'nothing stuck'}; e.g. ${verdict.examples[0] ?? '-'}`,
+      );
     }
     await sleep(2_000);
   }

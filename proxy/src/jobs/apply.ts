@@ -16,7 +16,11 @@ import {
   type SyncContext,
   type Write,
 } from '../sync';
-import { CustompmsConflictError, CustompmsValidationError } from '../custompms/errors';
+import {
+  CustompmsConflictError,
+  CustompmsNotFoundError,
+  CustompmsValidationError,
+} from '../custompms/errors';
 import { addWaitingChange, putOutboxItem, type OutboxItem } from '../store/batches';
 import {
   findLink,
@@ -151,6 +155,16 @@ async function planAndApplyLocked(
           record: current,
         },
       });
+    }
+    // The Custompms record was deleted since we planned (an update answered 404): the record's own
+    // sync decides, confirming the delete first, instead of this change retrying for hours.
+    if (error instanceof CustompmsNotFoundError && change.side === 'salesforce' && ids.custompmsId) {
+      await enqueueCustompmsSync(deps, flow.custompmsType, ids.custompmsId);
+      deps.logger.info(
+        { flow: flow.name, custompmsId: ids.custompmsId },
+        'the Custompms record is gone; its own sync decides',
+      );
+      return { plan, link };
     }
     if (error instanceof CustompmsValidationError) {
       // Custompms refused the values: retrying cannot help. The admin sees why (problem list,
