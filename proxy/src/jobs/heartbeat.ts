@@ -44,6 +44,11 @@ export function startHeartbeat(options: {
   const staleMs = options.staleMs ?? 45_000;
   const events = new EventEmitter() as WorkerEvents;
   const workerIds = new Set<string>();
+  // Jobs are locked by the worker pool's id (graphile-worker 0.17), or a worker's: both beat.
+  events.on('pool:create', ({ workerPool }) => {
+    workerIds.add(workerPool.id);
+    void beat();
+  });
   events.on('worker:create', ({ worker }) => {
     workerIds.add(worker.workerId);
     void beat();
@@ -103,8 +108,12 @@ export async function releaseDeadWorkers(
   own: readonly string[] = [],
 ): Promise<string[]> {
   const dead = await pool.query<{ locked_by: string }>(
-    `SELECT DISTINCT j.locked_by FROM graphile_worker.jobs j
-     WHERE j.locked_by IS NOT NULL AND NOT (j.locked_by = ANY($2::text[]))
+    `SELECT DISTINCT j.locked_by FROM (
+       SELECT locked_by, locked_at FROM graphile_worker._private_jobs WHERE locked_by IS NOT NULL
+       UNION ALL
+       SELECT locked_by, locked_at FROM graphile_worker._private_job_queues WHERE locked_by IS NOT NULL
+     ) j
+     WHERE NOT (j.locked_by = ANY($2::text[]))
        AND NOT EXISTS (SELECT 1 FROM worker_heartbeats h WHERE h.worker_id = j.locked_by
                        AND h.beat_at > now() - make_interval(secs => $1::double precision / 1000))
        AND (EXISTS (SELECT 1 FROM worker_heartbeats h WHERE h.worker_id = j.locked_by)

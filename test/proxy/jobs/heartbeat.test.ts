@@ -3,7 +3,9 @@
  * in `worker_heartbeats`; the jobs of a worker whose beat went stale (or that never beat and has
  * held its lock too long) are unlocked, and one that died on its last attempt is a dead letter.
  */
-import { releaseDeadWorkers } from '../../../proxy/src/jobs/heartbeat';
+import { releaseDeadWorkers, startHeartbeat } from '../../../proxy/src/jobs/heartbeat';
+import { startWorker } from '../../../proxy/src/jobs/worker';
+import { eventually } from '../../support/eventually';
 import { enqueueJob } from '../../../proxy/src/store/jobs';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { captureLogs } from '../../support/logs';
@@ -50,6 +52,39 @@ describe('dead workers', () => {
       { key: 'c-never-beat', locked_by: null },
       { key: 'd-just-locked', locked_by: 'worker-new' },
     ]);
+  });
+
+  it('a live worker beats under the id that locks its jobs: a long job is never released', async () => {
+    const { logger } = captureLogs('error');
+    const heartbeat = startHeartbeat({ pool: db.pool, logger, intervalMs: 100, staleMs: 1_000 });
+    let finish = () => {};
+    const blocked = new Promise<void>((resolve) => (finish = resolve));
+    let started = false;
+    const runner = await startWorker({
+      pool: db.pool,
+      logger,
+      concurrency: 1,
+      taskList: {
+        slow: async () => {
+          started = true;
+          await blocked;
+        },
+      },
+      events: heartbeat.events,
+    });
+    try {
+      await enqueueJob(db.pool, 'slow', {});
+      await eventually(() => started, 'the slow job to start');
+      // Locked for a minute already: only a missing beat would make it look dead.
+      await db.pool.query("UPDATE graphile_worker._private_jobs SET locked_at = now() - interval '1 minute'");
+      await heartbeat.beat();
+      expect(await releaseDeadWorkers(db.pool, logger, 1_000)).toEqual([]);
+      expect((await locks())[0]?.locked_by).not.toBeNull();
+    } finally {
+      finish();
+      await runner.stop();
+      await heartbeat.stop();
+    }
   });
 
   it('a job killed on its last attempt ends as a dead letter', async () => {
