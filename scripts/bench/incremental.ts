@@ -10,7 +10,8 @@
  * Latency: then `--samples` single edits one at a time each way — a title edited in Custompms
  * until the Task's Subject shows it in the org, and a Subject edited in Salesforce (REST, as the
  * admin; timed from the moment the org answered the edit) until Custompms shows it — with
- * p50/p95/p99. Both sides are read in-process (no API calls, 2 ms polling).
+ * p50/p95/p99. Both sides are read in-process (no API calls, 2 ms polling); an edit not seen
+ * within 30 s is counted as timed out (and left out of the percentiles).
  *
  *   npx tsx scripts/bench/incremental.ts [tasks=2000] [--api] [--profile zero|realistic] [--samples 200]
  *
@@ -32,7 +33,7 @@ the latency of single edits each way.
   -h, --help`;
 
 const POLL_MS = 2;
-const SAMPLE_TIMEOUT_MS = 60_000;
+const SAMPLE_TIMEOUT_MS = 30_000;
 
 function percentile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -51,12 +52,17 @@ function summary(samples: number[]): Record<string, number> {
   };
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
+/** Waits until `check` holds; false after SAMPLE_TIMEOUT_MS (the sample is counted as timed out). */
+async function until(check: () => boolean, what: string): Promise<boolean> {
   const deadline = performance.now() + SAMPLE_TIMEOUT_MS;
   while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (performance.now() > deadline) {
+      process.stderr.write(`timed out after ${SAMPLE_TIMEOUT_MS} ms waiting for ${what}\n`);
+      return false;
+    }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+  return true;
 }
 
 /** Single edits, one at a time, each way; milliseconds until the other side shows them. */
@@ -64,7 +70,11 @@ async function latencies(
   sandbox: Sandbox,
   tasks: readonly { id: string }[],
   samples: number,
-): Promise<{ toSalesforce: number[]; toCustompms: number[] }> {
+): Promise<{
+  toSalesforce: number[];
+  toCustompms: number[];
+  timedOut: { toSalesforce: number; toCustompms: number };
+}> {
   const { controls } = sandbox.custompms;
   const org = sandbox.salesforce.org;
   const ids = tasks.slice(0, Math.min(tasks.length, 50)).map((task) => task.id);
@@ -81,6 +91,7 @@ async function latencies(
   });
   const toSalesforce: number[] = [];
   const toCustompms: number[] = [];
+  const timedOut = { toSalesforce: 0, toCustompms: 0 };
   const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
   for (let k = 0; k < samples; k++) {
     const id = ids[k % ids.length]!;
@@ -88,8 +99,9 @@ async function latencies(
     const title = `Custompms edit ${k}`;
     const started = performance.now();
     controls.edit('tasks', id, { title });
-    await until(() => subject(salesforceId) === title, `Custompms edit ${k} in Salesforce`);
-    toSalesforce.push(performance.now() - started);
+    if (await until(() => subject(salesforceId) === title, `Custompms edit ${k} in Salesforce`)) {
+      toSalesforce.push(performance.now() - started);
+    } else timedOut.toSalesforce++;
     await settle();
   }
   for (let k = 0; k < samples; k++) {
@@ -98,11 +110,14 @@ async function latencies(
     const title = `Salesforce edit ${k}`;
     await admin.sobject('Task').update({ Id: salesforceId, Subject: title });
     const started = performance.now();
-    await until(() => controls.record('tasks', id)?.title === title, `Salesforce edit ${k} in Custompms`);
-    toCustompms.push(performance.now() - started);
+    if (
+      await until(() => controls.record('tasks', id)?.title === title, `Salesforce edit ${k} in Custompms`)
+    ) {
+      toCustompms.push(performance.now() - started);
+    } else timedOut.toCustompms++;
     await settle();
   }
-  return { toSalesforce, toCustompms };
+  return { toSalesforce, toCustompms, timedOut };
 }
 
 async function main(): Promise<void> {
@@ -191,8 +206,14 @@ async function main(): Promise<void> {
       callsByCategory: usage.byCategory,
       ...(latency
         ? {
-            latencyCustompmsToSalesforce: summary(latency.toSalesforce),
-            latencySalesforceToCustompms: summary(latency.toCustompms),
+            latencyCustompmsToSalesforce: {
+              ...summary(latency.toSalesforce),
+              timedOut: latency.timedOut.toSalesforce,
+            },
+            latencySalesforceToCustompms: {
+              ...summary(latency.toCustompms),
+              timedOut: latency.timedOut.toCustompms,
+            },
           }
         : {}),
     };
