@@ -12,7 +12,7 @@ import type { SyncDeps } from './deps';
 import { processInboxMessage } from './inbox';
 import { observePoll } from './observe';
 import { pollCustompms, pollDeletedTasks, pollDivisions, pollTasks } from './pollers';
-import { purgeExpired } from './retention';
+import { purgeExpired, type PurgeCounts } from './retention';
 import { TASK, type TaskName } from './task-names';
 
 export { TASK_NAMES } from './task-names';
@@ -52,12 +52,18 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
       return syncCustompmsRecord(deps, type, id);
     },
     [TASK.flushOutbox]: () => flushOutbox(deps),
-    [TASK.republishOverdueBatches]: () => republishOverdue(deps),
+    // Sweeps run every minute like the pollers: a failure is their health, not a dead letter.
+    [TASK.republishOverdueBatches]: () =>
+      polling(deps, TASK.republishOverdueBatches, () => republishOverdue(deps)),
     [TASK.pollCustompms]: () => polling(deps, TASK.pollCustompms, () => pollCustompms(deps)),
     [TASK.pollDivisions]: () => polling(deps, TASK.pollDivisions, () => pollDivisions(deps)),
     [TASK.pollDeletedTasks]: () => polling(deps, TASK.pollDeletedTasks, () => pollDeletedTasks(deps)),
     [TASK.pollTasks]: () => polling(deps, TASK.pollTasks, () => pollTasks(deps)),
-    [TASK.purgeExpired]: () => purgeExpired(deps),
+    [TASK.purgeExpired]: () =>
+      polling(deps, TASK.purgeExpired, async () => {
+        const counts: PurgeCounts = await purgeExpired(deps);
+        return counts.inbox + counts.batches + counts.conflicts + counts.problems + counts.deletes;
+      }),
   };
   return Object.fromEntries(
     Object.entries(tasks).map(([name, run]) => [name, deadLettering(deps, name, run)]),
