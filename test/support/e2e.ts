@@ -71,7 +71,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const sf = await startSalesforceEmulator({
     clock,
     deployForceApp: options.deploy !== 'cli',
-    integrationUserSystemPermissions: options.integrationUserSystemPermissions ?? ['ViewAllData', 'ModifyAllData'],
+    integrationUserSystemPermissions: options.integrationUserSystemPermissions ?? [
+      'ViewAllData',
+      'ModifyAllData',
+    ],
     outbound: { ...DEFAULT_OUTBOUND, timeScale: 0.001, dispatchIntervalMs: 20, ...options.outbound },
   });
   const cpms = await startCustompmsEmulator({ token: cpmsToken, clock: () => clock.now() });
