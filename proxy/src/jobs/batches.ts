@@ -6,6 +6,7 @@
  */
 import {
   completeBatch,
+  countUnbatched,
   getBatch,
   markBatchPublished,
   overdueBatches,
@@ -300,10 +301,10 @@ export async function republishOverdue(deps: SyncDeps): Promise<number> {
     deps.pool,
     new Date(deps.now().getTime() - deps.settings.openBatchStaleMs),
   );
-  if (reclaimed.length > 0) {
+  if (reclaimed.length > 0)
     deps.logger.warn({ batches: reclaimed.length }, 'unpublished change batches reclaimed');
-    await flushOutbox(deps);
-  }
+  // The safety net under the debounced flush: whatever waits unbatched goes out now.
+  if (reclaimed.length > 0 || (await countUnbatched(deps.pool)) > 0) await flushOutbox(deps);
   const overdue = await overdueBatches(deps.pool, deps.now());
   const again: ChangeBatch[] = [];
   for (const batch of overdue) {

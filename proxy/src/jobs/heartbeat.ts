@@ -136,8 +136,14 @@ async function releaseWorkers(pool: pg.Pool, logger: Logger, ids: string[]): Pro
   await pool.query('SELECT graphile_worker.force_unlock_workers($1::text[])', [ids]);
   await pool.query('DELETE FROM worker_heartbeats WHERE worker_id = ANY($1)', [ids]);
   for (const job of lastAttempts.rows) {
-    // A cron poller or sweep runs again at its next minute: nothing to replay.
-    if (CRON_TASKS.has(job.task_identifier)) continue;
+    // A cron poller or sweep: removed, so its job key is free for the next minute's run (a job
+    // with its attempts spent would hold the key for good); nothing to replay.
+    if (CRON_TASKS.has(job.task_identifier)) {
+      await pool.query('DELETE FROM graphile_worker._private_jobs WHERE id = $1 AND locked_by IS NULL', [
+        job.id,
+      ]);
+      continue;
+    }
     await recordProblem(pool, {
       kind: 'dead_letter',
       code: 'WORKER_DIED',

@@ -7,6 +7,7 @@ import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 import { metrics } from '../metrics';
 import { recordProblem } from '../store/problems';
 import { flushOutbox, republishOverdue } from './batches';
+import { scheduleDeferredFlush } from './enqueue';
 import { syncCustompmsRecord } from './custompms-changes';
 import type { SyncDeps } from './deps';
 import { processInboxMessage } from './inbox';
@@ -51,7 +52,13 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
       const { type, id } = payload as { type: string; id: string };
       return syncCustompmsRecord(deps, type, id);
     },
-    [TASK.flushOutbox]: () => flushOutbox(deps),
+    // Never exhausts its attempts: a job key whose job died for good would hold every later flush.
+    // Unsent batches are already back in the outbox; the flush is simply scheduled again.
+    [TASK.flushOutbox]: () =>
+      flushOutbox(deps).catch(async (error: unknown) => {
+        deps.logger.warn({ err: error }, 'flush failed; trying again shortly');
+        await scheduleDeferredFlush(deps, new Date(Date.now() + 5_000 + Math.random() * 5_000));
+      }),
     // Sweeps run every minute like the pollers: a failure is their health, not a dead letter.
     [TASK.republishOverdueBatches]: () =>
       polling(deps, TASK.republishOverdueBatches, () => republishOverdue(deps)),
