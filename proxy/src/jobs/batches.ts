@@ -21,7 +21,7 @@ import {
   type ChangeBatch,
   type OutboxItem,
 } from '../store/batches';
-import { saveLink } from '../store/links';
+import { linksByCustompmsIds, saveLink } from '../store/links';
 import { withAdvisoryLock } from '../store/locks';
 import { recordProblem } from '../store/problems';
 import { withTransaction } from '../store/transaction';
@@ -119,7 +119,11 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
     batch.id,
     new Date(deps.now().getTime() + deps.settings.batchDeadlineMs),
   );
-  const divisions = batch.items.filter((item) => item.kind === 'division');
+  // A batch written again (after a crash) may carry a Task deleted since: an upsert would bring it
+  // back. Such items are dropped, not written.
+  const gone = await deletedSince(deps, batch.items);
+  const items = batch.items.filter((item) => !gone.has(`${item.kind}:${item.custompmsId}`));
+  const divisions = items.filter((item) => item.kind === 'division');
   const creates = divisions.filter((item) => !item.record.Id);
   const existing = await reconcileDivisionCreates(deps, salesforce, creates);
   const toCreate = creates.filter((item) => !existing.has(item.custompmsId));
@@ -133,9 +137,24 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
       operation: 'update',
       items: [...divisions.filter((item) => item.record.Id), ...found],
     },
-    { object: 'Task', operation: 'upsert', items: batch.items.filter((item) => item.kind === 'task') },
+    { object: 'Task', operation: 'upsert', items: items.filter((item) => item.kind === 'task') },
   ]);
-  await recordBatchResults(deps, batch.id, results);
+  await recordBatchResults(deps, batch.id, results, gone);
+}
+
+/** Task items of a batch whose record was deleted on either side since the batch was cut. */
+async function deletedSince(deps: SyncDeps, items: readonly OutboxItem[]): Promise<Set<string>> {
+  const gone = new Set<string>();
+  for (const flow of ['tasks', 'projects'] as const) {
+    const ids = items
+      .filter((item) => item.kind === 'task' && item.flow === flow)
+      .map((item) => item.custompmsId);
+    for (const link of await linksByCustompmsIds(deps.pool, flow, ids)) {
+      if (link.custompmsId && (link.custompms.deleted || link.salesforce.deleted))
+        gone.add(`task:${link.custompmsId}`);
+    }
+  }
+  return gone;
 }
 
 /**
@@ -192,6 +211,8 @@ export async function recordBatchResults(
   deps: SyncDeps,
   batchId: string,
   results: BatchResult[],
+  /** Items deliberately not written (`kind:custompmsId`): nothing to record for them. */
+  skipped: ReadonlySet<string> = new Set(),
 ): Promise<void> {
   const batch = await getBatch(deps.pool, batchId);
   if (!batch || batch.status === 'completed') return;
@@ -202,6 +223,7 @@ export async function recordBatchResults(
   const linked: OutboxItem[] = [];
   let deferred = 0;
   for (const item of batch.items) {
+    if (skipped.has(`${item.kind}:${item.custompmsId}`)) continue;
     const result = byKey.get(`${item.kind}:${item.custompmsId}`);
     if (result && (await deferTransientFailure(deps, batch.id, item, result))) {
       deferred++;
