@@ -453,7 +453,8 @@ async function main(): Promise<void> {
     const stuck = (
       await pool.query<{ n: number; what: string }>(
         `SELECT 'open or published batches' AS what, count(*)::int AS n FROM change_batches WHERE status IN ('open', 'published')
-         UNION ALL SELECT 'locked jobs', count(*)::int FROM graphile_worker.jobs WHERE locked_at IS NOT NULL
+         UNION ALL SELECT 'locked jobs (over 2 min)', count(*)::int FROM graphile_worker.jobs WHERE locked_at < now() - interval '2 minutes'
+         UNION ALL SELECT 'jobs with attempts spent', count(*)::int FROM graphile_worker.jobs WHERE attempts >= max_attempts AND locked_at IS NULL
          UNION ALL SELECT 'waiting changes', count(*)::int FROM waiting_changes
          UNION ALL SELECT 'outbox rows', count(*)::int FROM outbox
          UNION ALL SELECT 'unprocessed inbox', count(*)::int FROM inbox_messages WHERE processed_at IS NULL`,
