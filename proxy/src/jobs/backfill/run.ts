@@ -12,7 +12,7 @@ import { refreshOrgMapping } from '../org-mapping';
 import { buildSyncContext } from '../sync-context';
 import { decide, type Decision } from './decide';
 import { divisionCounterparts, taskCounterparts } from './match';
-import { DryRunSink, type BackfillSink, type PlannedLinks } from './sink';
+import { DryRunSink, type BackfillSink, type PageSeen, type PlannedLinks } from './sink';
 import { DEFAULTS, progress, type CustompmsRow, type FlowRun } from './state';
 import { StoredRunSink } from './stored-run';
 import { BackfillLockedError, type BackfillOptions, type BackfillReport, type FlowReport } from './types';
@@ -109,8 +109,8 @@ async function backfillFlow(
         decided.catch(() => undefined);
         await storing;
         await sink.flushIfFull(state);
-        storing = decided.then(async ({ context, decisions }) => {
-          await sink.finishPage(state, context, records, decisions, nextCursor);
+        storing = decided.then(async ({ context, decisions, seen }) => {
+          await sink.finishPage(state, context, records, decisions, nextCursor, seen);
           progress(state, 'reading');
         });
         storing.catch(() => undefined);
@@ -140,8 +140,8 @@ async function handlePage(
 ): Promise<void> {
   const records = page as unknown as CustompmsRow[];
   await state.sink.lockPage(state, records, async () => {
-    const { context, decisions } = await decidePage(state, records);
-    await state.sink.finishPage(state, context, records, decisions, nextCursor);
+    const { context, decisions, seen } = await decidePage(state, records);
+    await state.sink.finishPage(state, context, records, decisions, nextCursor, seen);
   });
 }
 
@@ -149,7 +149,7 @@ async function handlePage(
 async function decidePage(
   state: FlowRun,
   records: CustompmsRow[],
-): Promise<{ context: SyncContext; decisions: Decision[] }> {
+): Promise<{ context: SyncContext; decisions: Decision[]; seen: PageSeen }> {
   const { deps, flow, sink } = state;
   state.read += records.length;
   const ids = records.map((record) => record.id);
@@ -179,5 +179,5 @@ async function decidePage(
       busy.has(record.id),
     ),
   );
-  return { context, decisions };
+  return { context, decisions, seen: { links, busy } };
 }

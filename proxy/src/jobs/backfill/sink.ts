@@ -4,7 +4,7 @@
  * here, which keeps counts, failure reasons and what it would have linked in memory and writes
  * nothing anywhere.
  */
-import type { LinkedProject, SyncContext } from '../../sync';
+import type { Link, LinkedProject, SyncContext } from '../../sync';
 import type { Decision } from './decide';
 import { countPlannedWrite, settleDecisions, type DecisionRecorder } from './settle';
 import type { CustompmsRow, FlowRun } from './state';
@@ -23,13 +23,18 @@ export interface BackfillSink {
   context(context: SyncContext): SyncContext;
   /** Runs the deciding and writing of a page (a stored Division page holds its records' sync locks). */
   lockPage(state: FlowRun, records: readonly CustompmsRow[], work: () => Promise<void>): Promise<void>;
-  /** Takes a page's decisions: writes and records them, or counts them. */
+  /**
+   * Takes a page's decisions: writes and records them, or counts them. `seen`: the links and
+   * in-flight changes the decisions were made from (a stored run checks them again under the
+   * records' locks).
+   */
   finishPage(
     state: FlowRun,
     context: SyncContext,
     records: readonly CustompmsRow[],
     decisions: Decision[],
     nextCursor: string | null,
+    seen?: PageSeen,
   ): Promise<void>;
   /** While reading: writes what is pending once enough is (a stored run's Bulk job size). */
   flushIfFull(state: FlowRun): Promise<void>;
@@ -39,6 +44,12 @@ export interface BackfillSink {
   reasons(state: FlowRun): Promise<FailureReason[]>;
   /** Waits for writes still in flight (a stored run's pipelined Bulk job); called when the flow stops. */
   settle?(): Promise<void>;
+}
+
+/** What a page was decided from: its records' links and those with a change in the outbox. */
+export interface PageSeen {
+  links: ReadonlyMap<string, Link>;
+  busy: ReadonlySet<string>;
 }
 
 /** Customers and projects a dry run would have linked (projects with their customer). */

@@ -4,7 +4,7 @@
  * wait as pending items and go out in Bulk API 2.0 jobs (large sets) or Collections calls, and
  * Division writes go out page by page (collections.ts).
  */
-import type { SyncContext } from '../../sync';
+import type { FlowName, SyncContext } from '../../sync';
 import { Bulk2Ingest } from '../../salesforce/bulk2';
 import {
   analyzeLinks,
@@ -12,14 +12,16 @@ import {
   backfillFailureReasons,
   completeBackfillRun,
   countUnassignedItems,
+  idsInOutbox,
   openBackfillRun,
   openBulkJobs,
   putBackfillItems,
   saveBackfillProgress,
 } from '../../store/backfill';
+import { linksByCustompmsIds } from '../../store/links';
 import { saveLinks } from '../../store/links-bulk';
 import { lockForTransaction, withAdvisoryLocks } from '../../store/locks';
-import { withTransaction } from '../../store/transaction';
+import { withTransaction, type Queryable } from '../../store/transaction';
 import { recordLockKey } from '../enqueue';
 import { SYNCED } from '../task-status';
 import { recordBulkJob, resumeBulkJob, submitBulk } from './bulk';
@@ -27,7 +29,7 @@ import { finishDivisionPage, flushCollections } from './collections';
 import { pendingItem, writeCustompmsDecision, type Decision, type WriteDecision } from './decide';
 import { advance, FIRST_ANALYZE, ledgerRecorder, serial, type Ledger } from './ledger';
 import { settleDecisions } from './settle';
-import type { BackfillSink } from './sink';
+import type { BackfillSink, PageSeen } from './sink';
 import { DEFAULTS, progress, type CustompmsRow, type FlowRun } from './state';
 import type { FailureReason } from './types';
 
@@ -104,6 +106,7 @@ export class StoredRunSink implements BackfillSink {
     _records: readonly CustompmsRow[],
     decisions: Decision[],
     nextCursor: string | null,
+    seen?: PageSeen,
   ): Promise<void> {
     // Custompms writes (a Salesforce value won a conflict) are made now, one by one: they are rare.
     for (const [index, decision] of decisions.entries()) {
@@ -114,7 +117,7 @@ export class StoredRunSink implements BackfillSink {
     if (state.flow.salesforceObject === 'Division') {
       await finishDivisionPage(state, this.ledger, context, decisions, nextCursor);
     } else {
-      await this.finishTaskPage(state, decisions, nextCursor);
+      await this.finishTaskPage(state, decisions, nextCursor, seen);
     }
   }
 
@@ -144,21 +147,25 @@ export class StoredRunSink implements BackfillSink {
   /** Task flows: decisions and pending writes stored with the cursor, in one transaction. */
   private async finishTaskPage(
     state: FlowRun,
-    decisions: Decision[],
+    decided: Decision[],
     nextCursor: string | null,
+    seen: PageSeen | undefined,
   ): Promise<void> {
     const ledger = this.ledger;
-    const writes = decisions.filter((decision): decision is WriteDecision => decision.kind === 'write');
-    const items = writes
-      .filter((decision) => decision.salesforce)
-      .map((decision) => pendingItem(state.flow, decision));
-    const pairedOnly = writes.filter((decision) => !decision.salesforce);
     await ledger.exclusive(() =>
       withTransaction(state.deps.pool, async (client) => {
         await lockForTransaction(
           client,
-          decisions.map((decision) => recordLockKey(state.flow.name, decision.id)),
+          decided.map((decision) => recordLockKey(state.flow.name, decision.id)),
         );
+        // Under the records' locks: a record the incremental sync linked, changed or queued since
+        // the page was decided (a page ahead) is left to it, never overwritten with a stale decision.
+        const decisions = seen ? await stillCurrent(client, state.flow.name, decided, seen) : decided;
+        const writes = decisions.filter((decision): decision is WriteDecision => decision.kind === 'write');
+        const items = writes
+          .filter((decision) => decision.salesforce)
+          .map((decision) => pendingItem(state.flow, decision));
+        const pairedOnly = writes.filter((decision) => !decision.salesforce);
         await settleDecisions(state, ledgerRecorder(state, ledger, client), decisions);
         // Only Custompms was written (done above): the pair is complete.
         await saveLinks(
@@ -202,4 +209,28 @@ export class StoredRunSink implements BackfillSink {
     }
     this.unassigned = 0;
   }
+}
+
+/** The decisions whose records are as they were seen; the others become skips. */
+async function stillCurrent(
+  db: Queryable,
+  flow: FlowName,
+  decisions: Decision[],
+  seen: PageSeen,
+): Promise<Decision[]> {
+  const ids = decisions.map((decision) => decision.id);
+  const now = new Map(
+    (await linksByCustompmsIds(db, flow, ids)).map((link) => [link.custompmsId!, JSON.stringify(link)]),
+  );
+  const busy = await idsInOutbox(db, flow, ids);
+  return decisions.map((decision): Decision => {
+    const before = seen.links.get(decision.id);
+    const same = (before ? JSON.stringify(before) : undefined) === now.get(decision.id);
+    if (same && (seen.busy.has(decision.id) || !busy.has(decision.id))) return decision;
+    return {
+      kind: 'skipped',
+      id: decision.id,
+      reason: 'the incremental sync changed this record while the backfill decided it',
+    };
+  });
 }
