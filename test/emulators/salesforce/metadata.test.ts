@@ -126,13 +126,13 @@ describe('schema from force-app metadata', () => {
     );
     const outcomes = bare.applyMetadata([
       { type: 'CustomObject', fullName: 'Activity', content },
-      { type: 'Layout', fullName: 'Task-Task Layout', content: {} },
+      { type: 'CustomTab', fullName: 'Custompms_Console', content: {} },
     ]);
     expect(outcomes.map((o) => [o.type, o.success])).toEqual([
       ['CustomObject', true],
-      ['Layout', false],
+      ['CustomTab', false],
     ]);
-    expect(outcomes[1]!.problem).toBe('The emulator does not support metadata type Layout');
+    expect(outcomes[1]!.problem).toBe('The emulator does not support metadata type CustomTab');
     expect(findField(bare.schema.object('Task')!, 'Score__c')).toMatchObject({
       type: 'double',
       precision: 3,
