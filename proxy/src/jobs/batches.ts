@@ -35,6 +35,8 @@ import { recordWriteResult } from './write/record-result';
 import { writeCollections, type BatchResult } from './write/salesforce';
 
 export const CHANGE_EVENT = 'Custompms_Change__e';
+/** How long the api path's own write of a batch may take before the sweep writes it again. */
+export const API_WRITE_DEADLINE_MS = 90_000;
 const EVENTS_PER_CALL = 200;
 
 /**
@@ -114,10 +116,12 @@ async function announce(deps: SyncDeps, batches: ChangeBatch[]): Promise<void> {
  */
 async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> {
   const salesforce = await deps.salesforce();
+  // The write is this job's own: if it has not finished within API_WRITE_DEADLINE_MS its process
+  // died (every call times out well before), and the sweep writes the batch again.
   await markBatchPublished(
     deps.pool,
     batch.id,
-    new Date(deps.now().getTime() + deps.settings.batchDeadlineMs),
+    new Date(deps.now().getTime() + Math.min(deps.settings.batchDeadlineMs, API_WRITE_DEADLINE_MS)),
   );
   // A batch written again (after a crash) may carry a Task deleted since: an upsert would bring it
   // back. Such items are dropped, not written.

@@ -38,7 +38,7 @@ setDefaults({ followRedirect: true, retry: { maxRetries: 0 } });
  * No Salesforce call may hang a job for ever (a half-open connection never answers): past this,
  * the call fails as SALESFORCE_TIMEOUT, an ambiguous failure (retried only when idempotent).
  */
-export const SALESFORCE_CALL_TIMEOUT_MS = 120_000;
+export const SALESFORCE_CALL_TIMEOUT_MS = 60_000;
 
 function withTimeout<T>(call: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
