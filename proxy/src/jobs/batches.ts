@@ -141,8 +141,26 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
       operation: 'update',
       items: [...divisions.filter((item) => item.record.Id), ...found],
     },
-    { object: 'Task', operation: 'upsert', items: items.filter((item) => item.kind === 'task') },
+    // A Task already linked is updated by its Id: if a user deleted it meanwhile, the update fails
+    // (ENTITY_IS_DELETED) instead of an upsert on Custompms_Id__c creating it again.
+    {
+      object: 'Task',
+      operation: 'update',
+      items: items
+        .filter((item) => item.kind === 'task' && item.plan.write.id)
+        .map((item) => ({ ...item, record: { ...item.record, Id: item.plan.write.id } })),
+    },
+    {
+      object: 'Task',
+      operation: 'upsert',
+      items: items.filter((item) => item.kind === 'task' && !item.plan.write.id),
+    },
   ]);
+  for (const result of results) {
+    // Deleted in Salesforce while this write was on its way: its deletion is synced on its own.
+    if (!result.success && result.errors?.some((error) => error.statusCode === 'ENTITY_IS_DELETED'))
+      gone.add(`${result.kind}:${result.key}`);
+  }
   await recordBatchResults(deps, batch.id, results, gone);
 }
 
