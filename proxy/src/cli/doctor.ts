@@ -1,6 +1,6 @@
 /** `custompms-sync doctor`: the checklist of proxy/src/doctor.ts, with the fix for each failure. */
 import { ConfigError } from '../config';
-import { formatDoctorReport, runDoctor, type DoctorReport } from '../doctor';
+import { formatDoctorReport, runDoctor, type DoctorReport } from './doctor-checks';
 import {
   commandLogger,
   EXIT,

@@ -6,7 +6,7 @@
  */
 import { main } from '../../../proxy/src/cli';
 import type { CliIo } from '../../../proxy/src/cli/common';
-import type { DoctorReport } from '../../../proxy/src/doctor';
+import type { DoctorReport } from '../../../proxy/src/cli/doctor-checks';
 import { startSandbox, type Sandbox } from '../../../scripts/sandbox';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 

@@ -9,13 +9,13 @@ import { randomUUID } from 'node:crypto';
 import type { Connection } from 'jsforce';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { missingConfiguration, type Config } from './config';
-import { createCustompmsClient } from './custompms/client';
-import { SalesforceClient } from './salesforce/client';
-import { normaliseSalesforceError } from './salesforce/errors';
-import { SALESFORCE_RETRY_POLICY } from './salesforce/retry';
-import { createPing, pingReceivedAt, PING_BATCH_PREFIX } from './store/doctor-pings';
-import { appliedMigrationId, latestMigrationId } from './store/migrate';
+import { missingConfiguration, type Config } from '../config';
+import { createCustompmsClient } from '../custompms/client';
+import { SalesforceClient } from '../salesforce/client';
+import { normaliseSalesforceError } from '../salesforce/errors';
+import { SALESFORCE_RETRY_POLICY } from '../salesforce/retry';
+import { createPing, pingReceivedAt, PING_BATCH_PREFIX } from '../store/doctor-pings';
+import { appliedMigrationId, latestMigrationId } from '../store/migrate';
 
 export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
 

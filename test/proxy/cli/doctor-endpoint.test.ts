@@ -2,7 +2,7 @@
  * doctor's outbound-endpoint verdict (the emulated org has no Tooling API WorkflowOutboundMessage,
  * so the rule is tested here on the endpoint URL a real org reports).
  */
-import { outboundEndpointVerdict } from '../../proxy/src/doctor';
+import { outboundEndpointVerdict } from '../../../proxy/src/cli/doctor-checks';
 
 const CURRENT = 'f3a9c1e07b2d4c5a8e6f1b0d9c7a2e4f6b8d0c1a';
 const OLD = '9e1b7d3c5a0f2e4d6c8b1a3f5e7d9c0b2a4f6e8d';
