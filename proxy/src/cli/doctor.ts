@@ -1,4 +1,4 @@
-/** `custompms-sync doctor`: the checklist of proxy/src/doctor.ts, with the fix for each failure. */
+/** `custompms-sync doctor`: the checklist of cli/doctor-checks.ts, with the fix for each failure. */
 import { ConfigError } from '../config';
 import { formatDoctorReport, runDoctor, type DoctorReport } from './doctor-checks';
 import {
