@@ -3,10 +3,7 @@
  * replay and resolve, for an operator on a one-off dyno (`heroku run`). Written to the audit log
  * like the API's (actor `cli`, label from --actor).
  */
-import { replayDeadLetter } from '../jobs/replay';
-import { recordAudit } from '../store/audit';
-import { getProblem, resolveProblem } from '../store/problems';
-import { FLOWS } from '../sync';
+import { replayProblem, resolveProblemAudited } from '../http/operations';
 import {
   commandLogger,
   EXIT,
@@ -63,21 +60,12 @@ async function run(
   const id = problemIdOf(positionals);
   const config = loadCommandConfig(io);
   const logger = commandLogger(config.logLevel, action === 'problem.replay' ? 'replay' : 'resolve');
-  const outcome = await withDatabase(config, logger, async (database) => {
-    const pool = database.pool;
-    let result: string;
-    if (action === 'problem.replay') {
-      result = await replayDeadLetter({ pool, logger, definition: FLOWS }, id);
-    } else if (!(await getProblem(pool, id))) result = 'not_found';
-    else result = (await resolveProblem(pool, id)) ? 'resolved' : 'already_resolved';
-    await recordAudit(pool, {
-      actor: 'cli',
-      actorLabel: values.actor ?? null,
-      action,
-      target: `problem:${id}`,
-      outcome: result,
-    });
-    return result;
+  const actor = { actor: 'cli', actorLabel: values.actor ?? null };
+  const outcome = await withDatabase(config, logger, (database) => {
+    const deps = { pool: database.pool, logger };
+    return action === 'problem.replay'
+      ? replayProblem(deps, actor, id)
+      : resolveProblemAudited(deps, actor, id);
   });
   const ok = outcome === 'replayed' || outcome === 'resolved';
   writeResult(io, values.json, { id, outcome }, () => `problem ${id}: ${outcome}\n`);

@@ -14,16 +14,14 @@ import express, { Router, type RequestHandler } from 'express';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { replayDeadLetter } from '../jobs/replay';
 import { linkSummary } from '../store/links';
 import { getApiUsage } from '../store/api-usage';
 import { countUnbatched } from '../store/batches';
-import { countOpenProblems, getProblem, resolveProblem } from '../store/problems';
-import { FLOWS } from '../sync';
-import { listAudit, recordAudit } from '../store/audit';
+import { countOpenProblems } from '../store/problems';
+import { listAudit } from '../store/audit';
 import type { Config } from '../config';
 import { conflictsPage, problemsPage, registerAdminOperations } from './admin-operations';
-import type { ConflictWriter } from './operations';
+import { replayProblem, resolveProblemAudited, type ConflictWriter } from './operations';
 import { HttpProblem } from './problem';
 import { ADMIN_RATE_LIMITS, KEY_LOCAL, rateLimits, type RateLimitSettings } from './rate-limit';
 import { acceptedKeys, bearerToken, keyFingerprint, matchingSecret } from './secrets';
@@ -133,13 +131,7 @@ export function adminApiRouter(options: AdminApiOptions): Router {
 
   router.post('/admin/v1/problems/:id/replay', async (req, res) => {
     const id = parse(problemId, req.params.id, 'problem id');
-    const outcome = await replayDeadLetter({ pool, logger, definition: FLOWS }, id);
-    await recordAudit(pool, {
-      ...actorOf(req, res),
-      action: 'problem.replay',
-      target: `problem:${id}`,
-      outcome,
-    });
+    const outcome = await replayProblem({ pool, logger }, actorOf(req, res), id);
     if (outcome === 'not_found') throw new HttpProblem(404, 'Not Found', `no problem ${id}`);
     if (outcome === 'already_resolved')
       throw new HttpProblem(409, 'Conflict', `problem ${id} is already resolved`);
@@ -151,22 +143,10 @@ export function adminApiRouter(options: AdminApiOptions): Router {
 
   router.post('/admin/v1/problems/:id/resolve', async (req, res) => {
     const id = parse(problemId, req.params.id, 'problem id');
-    const audit = (outcome: string) =>
-      recordAudit(pool, {
-        ...actorOf(req, res),
-        action: 'problem.resolve',
-        target: `problem:${id}`,
-        outcome,
-      });
-    if (!(await getProblem(pool, id))) {
-      await audit('not_found');
-      throw new HttpProblem(404, 'Not Found', `no problem ${id}`);
-    }
-    if (!(await resolveProblem(pool, id))) {
-      await audit('already_resolved');
+    const outcome = await resolveProblemAudited({ pool, logger }, actorOf(req, res), id);
+    if (outcome === 'not_found') throw new HttpProblem(404, 'Not Found', `no problem ${id}`);
+    if (outcome === 'already_resolved')
       throw new HttpProblem(409, 'Conflict', `problem ${id} is already resolved`);
-    }
-    await audit('resolved');
     res.status(204).end();
   });
 

@@ -13,12 +13,12 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import {
   linkById,
-  problemById,
   problemsOfRecord,
   searchConflicts,
   searchLinks,
   searchProblems,
 } from '../store/console-queries';
+import { getProblem } from '../store/problems';
 import { historyOf } from '../store/link-history';
 import { flushMetricTally } from './metrics-endpoint';
 import {
@@ -94,7 +94,7 @@ export function registerAdminOperations(router: Router, options: AdminOperations
   });
 
   router.get('/admin/v1/problems/:id', async (req, res) => {
-    const problem = await problemById(pool, parseInput(id, req.params.id, 'problem id'));
+    const problem = await getProblem(pool, parseInput(id, req.params.id, 'problem id'));
     if (!problem) throw new HttpProblem(404, 'Not Found', `no problem ${req.params.id}`);
     res.json(problem);
   });

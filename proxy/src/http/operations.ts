@@ -18,7 +18,6 @@ import {
   linkById,
   markConflictOtherApplied,
   openProblemCounts,
-  problemById,
   queueHealth,
   type ConflictRow,
   type QueueHealth,
@@ -26,7 +25,7 @@ import {
 import { recordHistory } from '../store/link-history';
 import { linkSummary } from '../store/links';
 import { listPollerHealth, readCounterMinutes, type PollerHealth } from '../store/metric-rollup';
-import { resolveProblem } from '../store/problems';
+import { getProblem, resolveProblem } from '../store/problems';
 import { FLOW_NAMES, FLOWS, type FlowName, type SyncDefinition } from '../sync';
 
 export interface OperationsDeps {
@@ -165,31 +164,64 @@ export interface BulkResult {
   outcome: ReplayOutcome | 'resolved' | 'not_found' | 'already_resolved';
 }
 
-/** Replays dead letters (each resolved once queued again); one audit entry per problem. */
+/**
+ * Replays a dead letter (resolved once queued again) and audits it; `bulk` is the size of the
+ * selection it was part of. The admin API, the console and the CLI all go through here.
+ */
+export async function replayProblem(
+  deps: OperationsDeps,
+  actor: Actor,
+  id: number,
+  bulk = 1,
+): Promise<BulkResult['outcome']> {
+  const outcome = await replayDeadLetter(
+    { pool: deps.pool, logger: deps.logger, definition: definitionOf(deps) },
+    id,
+  );
+  await recordAudit(deps.pool, {
+    ...actor,
+    action: 'problem.replay',
+    target: `problem:${id}`,
+    outcome,
+    details: bulk > 1 ? { bulk } : {},
+  });
+  return outcome;
+}
+
+/** Dismisses a problem and audits it (see `replayProblem`). */
+export async function resolveProblemAudited(
+  deps: OperationsDeps,
+  actor: Actor,
+  id: number,
+  bulk = 1,
+): Promise<BulkResult['outcome']> {
+  const outcome: BulkResult['outcome'] = !(await getProblem(deps.pool, id))
+    ? 'not_found'
+    : (await resolveProblem(deps.pool, id))
+      ? 'resolved'
+      : 'already_resolved';
+  await recordAudit(deps.pool, {
+    ...actor,
+    action: 'problem.resolve',
+    target: `problem:${id}`,
+    outcome,
+    details: bulk > 1 ? { bulk } : {},
+  });
+  return outcome;
+}
+
+/** Replays dead letters, one audit entry per problem. */
 export async function replayProblems(
   deps: OperationsDeps,
   actor: Actor,
   ids: readonly number[],
 ): Promise<BulkResult[]> {
   const results: BulkResult[] = [];
-  for (const id of ids) {
-    const outcome = await replayDeadLetter(
-      { pool: deps.pool, logger: deps.logger, definition: definitionOf(deps) },
-      id,
-    );
-    results.push({ id, outcome });
-    await recordAudit(deps.pool, {
-      ...actor,
-      action: 'problem.replay',
-      target: `problem:${id}`,
-      outcome,
-      details: ids.length > 1 ? { bulk: ids.length } : {},
-    });
-  }
+  for (const id of ids) results.push({ id, outcome: await replayProblem(deps, actor, id, ids.length) });
   return results;
 }
 
-/** Dismisses problems; one audit entry per problem. */
+/** Dismisses problems, one audit entry per problem. */
 export async function resolveProblems(
   deps: OperationsDeps,
   actor: Actor,
@@ -197,20 +229,7 @@ export async function resolveProblems(
 ): Promise<BulkResult[]> {
   const results: BulkResult[] = [];
   for (const id of ids) {
-    const problem = await problemById(deps.pool, id);
-    const outcome: BulkResult['outcome'] = !problem
-      ? 'not_found'
-      : (await resolveProblem(deps.pool, id))
-        ? 'resolved'
-        : 'already_resolved';
-    results.push({ id, outcome });
-    await recordAudit(deps.pool, {
-      ...actor,
-      action: 'problem.resolve',
-      target: `problem:${id}`,
-      outcome,
-      details: ids.length > 1 ? { bulk: ids.length } : {},
-    });
+    results.push({ id, outcome: await resolveProblemAudited(deps, actor, id, ids.length) });
   }
   return results;
 }

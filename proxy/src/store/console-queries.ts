@@ -4,6 +4,7 @@
  * history, and the health figures of the overview (queue depth, oldest waiting change).
  */
 import type { Queryable } from './transaction';
+import { problemOf, type ProblemRow as RawProblemRow, type StoredProblem } from './problems';
 
 /** A page of rows and the cursor of the next page (undefined: this was the last). */
 export interface Page<T> {
@@ -40,47 +41,8 @@ export interface ProblemFilter {
   ids?: readonly number[];
 }
 
-export interface ProblemRow {
-  id: number;
-  flow: string | null;
-  custompmsId: string | null;
-  salesforceId: string | null;
-  kind: 'warning' | 'error' | 'dead_letter';
-  code: string;
-  message: string;
-  task: string | null;
-  payload: unknown;
-  createdAt: Date;
-  resolvedAt: Date | null;
-}
-
-interface RawProblem {
-  id: string;
-  flow: string | null;
-  custompms_id: string | null;
-  salesforce_id: string | null;
-  kind: ProblemRow['kind'];
-  code: string;
-  message: string;
-  task: string | null;
-  payload: unknown;
-  created_at: Date;
-  resolved_at: Date | null;
-}
-
-const problemOf = (row: RawProblem): ProblemRow => ({
-  id: Number(row.id),
-  flow: row.flow,
-  custompmsId: row.custompms_id,
-  salesforceId: row.salesforce_id,
-  kind: row.kind,
-  code: row.code,
-  message: row.message,
-  task: row.task,
-  payload: row.payload,
-  createdAt: row.created_at,
-  resolvedAt: row.resolved_at,
-});
+/** A problem as the console lists it (the store's own shape). */
+export type ProblemRow = StoredProblem;
 
 /** Problems matching a filter, oldest first, one page after `cursor`. */
 export async function searchProblems(
@@ -89,7 +51,7 @@ export async function searchProblems(
   page: { cursor?: string; limit: number },
 ): Promise<Page<ProblemRow>> {
   const status = filter.status ?? 'open';
-  const result = await db.query<RawProblem>(
+  const result = await db.query<RawProblemRow>(
     `SELECT * FROM sync_problems
       WHERE ($1::text IS NULL OR kind = $1)
         AND ($2::text IS NULL OR flow = $2)
@@ -113,11 +75,6 @@ export async function searchProblems(
     ],
   );
   return pageOf(result.rows.map(problemOf), page.limit);
-}
-
-export async function problemById(db: Queryable, id: number): Promise<ProblemRow | undefined> {
-  const result = await db.query<RawProblem>('SELECT * FROM sync_problems WHERE id = $1', [id]);
-  return result.rows[0] && problemOf(result.rows[0]);
 }
 
 /** The codes and flows problems carry, for the filter's choices. */
@@ -329,7 +286,7 @@ export async function problemsOfRecord(
   db: Queryable,
   ids: { custompmsId: string | null; salesforceId: string | null },
 ): Promise<ProblemRow[]> {
-  const result = await db.query<RawProblem>(
+  const result = await db.query<RawProblemRow>(
     `SELECT * FROM sync_problems
       WHERE resolved_at IS NULL
         AND ((custompms_id IS NOT NULL AND custompms_id = $1) OR (salesforce_id IS NOT NULL AND salesforce_id = $2))

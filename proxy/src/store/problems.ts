@@ -118,7 +118,8 @@ export async function listConflicts(
   }));
 }
 
-interface ProblemRow {
+/** A `sync_problems` row as PostgreSQL returns it. */
+export interface ProblemRow {
   id: string;
   flow: string | null;
   custompms_id: string | null;
@@ -169,7 +170,7 @@ export async function countOpenProblems(db: Queryable): Promise<Record<string, n
   return Object.fromEntries(result.rows.map((row) => [row.kind, Number(row.count)]));
 }
 
-function problemOf(row: ProblemRow): StoredProblem {
+export function problemOf(row: ProblemRow): StoredProblem {
   return {
     id: Number(row.id),
     flow: row.flow,

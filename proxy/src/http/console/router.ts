@@ -22,7 +22,6 @@ import {
 } from '../../salesforce/web-login';
 import {
   linkById,
-  problemById,
   problemFacets,
   problemsOfRecord,
   searchConflicts,
@@ -30,6 +29,7 @@ import {
   searchProblems,
   type ProblemFilter,
 } from '../../store/console-queries';
+import { getProblem } from '../../store/problems';
 import { createConsoleSession, deleteConsoleSession } from '../../store/console-sessions';
 import { historyOf } from '../../store/link-history';
 import { FLOWS, type FlowName, type SyncDefinition } from '../../sync';
@@ -348,7 +348,7 @@ export function consoleRouter(options: ConsoleOptions): Router {
   });
 
   signedIn.get('/problems/:id', async (req, res) => {
-    const problem = await problemById(options.pool, Number(req.params.id) || 0);
+    const problem = await getProblem(options.pool, Number(req.params.id) || 0);
     if (!problem) return page(res, views.notFoundPage(context(res), `Problem ${req.params.id}`), 404);
     page(res, views.problemPage(context(res, flashOf(req)), problem));
   });

@@ -450,7 +450,7 @@ export function problemsPage(
               <td><span class="tag ${p.kind}">${p.kind.replace('_', ' ')}</span></td>
               <td>${p.flow ?? '—'}</td>
               <td><code>${p.code}</code></td>
-              <td>${recordIds(ctx, p.custompmsId, p.salesforceId)}</td>
+              <td>${recordIds(ctx, p.custompmsId ?? null, p.salesforceId ?? null)}</td>
               <td class="message">${p.message}</td>
               <td>${when(p.createdAt)}</td>
               <td>${p.resolvedAt ? html`resolved ${when(p.resolvedAt)}` : 'open'}</td>
