@@ -10,8 +10,7 @@
  * (the emulator's daily-usage counter, by category) and Custompms requests, then runs the
  * backfill a second time (expected: 0 created, every record unchanged).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createPool } from '../../proxy/src/store/database';
@@ -20,6 +19,7 @@ import { migrate } from '../../proxy/src/store/migrate';
 import { startCustompmsEmulator } from '../../test/emulators/custompms/server';
 import { startSalesforceEmulator } from '../../test/emulators/salesforce';
 import { atMost, parseCommandLine, positiveInteger } from '../lib/cli';
+import { runMeasured, type MeasuredRun } from '../lib/measured-process';
 
 const USAGE = `Usage: npx tsx scripts/bench/backfill.ts [tasks]
 
@@ -28,21 +28,8 @@ Runs the backfill CLI twice against both emulators for a Custompms with <tasks> 
 
 const ROOT = path.resolve(__dirname, '../..');
 
-function peakRssMb(pid: number): number | undefined {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function runCli(
-  env: Record<string, string>,
-): Promise<{ code: number | null; ms: number; rssMb: number; heapMb: number; stdout: string }> {
-  const started = performance.now();
-  const child = spawn(
-    process.execPath,
+async function runCli(env: Record<string, string>): Promise<MeasuredRun> {
+  const run = await runMeasured(
     [
       '--expose-gc',
       // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the backfill process (open it in Chrome DevTools).
@@ -55,25 +42,11 @@ async function runCli(
       '--flow',
       'all',
     ],
-    {
-      cwd: ROOT,
-      env: { ...env, PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    env,
+    ROOT,
   );
-  let stdout = '';
-  let stderr = '';
-  let rss = 0;
-  const timer = setInterval(() => {
-    rss = Math.max(rss, peakRssMb(child.pid!) ?? 0);
-  }, 100);
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearInterval(timer);
-  const heap = /BENCH_PEAK_HEAP_MB=([\d.]+)/.exec(stderr);
-  if (code !== 0 || process.env.LOG_LEVEL) process.stderr.write(stderr.slice(-20000));
-  return { code, ms: performance.now() - started, rssMb: rss, heapMb: heap ? Number(heap[1]) : NaN, stdout };
+  if (run.code !== 0 || process.env.LOG_LEVEL) process.stderr.write(run.stderr.slice(-20000));
+  return run;
 }
 
 async function main(): Promise<void> {

@@ -13,8 +13,8 @@
  *
  *   npx tsx scripts/bench/compare.ts [--records 100000] [--profile zero|realistic]
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createPool } from '../../proxy/src/store/database';
@@ -23,6 +23,7 @@ import { migrate } from '../../proxy/src/store/migrate';
 import { startCustompmsEmulator } from '../../test/emulators/custompms/server';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../../test/emulators/salesforce';
 import { exitWithUsageError, parseCommandLine, positiveInteger } from '../lib/cli';
+import { runMeasured } from '../lib/measured-process';
 
 const USAGE = `Usage: npx tsx scripts/bench/compare.ts [options]
 
@@ -51,54 +52,6 @@ interface Row {
   peakRssMb: number | null;
   ratioToRaw: number | null;
   note?: string;
-}
-
-function peakRssMb(pid: number): number | undefined {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Runs a command as its own process, sampling its peak RSS; stdout returned. */
-async function runProcess(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{
-  code: number | null;
-  ms: number;
-  rssMb: number;
-  heapMb: number;
-  stdout: string;
-  stderr: string;
-}> {
-  const started = performance.now();
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...env, PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  let rss = 0;
-  const timer = setInterval(() => {
-    rss = Math.max(rss, peakRssMb(child.pid!) ?? 0);
-  }, 100);
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearInterval(timer);
-  const heap = /BENCH_PEAK_HEAP_MB=([\d.]+)/.exec(stderr);
-  return {
-    code,
-    ms: performance.now() - started,
-    rssMb: rss,
-    heapMb: heap ? Number(heap[1]) : NaN,
-    stdout,
-    stderr,
-  };
 }
 
 /**
@@ -385,12 +338,12 @@ async function main(): Promise<void> {
     ];
     log('backfill: customers and projects first…');
     for (const flow of ['customers', 'projects']) {
-      const setup = await runProcess(cli(flow), env);
+      const setup = await runMeasured(cli(flow), env, ROOT);
       if (setup.code !== 0) throw new Error(`backfill of ${flow} failed:\n${setup.stderr.slice(-4000)}`);
     }
     log(`backfill of ${records} tasks (its own process)…`);
     const before = sf.apiUsage().used;
-    const run = await runProcess(cli('tasks'), env);
+    const run = await runMeasured(cli('tasks'), env, ROOT);
     if (run.code !== 0) throw new Error(`backfill failed (exit ${run.code}):\n${run.stderr.slice(-4000)}`);
     if (process.env.BENCH_IMPORT || process.env.LOG_LEVEL) process.stderr.write(run.stderr.slice(-20_000));
     rows.push({
@@ -412,7 +365,7 @@ async function main(): Promise<void> {
         ),
       );
       log(`incremental: this product, a burst of ${incremental} Custompms tasks…`);
-      const bench = await runProcess(
+      const bench = await runMeasured(
         [
           '--import',
           'tsx',
@@ -423,6 +376,7 @@ async function main(): Promise<void> {
           '--burst-only',
         ],
         { LOG_LEVEL: 'error' },
+        ROOT,
       );
       const line = bench.stdout.trim().split('\n').at(-1) ?? '';
       if (bench.code !== 0 || !line.startsWith('{')) {
