@@ -243,7 +243,6 @@ async function main(): Promise<void> {
     return table.lookup(externalId, custompmsId).find((id) => table.get(id)?.IsDeleted !== true);
   };
 
-  const lastOrgEdit = new Map<string, number>();
   let version = 0;
   const change = (): void => {
     version++;
@@ -303,10 +302,6 @@ async function main(): Promise<void> {
       for (let tries = 0; tries < 20 && !sfId; tries++) {
         const candidate = pick(live);
         if (candidate.editedOn !== 'salesforce') continue;
-        // Salesforce stamps SystemModstamp to the second, and the sync orders a Task's versions by
-        // it: two edits of one Task within a second are indistinguishable (a known limit, found by
-        // this harness; README "Failure behaviour"). The org-side edits keep a second apart.
-        if (Date.now() - (lastOrgEdit.get(candidate.id) ?? 0) < 1_100) continue;
         sfId = salesforceTaskId(candidate.id);
         if (sfId) task = candidate;
       }
@@ -318,7 +313,6 @@ async function main(): Promise<void> {
         sf.org.transaction(sf.org.adminUserId, (tx) =>
           tx.update('Task', [{ id: sfId, input: parseJsonRecord(taskObject, { Subject: task.title }) }]),
         );
-        lastOrgEdit.set(task.id, Date.now());
         counts.salesforceEdits++;
       } else {
         // A Custompms-side task (or none in Salesforce yet): the edit is made in Custompms, and the

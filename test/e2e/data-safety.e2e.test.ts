@@ -136,6 +136,31 @@ describe('a 25-hour proxy outage', () => {
     await world?.stop();
   });
 
+  it('two Task edits within one SystemModstamp second: the later one is not dropped', async () => {
+    const { task, taskId } = await syncedTask(world, 'SameSecond');
+    const admin = adminConnection(world);
+    const stamp = async () =>
+      (
+        await admin.query<{ SystemModstamp: string }>(
+          `SELECT SystemModstamp FROM Task WHERE Id = '${taskId}'`,
+        )
+      ).records[0]!.SystemModstamp;
+    // The emulator's clock stands still: both edits fall in one second, stamped alike (to the second).
+    world.clock.advance(1_000);
+    await admin.sobject('Task').update({ Id: taskId, Subject: 'First edit of the second' });
+    await eventually(
+      () => world.cpms.controls.record('tasks', task.id)!.title === 'First edit of the second',
+      'the first edit to reach Custompms',
+    );
+    const first = await stamp();
+    await admin.sobject('Task').update({ Id: taskId, Subject: 'Second edit of the second' });
+    expect(await stamp()).toBe(first);
+    await eventually(
+      () => world.cpms.controls.record('tasks', task.id)!.title === 'Second edit of the second',
+      'the second edit to reach Custompms',
+    );
+  });
+
   it('loses no Salesforce edit: the Task poller reads what the org stopped redelivering', async () => {
     const { task, taskId } = await syncedTask(world, 'Outage');
     await pollTasks(world.deps);

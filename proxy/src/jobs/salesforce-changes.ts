@@ -120,7 +120,30 @@ export async function applySalesforceTask(deps: SyncDeps, message: RawRecord): P
   if (typeof named === 'string' && named !== '' && !linked) {
     counterpart = await custompmsCounterpart(deps, flow, named);
   }
-  await planAndApply(deps, flow, change, { counterpart, linked: linked ?? null });
+  const outcome = await planAndApply(deps, flow, change, { counterpart, linked: linked ?? null });
+  if (outcome.plan.kind === 'skip' && outcome.plan.reason === 'reread') {
+    // Two edits within one SystemModstamp second, their messages in either order: the Task as it
+    // is now decides.
+    const current = await readTask(deps, String(sObject.Id));
+    if (current) await planAndApply(deps, flow, { ...current, replay: true });
+  }
+}
+
+/** The Task's current state as a change (`ALL ROWS`: it may be in the recycle bin). */
+async function readTask(
+  deps: SyncDeps,
+  taskId: string,
+  operation: Change['operation'] = 'upsert',
+): Promise<Change | null> {
+  // A field hidden from the integration user cannot be selected: it stays unknown, not cleared.
+  await refreshTaskFieldAccess(deps);
+  const hidden = hiddenTaskFields(deps);
+  const salesforce = await deps.salesforce();
+  const [record] = await salesforce.operations.queryAll<RawRecord>(
+    `SELECT ${TASK_FIELDS.filter((field) => !hidden.has(field)).join(', ')} FROM Task WHERE Id = ${soqlString(taskId)}`,
+    { includeDeleted: true },
+  );
+  return record ? { ...salesforceChange(record, operation), unknownWhenAbsent: [...hidden] } : null;
 }
 
 export interface DeletionEvent {
@@ -164,20 +187,7 @@ export async function applyTaskDeletion(deps: SyncDeps, event: DeletionEvent): P
     );
     return;
   }
-  // Undelete: read the restored record (ALL ROWS: it may still be flagged in the recycle bin).
-  // A field hidden from the integration user cannot be selected: it stays unknown, not cleared.
-  await refreshTaskFieldAccess(deps);
-  const hidden = hiddenTaskFields(deps);
-  const salesforce = await deps.salesforce();
-  const [record] = await salesforce.operations.queryAll<RawRecord>(
-    `SELECT ${TASK_FIELDS.filter((field) => !hidden.has(field)).join(', ')} FROM Task WHERE Id = ${soqlString(event.taskId)}`,
-    { includeDeleted: true },
-  );
-  if (!record) return;
-  await planAndApply(
-    deps,
-    flow,
-    { ...salesforceChange(record, 'undelete'), unknownWhenAbsent: [...hidden] },
-    { linked: stored },
-  );
+  // Undelete: read the restored record.
+  const restored = await readTask(deps, event.taskId, 'undelete');
+  if (restored) await planAndApply(deps, flow, restored, { linked: stored });
 }

@@ -134,6 +134,12 @@ export type SkipReason =
   | 'stale'
   /** The same version as the one already applied. */
   | 'duplicate'
+  /**
+   * The same version as the one applied, but other values: two edits within the version's
+   * resolution (Salesforce stamps `SystemModstamp` to the second) whose notifications may arrive
+   * in either order. Read the record's current state and plan that with `replay`.
+   */
+  | 'reread'
   /** Nothing to do by rule: not linked and not created from this side, unlinked, other side deleted, policy `ignore`. */
   | 'ignored'
   /** Fields changed but nothing needs writing (they already agree, or each one has a problem). */
@@ -301,6 +307,17 @@ function ordering(incoming: Incoming, state: SideState): 'stale' | 'duplicate' |
   // (a repeated delete is caught by the side's `deleted` flag).
   if (order === 0 && !incoming.change.replay && incoming.change.operation !== 'delete') return 'duplicate';
   return null;
+}
+
+/** Whether a change carries a value, on a field flowing from its side, other than the snapshot's. */
+function differsFromSnapshot(flow: FlowDefinition, incoming: Incoming, snapshot: Link['snapshot']): boolean {
+  const base = incoming.side === 'custompms' ? snapshot.custompms : snapshot.salesforce;
+  return flow.fields.some((field) => {
+    const name = fieldOn(field, incoming.side);
+    if (name === null || !flowsFrom(field, incoming.side)) return false;
+    if (!Object.hasOwn(incoming.values, name) || !Object.hasOwn(base, name)) return false;
+    return incoming.values[name] !== base[name];
+  });
 }
 
 function withSide(link: Link, side: Side, state: SideState, id?: string): Link {
@@ -800,6 +817,13 @@ export function planChange(input: PlanInput): Plan {
   }
   const state = incoming.side === 'custompms' ? link.custompms : link.salesforce;
   const order = ordering(incoming, state);
+  // Custompms versions count every edit; Salesforce's stamp is only to the second.
+  if (
+    order === 'duplicate' &&
+    incoming.side === 'salesforce' &&
+    differsFromSnapshot(flow, incoming, link.snapshot)
+  )
+    return skip(common, 'reread');
   if (order !== null) return skip(common, order);
   if (counterpart !== null) {
     const counterpartState = counterpart.side === 'custompms' ? link.custompms : link.salesforce;

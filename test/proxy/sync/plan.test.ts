@@ -288,6 +288,30 @@ describe('echo, order and duplicates', () => {
     expect(plan.reason).toBe('duplicate');
   });
 
+  it('a Salesforce change at the applied stamp with other values asks for a re-read, not a drop', () => {
+    // Two edits within one second share a SystemModstamp; their messages may come in either order.
+    const applied = link.salesforce.version as string;
+    const sameSecond = run(
+      FLOWS.projects,
+      link,
+      salesforceChange(salesforceRecord(link, applied, { Subject: 'edited twice in one second' })),
+    );
+    expectKind(sameSecond, 'skip');
+    expect(sameSecond.reason).toBe('reread');
+    expect(sameSecond.writes).toEqual([]);
+    const reread = run(
+      FLOWS.projects,
+      link,
+      salesforceChange(salesforceRecord(link, applied, { Subject: 'edited twice in one second' }), {
+        replay: true,
+      }),
+    );
+    expectKind(reread, 'update');
+    expect(reread.writes).toEqual([
+      expect.objectContaining({ side: 'custompms', fields: { name: 'edited twice in one second' } }),
+    ]);
+  });
+
   it('a truncated value stays an echo: each side is compared with what it holds', () => {
     const long = 'L'.repeat(300);
     const created = run(FLOWS.projects, null, custompmsChange(project({ name: long })));
