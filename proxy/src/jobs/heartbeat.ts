@@ -13,7 +13,7 @@ import type { WorkerEvents } from 'graphile-worker';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { recordProblem } from '../store/problems';
-import { TASK } from './task-names';
+import { KEYED_TASKS, TASK } from './task-names';
 
 const CRON_TASKS: ReadonlySet<string> = new Set([
   TASK.pollCustompms,
@@ -127,8 +127,13 @@ export async function releaseDeadWorkers(
 }
 
 async function releaseWorkers(pool: pg.Pool, logger: Logger, ids: string[]): Promise<void> {
-  const lastAttempts = await pool.query<{ id: string; task_identifier: string; payload: unknown }>(
-    `SELECT j.id::text, t.identifier AS task_identifier, j.payload
+  const lastAttempts = await pool.query<{
+    id: string;
+    task_identifier: string;
+    payload: unknown;
+    key: string | null;
+  }>(
+    `SELECT j.id::text, t.identifier AS task_identifier, j.payload, j.key
      FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id
      WHERE j.locked_by = ANY($1) AND j.attempts >= j.max_attempts`,
     [ids],
@@ -138,7 +143,8 @@ async function releaseWorkers(pool: pg.Pool, logger: Logger, ids: string[]): Pro
   for (const job of lastAttempts.rows) {
     // A cron poller or sweep: removed, so its job key is free for the next minute's run (a job
     // with its attempts spent would hold the key for good); nothing to replay.
-    if (CRON_TASKS.has(job.task_identifier)) {
+    // Superseded (KEYED_TASKS): a newer job with its key carries the work. Removed like a poller's.
+    if (CRON_TASKS.has(job.task_identifier) || (KEYED_TASKS.has(job.task_identifier) && job.key === null)) {
       await pool.query('DELETE FROM graphile_worker._private_jobs WHERE id = $1 AND locked_by IS NULL', [
         job.id,
       ]);

@@ -23,5 +23,12 @@ export const TASK = {
 
 export type TaskName = (typeof TASK)[keyof typeof TASK];
 
+/**
+ * Tasks always enqueued with a job key. graphile-worker's `add_job`, given the key of a job that
+ * is running, clears that job's key, spends its attempts and adds a fresh job: the running one is
+ * superseded (its work is the new job's), so its failure or death is no dead letter.
+ */
+export const KEYED_TASKS: ReadonlySet<string> = new Set([TASK.syncCustompmsRecord, TASK.flushOutbox]);
+
 /** Every task name; a dead letter of any of them can be replayed (jobs/replay.ts). */
 export const TASK_NAMES: readonly TaskName[] = Object.values(TASK);

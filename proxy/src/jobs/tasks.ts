@@ -5,6 +5,7 @@
  */
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 import { metrics } from '../metrics';
+import { jobSuperseded } from '../store/jobs';
 import { recordProblem } from '../store/problems';
 import { flushOutbox, republishOverdue } from './batches';
 import { scheduleDeferredFlush } from './enqueue';
@@ -18,8 +19,9 @@ import { TASK, type TaskName } from './task-names';
 
 export { TASK_NAMES } from './task-names';
 
-function deadLettering(
-  deps: SyncDeps,
+/** Wraps a task: on its last attempt a failure is also a dead letter; a superseded job just ends. */
+export function deadLettering(
+  deps: Pick<SyncDeps, 'pool' | 'logger'>,
   name: string,
   run: (payload: unknown, helpers: JobHelpers) => Promise<unknown>,
 ): Task {
@@ -28,6 +30,15 @@ function deadLettering(
       await run(payload, helpers);
     } catch (error) {
       const { attempts, max_attempts: maxAttempts } = helpers.job;
+      if (helpers.job.key && (await jobSuperseded(deps.pool, helpers.job.id).catch(() => false))) {
+        // A newer job with this key does the work: this one ends (graphile-worker spent its
+        // attempts, so a failure would leave it in the table for good).
+        deps.logger.info(
+          { task: name, jobId: helpers.job.id, err: error },
+          'a superseded job failed; its successor runs',
+        );
+        return;
+      }
       if (attempts >= maxAttempts) {
         const code = (error as { code?: string }).code ?? 'JOB_FAILED';
         metrics.failure(code);

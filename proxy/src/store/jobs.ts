@@ -36,6 +36,19 @@ export async function enqueueJob(
   );
 }
 
+/**
+ * Whether a job that was fetched with a job key has since lost it: `add_job` was called with that
+ * key while the job ran, so a newer job carries the work (graphile-worker also spends this one's
+ * attempts, so it would never run again).
+ */
+export async function jobSuperseded(db: Queryable, jobId: string): Promise<boolean> {
+  const result = await db.query<{ superseded: boolean }>(
+    'SELECT key IS NULL AS superseded FROM graphile_worker._private_jobs WHERE id = $1',
+    [jobId],
+  );
+  return result.rows[0]?.superseded === true;
+}
+
 /** Pending and failed-for-good jobs, for health checks and tests. */
 export async function jobCounts(db: Queryable): Promise<{ pending: number; failed: number }> {
   const result = await db.query<{ pending: string; failed: string }>(

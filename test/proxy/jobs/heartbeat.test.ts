@@ -4,6 +4,7 @@
  * held its lock too long) are unlocked, and one that died on its last attempt is a dead letter.
  */
 import { releaseDeadWorkers, startHeartbeat } from '../../../proxy/src/jobs/heartbeat';
+import { deadLettering } from '../../../proxy/src/jobs/tasks';
 import { startWorker } from '../../../proxy/src/jobs/worker';
 import { eventually } from '../../support/eventually';
 import { enqueueJob } from '../../../proxy/src/store/jobs';
@@ -94,5 +95,62 @@ describe('dead workers', () => {
       "SELECT code, task FROM sync_problems WHERE kind = 'dead_letter'",
     );
     expect(dead.rows).toEqual([{ code: 'WORKER_DIED', task: 'sync_custompms_record' }]);
+  });
+
+  it('a superseded job (its key taken by a newer one) that dies is removed, not a dead letter', async () => {
+    await lockedJob('record', 'worker-dead', 120);
+    // The record changes again while its sync runs: graphile-worker clears the running job's key,
+    // spends its attempts and adds a fresh job.
+    await enqueueJob(db.pool, 'sync_custompms_record', { type: 'task', id: 'record' }, { jobKey: 'record' });
+    const spent = await db.pool.query(
+      'SELECT 1 FROM graphile_worker._private_jobs WHERE key IS NULL AND attempts >= max_attempts',
+    );
+    expect(spent.rowCount).toBe(1);
+    await releaseDeadWorkers(db.pool, captureLogs('error').logger, 45_000);
+    expect((await db.pool.query("SELECT 1 FROM sync_problems WHERE kind = 'dead_letter'")).rowCount).toBe(0);
+    expect(await locks()).toEqual([{ key: 'record', locked_by: null }]);
+  });
+
+  it('a superseded job that fails ends without a dead letter; its successor runs', async () => {
+    const { logger } = captureLogs('error');
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const runs: string[] = [];
+    const runner = await startWorker({
+      pool: db.pool,
+      logger,
+      concurrency: 2,
+      taskList: {
+        sync_custompms_record: deadLettering(
+          { pool: db.pool, logger },
+          'sync_custompms_record',
+          async (payload) => {
+            const { id } = payload as { id: string };
+            runs.push(id);
+            if (id === 'first') {
+              await gate;
+              throw new Error('Salesforce answered 503');
+            }
+          },
+        ),
+      },
+    });
+    try {
+      await enqueueJob(db.pool, 'sync_custompms_record', { id: 'first' }, { jobKey: 'record' });
+      await eventually(() => runs.length === 1, 'the first sync to start');
+      await enqueueJob(db.pool, 'sync_custompms_record', { id: 'second' }, { jobKey: 'record' });
+      await eventually(() => runs.includes('second'), 'the successor to run');
+      release();
+      await eventually(
+        async () => (await db.pool.query('SELECT 1 FROM graphile_worker._private_jobs')).rowCount === 0,
+        'the failed, superseded job to be gone',
+      );
+      expect((await db.pool.query("SELECT 1 FROM sync_problems WHERE kind = 'dead_letter'")).rowCount).toBe(
+        0,
+      );
+    } finally {
+      release();
+      await runner.stop();
+    }
   });
 });
