@@ -28,6 +28,7 @@ import { withTransaction } from '../store/transaction';
 import { chunk, soqlDateTime, soqlString, type SalesforceOperations } from '../salesforce/operations';
 import type { SyncDeps } from './deps';
 import { enqueueCustompmsSync, recordLockKey, releaseWaiting, scheduleDeferredFlush } from './enqueue';
+import { PROCESS_ID } from './heartbeat';
 import { refreshOrgMapping } from './org-mapping';
 import { buildSyncContext } from './sync-context';
 import { TASK } from './task-names';
@@ -118,10 +119,12 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
   const salesforce = await deps.salesforce();
   // The write is this job's own: if it has not finished within API_WRITE_DEADLINE_MS its process
   // died (every call times out well before), and the sweep writes the batch again.
+  // It names this process: if the process stops beating, the sweep writes the batch again at once.
   await markBatchPublished(
     deps.pool,
     batch.id,
     new Date(deps.now().getTime() + Math.min(deps.settings.batchDeadlineMs, API_WRITE_DEADLINE_MS)),
+    PROCESS_ID,
   );
   // A batch written again (after a crash) may carry a Task deleted since: an upsert would bring it
   // back. Such items are dropped, not written.

@@ -7,11 +7,13 @@
  * about a minute. A job that died on its last attempt is not run again by graphile-worker (its
  * attempts are spent): it is parked as a `WORKER_DIED` dead letter, to replay.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { WorkerEvents } from 'graphile-worker';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { enqueueJob } from '../store/jobs';
 import { recordProblem } from '../store/problems';
 import { KEYED_TASKS, TASK } from './task-names';
 
@@ -23,6 +25,15 @@ const CRON_TASKS: ReadonlySet<string> = new Set([
   TASK.republishOverdueBatches,
   TASK.purgeExpired,
 ]);
+
+/**
+ * This process, as a `worker_heartbeats` id (beside its graphile-worker ids): a batch the api
+ * path writes names it, so the overdue sweep knows when its writer died.
+ */
+export const PROCESS_ID = `process-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+
+/** How long without a beat makes a worker (or a batch's writer) dead. */
+export const STALE_BEAT_MS = 45_000;
 
 export interface Heartbeat {
   /** Pass to graphile-worker's `run` (it announces each worker it creates). */
@@ -41,9 +52,9 @@ export function startHeartbeat(options: {
 }): Heartbeat {
   const { pool, logger } = options;
   const intervalMs = options.intervalMs ?? 5_000;
-  const staleMs = options.staleMs ?? 45_000;
+  const staleMs = options.staleMs ?? STALE_BEAT_MS;
   const events = new EventEmitter() as WorkerEvents;
-  const workerIds = new Set<string>();
+  const workerIds = new Set<string>([PROCESS_ID]);
   // Jobs are locked by the worker pool's id (graphile-worker 0.17), or a worker's: both beat.
   events.on('pool:create', ({ workerPool }) => {
     workerIds.add(workerPool.id);
@@ -121,7 +132,16 @@ export async function releaseDeadWorkers(
     [staleMs, own],
   );
   const ids = dead.rows.map((row) => row.locked_by);
-  if (ids.length > 0) await releaseWorkers(pool, logger, ids);
+  if (ids.length > 0) {
+    await releaseWorkers(pool, logger, ids);
+    // A batch the dead process was writing is due now (overdueBatches): sweep now, not at the minute.
+    await enqueueJob(
+      pool,
+      TASK.republishOverdueBatches,
+      {},
+      { jobKey: TASK.republishOverdueBatches, maxAttempts: 1 },
+    );
+  }
   await pool.query(`DELETE FROM worker_heartbeats WHERE beat_at < now() - interval '1 hour'`);
   return ids;
 }

@@ -135,11 +135,17 @@ export async function takeBatch(
   };
 }
 
-export async function markBatchPublished(db: Queryable, id: string, deadline: Date): Promise<void> {
+/** `writer`: the process writing the batch itself (api path), a `worker_heartbeats` id. */
+export async function markBatchPublished(
+  db: Queryable,
+  id: string,
+  deadline: Date,
+  writer: string | null = null,
+): Promise<void> {
   await db.query(
     `UPDATE change_batches SET status = 'published', publish_count = publish_count + 1,
-       published_at = now(), deadline = $2 WHERE id = $1 AND status IN ('open', 'published')`,
-    [id, deadline],
+       published_at = now(), deadline = $2, writer = $3 WHERE id = $1 AND status IN ('open', 'published')`,
+    [id, deadline, writer],
   );
 }
 
@@ -231,10 +237,23 @@ export async function nextDeferredAt(db: Queryable): Promise<Date | undefined> {
 }
 
 /** Published batches whose deadline passed without results. */
-export async function overdueBatches(db: Queryable, now: Date, limit = 100): Promise<ChangeBatch[]> {
+/**
+ * Published batches past their deadline, and those whose writer process has not beaten in
+ * `worker_heartbeats` for `writerStaleMs` (it died mid-write: nothing is gained by waiting).
+ */
+export async function overdueBatches(
+  db: Queryable,
+  now: Date,
+  options: { limit?: number; writerStaleMs?: number } = {},
+): Promise<ChangeBatch[]> {
   const result = await db.query<BatchRow>(
-    `SELECT * FROM change_batches WHERE status = 'published' AND deadline < $1 ORDER BY deadline LIMIT $2`,
-    [now, limit],
+    `SELECT * FROM change_batches b WHERE status = 'published'
+       AND (deadline < $1
+            OR (writer IS NOT NULL AND published_at < now() - make_interval(secs => $3::double precision / 1000)
+                AND NOT EXISTS (SELECT 1 FROM worker_heartbeats h WHERE h.worker_id = b.writer
+                                AND h.beat_at > now() - make_interval(secs => $3::double precision / 1000))))
+     ORDER BY deadline LIMIT $2`,
+    [now, options.limit ?? 100, options.writerStaleMs ?? 45_000],
   );
   return result.rows.map(fromRow);
 }

@@ -6,7 +6,13 @@
  */
 import { flushOutbox, recordBatchResults, republishOverdue } from '../../../proxy/src/jobs/batches';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from '../../../proxy/src/jobs/deps';
-import { countUnbatched, putOutboxItem, takeBatch } from '../../../proxy/src/store/batches';
+import {
+  countUnbatched,
+  markBatchPublished,
+  overdueBatches,
+  putOutboxItem,
+  takeBatch,
+} from '../../../proxy/src/store/batches';
 import { withTransaction } from '../../../proxy/src/store/transaction';
 import { FLOWS } from '../../../proxy/src/sync';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
@@ -90,6 +96,24 @@ describe('change batches under faults', () => {
       'SELECT b.status FROM outbox o JOIN change_batches b ON b.id = o.batch_id',
     );
     expect(rows.rows).toEqual([{ status: 'published' }]);
+  });
+
+  it('api path: a batch whose writer process stopped beating is overdue at once, not at its deadline', async () => {
+    await put('tsk_1');
+    const batch = (await withTransaction(db.pool, (client) => takeBatch(client, 200)))!;
+    // Published by a process that then died (SIGKILL) mid-write; its deadline is far ahead.
+    await markBatchPublished(db.pool, batch.id, new Date(Date.now() + 3_600_000), 'process-dead');
+    await db.pool.query(
+      `UPDATE change_batches SET published_at = now() - interval '1 minute' WHERE id = $1`,
+      [batch.id],
+    );
+    await db.pool.query(
+      `INSERT INTO worker_heartbeats (worker_id, beat_at) VALUES ('process-dead', now() - interval '50 seconds')`,
+    );
+    expect((await overdueBatches(db.pool, new Date())).map((due) => due.id)).toEqual([batch.id]);
+    // A writer still beating is left to finish.
+    await db.pool.query(`UPDATE worker_heartbeats SET beat_at = now() WHERE worker_id = 'process-dead'`);
+    expect(await overdueBatches(db.pool, new Date())).toEqual([]);
   });
 
   it('UNABLE_TO_LOCK_ROW on one record is written again later, not recorded as an error', async () => {

@@ -32,7 +32,7 @@ describe('dead workers', () => {
   const locks = async () =>
     (
       await db.pool.query<{ key: string; locked_by: string | null }>(
-        'SELECT key, locked_by FROM graphile_worker.jobs ORDER BY key',
+        "SELECT key, locked_by FROM graphile_worker.jobs WHERE task_identifier = 'sync_custompms_record' ORDER BY key",
       )
     ).rows;
 
@@ -53,6 +53,11 @@ describe('dead workers', () => {
       { key: 'c-never-beat', locked_by: null },
       { key: 'd-just-locked', locked_by: 'worker-new' },
     ]);
+    // A batch the dead worker was writing is due now: the overdue sweep runs now, not at the minute.
+    const sweep = await db.pool.query(
+      "SELECT 1 FROM graphile_worker.jobs WHERE task_identifier = 'republish_overdue_batches' AND run_at <= now()",
+    );
+    expect(sweep.rowCount).toBe(1);
   });
 
   it('a live worker beats under the id that locks its jobs: a long job is never released', async () => {
