@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import express, { Router, type RequestHandler } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
-import { getBatch } from '../store/batches';
+import { TASK } from '../jobs/task-names';
+import { bringBatchDeadlineForward, getBatch } from '../store/batches';
+import { enqueueJob } from '../store/jobs';
 import { insertInboxMessages } from '../store/inbox';
 import { recordPing, PING_BATCH_PREFIX } from '../store/doctor-pings';
 import { recordProblemOnce } from '../store/problems';
@@ -63,6 +65,9 @@ export const taskDeletionsSchema = z.object({
 export type TaskDeletions = z.infer<typeof taskDeletionsSchema>;
 
 /** What CustompmsPullJob's Transaction Finalizer reports (CustompmsProxyClient.JobFailure). */
+/** How soon a batch the org reported failing is announced again. */
+const RETRY_REPORTED_BATCH_SECONDS = 10;
+
 export const jobFailuresSchema = z.object({
   failures: z
     .array(
@@ -169,11 +174,18 @@ export function apexApiRouter(options: ApexApiOptions): Router {
   });
 
   // An org-side job that could not do its work: shown to admins as a problem (once while open).
-  // The batch itself needs nothing here: a batch without results is republished at its deadline.
+  // A batch it names is announced again within seconds (a fetch failed while this proxy restarted,
+  // say) instead of at its deadline; its writes are idempotent upserts.
   router.post('/salesforce/v1/job-failures', json, async (req, res) => {
     const body = parseBody(jobFailuresSchema, req.body);
     let recorded = 0;
+    let due = 0;
     for (const failure of body.failures) {
+      if (
+        failure.batchId &&
+        (await bringBatchDeadlineForward(options.pool, failure.batchId, RETRY_REPORTED_BATCH_SECONDS))
+      )
+        due++;
       const where = [failure.phase, failure.batchId ? `of batch ${failure.batchId}` : null].filter(Boolean);
       const status =
         failure.statusCode === null || failure.statusCode === undefined
@@ -186,6 +198,18 @@ export function apexApiRouter(options: ApexApiOptions): Router {
         payload: failure,
       });
       if (stored) recorded++;
+    }
+    if (due > 0) {
+      await enqueueJob(
+        options.pool,
+        TASK.republishOverdueBatches,
+        {},
+        {
+          jobKey: TASK.republishOverdueBatches,
+          maxAttempts: 1,
+          runAt: new Date(Date.now() + RETRY_REPORTED_BATCH_SECONDS * 1000 + 1_000),
+        },
+      );
     }
     res.status(202).json({ accepted: body.failures.length, duplicates: body.failures.length - recorded });
   });

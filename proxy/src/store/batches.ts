@@ -149,6 +149,20 @@ export async function markBatchPublished(
   );
 }
 
+/** A published batch the org reported it could not apply: due within `seconds`, not at its deadline. */
+export async function bringBatchDeadlineForward(
+  db: Queryable,
+  id: string,
+  seconds: number,
+): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE change_batches SET deadline = least(deadline, now() + make_interval(secs => $2))
+     WHERE id = $1 AND status = 'published'`,
+    [id, seconds],
+  );
+  return (result.rowCount ?? 0) > 0;
+}
+
 export async function setBatchDeadline(db: Queryable, id: string, deadline: Date): Promise<void> {
   await db.query(`UPDATE change_batches SET deadline = $2 WHERE id = $1 AND status = 'published'`, [
     id,

@@ -200,4 +200,29 @@ describe('REST API for the org Apex', () => {
       .send({ failures: [] })
       .expect(422);
   });
+
+  it('a batch the org reports it could not fetch is announced again within seconds, not at its deadline', async () => {
+    const batchId = await publishedBatch();
+    await db.pool.query(`UPDATE change_batches SET deadline = now() + interval '5 minutes' WHERE id = $1`, [
+      batchId,
+    ]);
+    await request(app)
+      .post('/salesforce/v1/job-failures')
+      .set('Authorization', `Bearer ${KEY}`)
+      .send({
+        failures: [
+          { job: 'CustompmsPullJob', batchId, phase: 'FETCH', statusCode: null, message: 'Read timed out' },
+        ],
+      })
+      .expect(202);
+    const { rows } = await db.pool.query<{ dueInSeconds: number }>(
+      `SELECT extract(epoch FROM deadline - now())::float AS "dueInSeconds" FROM change_batches WHERE id = $1`,
+      [batchId],
+    );
+    expect(rows[0]!.dueInSeconds).toBeLessThanOrEqual(10);
+    const sweep = await db.pool.query(
+      "SELECT 1 FROM graphile_worker.jobs WHERE task_identifier = 'republish_overdue_batches' AND run_at < now() + interval '15 seconds'",
+    );
+    expect(sweep.rowCount).toBe(1);
+  });
 });
