@@ -21,7 +21,7 @@ import {
   CustompmsNotFoundError,
   CustompmsValidationError,
 } from '../custompms/errors';
-import { addWaitingChange, putOutboxItem, type OutboxItem } from '../store/batches';
+import { addWaitingChange, inOutbox, putOutboxItem, type OutboxItem } from '../store/batches';
 import {
   findLink,
   findLinkBySalesforceId,
@@ -212,8 +212,10 @@ async function waitForDependencies(
         waitsForId: dependency.id,
       });
     }
-    // The dependency may simply never have been synced yet: sync it now.
-    await enqueueCustompmsSync(deps, deps.definition[dependency.flow].custompmsType, dependency.id);
+    // The dependency may simply never have been synced yet: sync it now — unless its write is in
+    // the outbox already (a burst's tasks all wait for their project's one pending write).
+    if (!(await inOutbox(deps.pool, dependency.flow, dependency.id)))
+      await enqueueCustompmsSync(deps, deps.definition[dependency.flow].custompmsType, dependency.id);
   }
   // The dependency may have been linked between our plan and our waiting row (its release ran
   // before the row existed): check again, so no change waits for something already there.

@@ -26,6 +26,7 @@ import { withAdvisoryLock } from '../store/locks';
 import { recordProblem } from '../store/problems';
 import { withTransaction } from '../store/transaction';
 import { chunk, soqlDateTime, soqlString, type SalesforceOperations } from '../salesforce/operations';
+import type { SyncContext } from '../sync';
 import type { SyncDeps } from './deps';
 import { enqueueCustompmsSync, recordLockKey, releaseWaiting, scheduleDeferredFlush } from './enqueue';
 import { PROCESS_ID } from './heartbeat';
@@ -247,6 +248,14 @@ export async function recordBatchResults(
   const byKey = new Map(stamped.map((result) => [`${result.kind}:${result.key}`, result]));
   const linked: OutboxItem[] = [];
   let deferred = 0;
+  // One context for the whole batch (the links its records refer to), read when first needed.
+  let context: Promise<SyncContext> | undefined;
+  const batchContext = () =>
+    (context ??= buildSyncContext(
+      deps.pool,
+      salesforce,
+      batch.items.map((item) => item.record),
+    ));
   for (const item of batch.items) {
     if (skipped.has(`${item.kind}:${item.custompmsId}`)) continue;
     const result = byKey.get(`${item.kind}:${item.custompmsId}`);
@@ -256,7 +265,7 @@ export async function recordBatchResults(
     }
     const outcome = await recordWriteResult(deps, deps.pool, item, result, {
       origin: `batch ${batch.id}`,
-      context: () => buildSyncContext(deps.pool, salesforce, [item.record]),
+      context: batchContext,
       // Under the record's lock: a sync of this record plans either before the link changes (its
       // outbox write then finds this batch's row in flight and flags it) or after (and sees it).
       save: (link, status) =>
@@ -267,7 +276,10 @@ export async function recordBatchResults(
     if ('link' in outcome) linked.push(item);
   }
   const again = await completeBatch(deps.pool, batch.id);
-  for (const item of linked) await releaseWaiting(deps, deps.definition[item.flow], item.custompmsId);
+  for (const flow of new Set(linked.map((item) => item.flow))) {
+    const ids = linked.filter((item) => item.flow === flow).map((item) => item.custompmsId);
+    await releaseWaiting(deps, deps.definition[flow], ids);
+  }
   for (const record of again) {
     await enqueueCustompmsSync(deps, deps.definition[record.flow].custompmsType, record.custompmsId);
   }

@@ -1,6 +1,6 @@
 /**
- * Per-record work keys and the helpers that queue work: a Custompms record's sync (one queue per
- * record, so its jobs run one at a time), the debounced outbox flush, and the release of changes
+ * Per-record work keys and the helpers that queue work: a Custompms record's sync (one pending
+ * job per record), the debounced outbox flush, and the release of changes
  * that waited for a record to be linked. `recordLockKey` names the advisory lock that serialises
  * everything touching one record's link (store/locks.ts).
  */
@@ -30,18 +30,28 @@ export async function enqueueCustompmsSync(
     deps.pool,
     TASK.syncCustompmsRecord,
     { type, id },
-    { jobKey: `cpms:${key}`, queueName: `record:${key}`, runAt: new Date(Date.now() + delayMs) },
+    // No queue per record (graphile-worker's slowest path): the record's advisory lock orders its work.
+    { jobKey: `cpms:${key}`, runAt: new Date(Date.now() + delayMs) },
   );
 }
 
+/** Per database: when the pending flush this process last saw is due (epoch ms). */
+const flushDueAt = new WeakMap<object, number>();
+/** Clock skew allowed between this process and the database that runs the flush. */
+const FLUSH_MARGIN_MS = 250;
+
 export async function scheduleFlush(deps: Pick<SyncDeps, 'pool'>): Promise<void> {
+  // A flush due later than now (with a margin) will take what was just committed: no call needed.
+  // That is one database round trip less per change in a burst.
+  if (Date.now() < (flushDueAt.get(deps.pool) ?? 0) - FLUSH_MARGIN_MS) return;
   // Debounced: changes arriving within a second share one batch.
-  await enqueueJob(
+  const due = await enqueueJob(
     deps.pool,
     TASK.flushOutbox,
     {},
     { jobKey: TASK.flushOutbox, jobKeyMode: 'preserve_run_at', runAt: new Date(Date.now() + 1_000) },
   );
+  flushDueAt.set(deps.pool, due?.getTime() ?? 0);
 }
 
 /**
@@ -57,15 +67,25 @@ export async function scheduleDeferredFlush(deps: Pick<SyncDeps, 'pool'>, at: Da
   );
 }
 
-/** A record just got linked: changes that waited for it are planned again. */
+/**
+ * Records just got linked: changes that waited for them are planned again, in one batch job
+ * (`sync_custompms_records`) per hundred, not a job each — a burst releases a whole project's tasks.
+ */
 export async function releaseWaiting(
   deps: Pick<SyncDeps, 'pool' | 'definition'>,
   flow: FlowDefinition,
-  custompmsId: string,
+  custompmsIds: string | readonly string[],
 ): Promise<void> {
-  const released = await releaseWaitingChanges(deps.pool, flow.name, custompmsId);
-  for (const waiting of released) {
-    const waitingFlow = deps.definition[waiting.flow];
-    await enqueueCustompmsSync(deps, waitingFlow.custompmsType, waiting.custompmsId);
+  const ids = typeof custompmsIds === 'string' ? [custompmsIds] : custompmsIds;
+  if (ids.length === 0) return;
+  const released = await releaseWaitingChanges(deps.pool, flow.name, ids);
+  const records = released.map((waiting) => ({
+    type: deps.definition[waiting.flow].custompmsType,
+    id: waiting.custompmsId,
+  }));
+  for (let start = 0; start < records.length; start += RECORDS_PER_JOB) {
+    await enqueueJob(deps.pool, TASK.syncCustompmsRecords, records.slice(start, start + RECORDS_PER_JOB));
   }
 }
+
+const RECORDS_PER_JOB = 100;

@@ -1,14 +1,18 @@
 /**
  * Every graphile-worker task name, in one place: the task list (tasks.ts), the enqueue helpers
  * (enqueue.ts), the pollers' crontab, dead-letter replay and problem tags all use these. The SQL
- * trigger of migration 0002 names `process_inbox_message` itself (migrations are append-only);
- * test/proxy/jobs/task-names.test.ts checks that it names this registry's task.
+ * triggers of migrations 0002 and 0011 name their tasks themselves (migrations are append-only);
+ * test/proxy/jobs/task-names.test.ts checks that they name this registry's tasks.
  */
 export const TASK = {
-  /** One stored inbox message into the sync (enqueued by the inbox's SQL trigger). */
+  /** Stored inbox messages into the sync, a batch at a time (enqueued by the inbox's SQL trigger, 0011). */
+  processInboxMessages: 'process_inbox_messages',
+  /** One stored inbox message: jobs enqueued by the trigger before migration 0011. */
   processInboxMessage: 'process_inbox_message',
   /** (Re)syncs one Custompms record from its current state. */
   syncCustompmsRecord: 'sync_custompms_record',
+  /** (Re)syncs a list of Custompms records, each on its own (a batch job: changes released together). */
+  syncCustompmsRecords: 'sync_custompms_records',
   /** Cuts the outbox into change batches and sends them. */
   flushOutbox: 'flush_outbox',
   republishOverdueBatches: 'republish_overdue_batches',

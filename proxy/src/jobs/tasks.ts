@@ -11,7 +11,8 @@ import { flushOutbox, republishOverdue } from './batches';
 import { scheduleDeferredFlush } from './enqueue';
 import { syncCustompmsRecord } from './custompms-changes';
 import type { SyncDeps } from './deps';
-import { processInboxMessage } from './inbox';
+import { processInboxMessage, processInboxMessages } from './inbox';
+import { settle } from './settle';
 import { observePoll } from './observe';
 import { pollCustompms, pollDeletedTasks, pollDivisions, pollTasks } from './pollers';
 import { purgeExpired, type PurgeCounts } from './retention';
@@ -55,9 +56,59 @@ export function deadLettering(
   };
 }
 
+/**
+ * Wraps a batch task (a payload that is a list of items, enqueued without a job key): `run`
+ * settles each item on its own. Failed items are retried by graphile-worker without the ones
+ * done; on the last attempt each failed item is a dead letter of its own.
+ */
+export function batchDeadLettering(
+  deps: Pick<SyncDeps, 'pool' | 'logger'>,
+  name: string,
+  run: (items: unknown[], helpers: JobHelpers) => Promise<PromiseSettledResult<unknown>[]>,
+): Task {
+  return async (payload, helpers) => {
+    const items: unknown[] = Array.isArray(payload) ? (payload as unknown[]) : [payload];
+    let outcomes: PromiseSettledResult<unknown>[];
+    try {
+      outcomes = await run(items, helpers);
+    } catch (error) {
+      outcomes = items.map(() => ({ status: 'rejected', reason: error }));
+    }
+    const failed = items.flatMap((item: unknown, index): { item: unknown; error: unknown }[] => {
+      const outcome = outcomes[index];
+      return outcome?.status === 'rejected' ? [{ item, error: outcome.reason as unknown }] : [];
+    });
+    if (failed.length === 0) return;
+    if (helpers.job.attempts >= helpers.job.max_attempts) {
+      for (const { item, error } of failed) {
+        const code = (error as { code?: string }).code ?? 'JOB_FAILED';
+        metrics.failure(code);
+        await recordProblem(deps.pool, {
+          kind: 'dead_letter',
+          code,
+          message: (error as Error).message ?? String(error),
+          task: name,
+          payload: [item],
+        });
+      }
+    }
+    // graphile-worker's batch-job contract: one promise per item; the rejected ones are retried.
+    return outcomes.map((outcome) => {
+      if (outcome.status === 'fulfilled') return Promise.resolve();
+      const rejected = Promise.reject(outcome.reason as Error);
+      rejected.catch(() => undefined);
+      return rejected;
+    });
+  };
+}
+
 export function buildTaskList(deps?: SyncDeps): TaskList {
   if (!deps) return {};
-  const tasks: Record<TaskName, (payload: unknown, helpers: JobHelpers) => Promise<unknown>> = {
+  // Every task but the batch ones, which have their own wrapper (below).
+  const tasks: Record<
+    Exclude<TaskName, typeof TASK.processInboxMessages | typeof TASK.syncCustompmsRecords>,
+    (payload: unknown, helpers: JobHelpers) => Promise<unknown>
+  > = {
     [TASK.processInboxMessage]: (payload) => processInboxMessage(deps, (payload as { id: number }).id),
     [TASK.syncCustompmsRecord]: (payload) => {
       const { type, id } = payload as { type: string; id: string };
@@ -83,9 +134,20 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
         return counts.inbox + counts.batches + counts.conflicts + counts.problems + counts.deletes;
       }),
   };
-  return Object.fromEntries(
-    Object.entries(tasks).map(([name, run]) => [name, deadLettering(deps, name, run)]),
-  );
+  return {
+    ...Object.fromEntries(Object.entries(tasks).map(([name, run]) => [name, deadLettering(deps, name, run)])),
+    [TASK.processInboxMessages]: batchDeadLettering(deps, TASK.processInboxMessages, (items) =>
+      processInboxMessages(deps, items.map(Number)),
+    ),
+    [TASK.syncCustompmsRecords]: batchDeadLettering(deps, TASK.syncCustompmsRecords, async (items) => {
+      const outcomes: PromiseSettledResult<void>[] = [];
+      for (const item of items) {
+        const { type, id } = item as { type: string; id: string };
+        outcomes.push(await settle(syncCustompmsRecord(deps, type, id)));
+      }
+      return outcomes;
+    }),
+  };
 }
 
 /**

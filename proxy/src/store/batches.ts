@@ -320,14 +320,23 @@ export async function addWaitingChange(
 }
 
 /** Removes and returns the changes that waited for this record. */
+/** Whether a Salesforce write of this record waits in the outbox (or is in a batch on its way). */
+export async function inOutbox(db: Queryable, flow: FlowName, custompmsId: string): Promise<boolean> {
+  const result = await db.query('SELECT 1 FROM outbox WHERE flow = $1 AND custompms_id = $2', [
+    flow,
+    custompmsId,
+  ]);
+  return (result.rowCount ?? 0) > 0;
+}
+
 export async function releaseWaitingChanges(
   db: Queryable,
   flow: FlowName,
-  custompmsId: string,
+  custompmsIds: readonly string[],
 ): Promise<{ flow: FlowName; custompmsId: string }[]> {
   const result = await db.query<{ flow: FlowName; custompms_id: string }>(
-    'DELETE FROM waiting_changes WHERE waits_for_flow = $1 AND waits_for_id = $2 RETURNING flow, custompms_id',
-    [flow, custompmsId],
+    'DELETE FROM waiting_changes WHERE waits_for_flow = $1 AND waits_for_id = ANY($2) RETURNING flow, custompms_id',
+    [flow, custompmsIds],
   );
   return result.rows.map((row) => ({ flow: row.flow, custompmsId: row.custompms_id }));
 }

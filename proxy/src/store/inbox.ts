@@ -87,6 +87,14 @@ export async function getInboxMessage(pool: pg.Pool, id: number): Promise<InboxM
   return result.rows[0] && fromRow(result.rows[0]);
 }
 
+/** The messages with these ids (any missing are left out), in id order. */
+export async function getInboxMessages(pool: pg.Pool, ids: readonly number[]): Promise<InboxMessage[]> {
+  const result = await pool.query<InboxRow>('SELECT * FROM inbox_messages WHERE id = ANY($1) ORDER BY id', [
+    ids,
+  ]);
+  return result.rows.map(fromRow);
+}
+
 export async function listInboxMessages(pool: pg.Pool, source?: InboxSource): Promise<InboxMessage[]> {
   const result = await pool.query<InboxRow>(
     'SELECT * FROM inbox_messages WHERE $1::text IS NULL OR source = $1 ORDER BY id',
@@ -95,8 +103,12 @@ export async function listInboxMessages(pool: pg.Pool, source?: InboxSource): Pr
   return result.rows.map(fromRow);
 }
 
-export async function markInboxMessageProcessed(pool: pg.Pool, id: number): Promise<void> {
-  await pool.query('UPDATE inbox_messages SET processed_at = now() WHERE id = $1 AND processed_at IS NULL', [
-    id,
-  ]);
+export async function markInboxMessageProcessed(
+  pool: pg.Pool,
+  id: number | readonly number[],
+): Promise<void> {
+  await pool.query(
+    'UPDATE inbox_messages SET processed_at = now() WHERE id = ANY($1) AND processed_at IS NULL',
+    [typeof id === 'number' ? [id] : id],
+  );
 }

@@ -15,15 +15,19 @@ export interface JobSpec {
   jobKeyMode?: 'replace' | 'preserve_run_at';
 }
 
+/**
+ * Adds (or, with a key, updates) a job; returns when it is due (a kept `run_at` included), or
+ * `null` when that is not known (the keyed job was taken by a worker meanwhile).
+ */
 export async function enqueueJob(
   db: Queryable,
   task: string,
   payload: unknown,
   spec: JobSpec = {},
-): Promise<void> {
-  await db.query(
-    `SELECT graphile_worker.add_job($1, $2::json, queue_name := $3, run_at := $4, max_attempts := $5,
-       job_key := $6, job_key_mode := $7)`,
+): Promise<Date | null> {
+  const result = await db.query<{ run_at: Date | null }>(
+    `SELECT run_at FROM graphile_worker.add_job($1, $2::json, queue_name := $3, run_at := $4,
+       max_attempts := $5, job_key := $6, job_key_mode := $7)`,
     [
       task,
       JSON.stringify(payload ?? {}),
@@ -34,6 +38,7 @@ export async function enqueueJob(
       spec.jobKeyMode ?? 'replace',
     ],
   );
+  return result.rows[0]?.run_at ?? null;
 }
 
 /**

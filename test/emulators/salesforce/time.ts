@@ -30,11 +30,23 @@ export class ManualClock implements Clock {
 /** Real time plus an offset tests move forward (timers keep running in real time). */
 export class ShiftedClock implements Clock {
   private offset = 0;
+  private frozenAt: number | null = null;
   now(): number {
-    return Date.now() + this.offset;
+    return this.frozenAt ?? Date.now() + this.offset;
   }
   advance(ms: number): void {
-    this.offset += ms;
+    if (this.frozenAt !== null) this.frozenAt += ms;
+    else this.offset += ms;
+  }
+  /** Stops the clock until `resume` (edits meanwhile share one timestamp second). */
+  freeze(): void {
+    this.frozenAt ??= this.now();
+  }
+  /** Runs on from where it stopped. */
+  resume(): void {
+    if (this.frozenAt === null) return;
+    this.offset = this.frozenAt - Date.now();
+    this.frozenAt = null;
   }
 }
 

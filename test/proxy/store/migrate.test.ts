@@ -34,7 +34,7 @@ describe('migrations', () => {
 
   it('are safe when several processes start at once', async () => {
     const results = await Promise.all([migrate(db.pool), migrate(db.pool), migrate(db.pool)]);
-    const appliedEverywhere = results.flat().sort();
+    const appliedEverywhere = results.flat().sort((a, b) => a - b);
     expect(appliedEverywhere).toEqual(loadMigrations().map((migration) => migration.id));
     const count = await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM schema_migrations');
     expect(Number(count.rows[0]?.n)).toBe(latestMigrationId());
