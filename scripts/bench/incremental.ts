@@ -5,7 +5,8 @@
  * webhook reaches the proxy, the changes are coalesced into batches (≤200 records, one
  * Custompms_Change__e each, ≤200 events per publish call) and the org's Apex pulls them. Reports
  * the time until every record is linked, and the Salesforce API calls the proxy spent (the
- * emulator's daily-usage counter), per record.
+ * emulator's daily-usage counter), per record. Then the other way (`salesforceBurst`): every
+ * Task's Subject edited in the org at once, until Custompms shows each edit.
  *
  * Latency: then `--samples` single edits one at a time each way — a title edited in Custompms
  * until the Task's Subject shows it in the org, and a Subject edited in Salesforce (REST, as the
@@ -63,6 +64,60 @@ async function until(check: () => boolean, what: string): Promise<boolean> {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   return true;
+}
+
+/**
+ * The other direction under a burst: every task's Subject edited in the org at once (sObject
+ * Collections, 200 per call, as a user's mass update would), until Custompms shows every edit.
+ * The org sends them as outbound messages of up to 100 notifications.
+ */
+async function salesforceBurst(
+  sandbox: Sandbox,
+  tasks: readonly { id: string }[],
+): Promise<{ records: number; seconds: number; recordsPerSecond: number; custompmsWrites: number }> {
+  const { controls } = sandbox.custompms;
+  const linksOf = () =>
+    sandbox.pool.query<{ custompms_id: string; salesforce_id: string }>(
+      `SELECT custompms_id, salesforce_id FROM links WHERE flow = 'tasks' AND custompms_id = ANY($1)
+         AND salesforce_id IS NOT NULL`,
+      [tasks.map((task) => task.id)],
+    );
+  // A Task shows Synced a moment before its link is stored.
+  let links = await linksOf();
+  for (let tries = 0; links.rows.length < tasks.length && tries < 600; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    links = await linksOf();
+  }
+  const admin = new Connection({
+    instanceUrl: sandbox.info.salesforceUrl,
+    accessToken: sandbox.salesforce.tokenFor(sandbox.salesforce.adminUsername),
+    version: '65.0',
+  });
+  const writesBefore = controls.requests().filter((entry) => entry.method !== 'GET').length;
+  const title = (custompmsId: string) => `Org burst ${custompmsId}`;
+  const started = performance.now();
+  for (let start = 0; start < links.rows.length; start += 200) {
+    const part = links.rows.slice(start, start + 200);
+    await admin.sobject('Task').update(
+      part.map((row) => ({ Id: row.salesforce_id, Subject: title(row.custompms_id) })),
+      { allOrNone: true },
+    );
+  }
+  const pending = new Set(links.rows.map((row) => row.custompms_id));
+  const deadline = performance.now() + 10 * 60_000;
+  while (pending.size > 0) {
+    if (performance.now() > deadline)
+      throw new Error(`${pending.size} org edits not in Custompms after 10 min`);
+    for (const id of pending) if (controls.record('tasks', id)?.title === title(id)) pending.delete(id);
+    if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    records: links.rows.length,
+    seconds: Number(seconds.toFixed(1)),
+    recordsPerSecond: Math.round(links.rows.length / seconds),
+    custompmsWrites: controls.requests().filter((entry) => entry.method !== 'GET').length - writesBefore,
+  };
 }
 
 /** Single edits, one at a time, each way; milliseconds until the other side shows them. */
@@ -190,6 +245,7 @@ async function main(): Promise<void> {
     const batches = await sandbox.pool.query<{ n: string; records: string; biggest: number }>(
       'SELECT count(*) AS n, sum(jsonb_array_length(items)) AS records, max(jsonb_array_length(items)) AS biggest FROM change_batches',
     );
+    const toCustompms = await salesforceBurst(sandbox, created);
     const latency = samples > 0 ? await latencies(sandbox, created, samples) : undefined;
     const report = {
       writePath: process.env.SALESFORCE_WRITE_PATH ?? 'apex',
@@ -204,6 +260,7 @@ async function main(): Promise<void> {
       recordsPerBatch: Number((Number(batches.rows[0]!.records) / Number(batches.rows[0]!.n)).toFixed(1)),
       biggestBatch: batches.rows[0]!.biggest,
       callsByCategory: usage.byCategory,
+      salesforceBurst: toCustompms,
       ...(latency
         ? {
             latencyCustompmsToSalesforce: {
