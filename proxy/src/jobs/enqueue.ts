@@ -39,19 +39,32 @@ export async function enqueueCustompmsSync(
 const flushDueAt = new WeakMap<object, number>();
 /** Clock skew allowed between this process and the database that runs the flush. */
 const FLUSH_MARGIN_MS = 250;
+/** Under load, changes wait this long to share a batch (one API call per up to 200 records). */
+const COALESCE_MS = 1_000;
 
+/**
+ * Schedules the outbox flush, adaptively: when no flush was due within the last second (idle),
+ * at once — a lone edit is not held back; under load, a second later, so a burst's changes share
+ * batches.
+ */
 export async function scheduleFlush(deps: Pick<SyncDeps, 'pool'>): Promise<void> {
+  const now = Date.now();
+  const due = flushDueAt.get(deps.pool) ?? 0;
   // A flush due later than now (with a margin) will take what was just committed: no call needed.
   // That is one database round trip less per change in a burst.
-  if (Date.now() < (flushDueAt.get(deps.pool) ?? 0) - FLUSH_MARGIN_MS) return;
-  // Debounced: changes arriving within a second share one batch.
-  const due = await enqueueJob(
+  if (now < due - FLUSH_MARGIN_MS) return;
+  const idle = now - due > COALESCE_MS;
+  const next = await enqueueJob(
     deps.pool,
     TASK.flushOutbox,
     {},
-    { jobKey: TASK.flushOutbox, jobKeyMode: 'preserve_run_at', runAt: new Date(Date.now() + 1_000) },
+    {
+      jobKey: TASK.flushOutbox,
+      jobKeyMode: 'preserve_run_at',
+      runAt: new Date(now + (idle ? 0 : COALESCE_MS)),
+    },
   );
-  flushDueAt.set(deps.pool, due?.getTime() ?? 0);
+  flushDueAt.set(deps.pool, next?.getTime() ?? 0);
 }
 
 /**

@@ -4,6 +4,7 @@
  * the next flush instead of trickling out one tiny batch at a time.
  */
 import { flushOutbox } from '../../../proxy/src/jobs/batches';
+import { scheduleFlush } from '../../../proxy/src/jobs/enqueue';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from '../../../proxy/src/jobs/deps';
 import { CHANGE_BATCH_MAX_CHARACTERS, countUnbatched, putOutboxItem } from '../../../proxy/src/store/batches';
 import { FLOWS } from '../../../proxy/src/sync';
@@ -109,5 +110,24 @@ describe('flushOutbox', () => {
     // The next flush (scheduled by those puts) takes them together.
     expect(await flushOutbox(deps)).toBe(1);
     expect(calls).toEqual([[3], [5]]);
+  });
+
+  it('schedules a flush at once when idle, a second later under load', async () => {
+    const dueInMs = async () =>
+      (
+        await db.pool.query<{ ms: number }>(
+          "SELECT extract(epoch FROM run_at - now())::float * 1000 AS ms FROM graphile_worker.jobs WHERE key = 'flush_outbox'",
+        )
+      ).rows[0]?.ms;
+    await scheduleFlush({ pool: db.pool });
+    expect(await dueInMs()).toBeLessThanOrEqual(50);
+    // That flush ran; the next change comes right after it: it waits to share a batch.
+    await db.pool.query("DELETE FROM graphile_worker._private_jobs WHERE key = 'flush_outbox'");
+    await scheduleFlush({ pool: db.pool });
+    expect(await dueInMs()).toBeGreaterThan(500);
+    // While that flush is due, more changes need no call at all: it will take them.
+    await db.pool.query("DELETE FROM graphile_worker._private_jobs WHERE key = 'flush_outbox'");
+    await scheduleFlush({ pool: db.pool });
+    expect(await dueInMs()).toBeUndefined();
   });
 });
