@@ -14,6 +14,7 @@ import {
   nextDeferredAt,
   outboxAttempts,
   reclaimStaleOpenBatches,
+  replaceBatchItems,
   retryOutboxItemLater,
   supersedeBatch,
   setBatchDeadline,
@@ -193,6 +194,8 @@ async function reconcileDivisionCreates(
   deps: SyncDeps,
   salesforce: Awaited<ReturnType<SyncDeps['salesforce']>>,
   creates: readonly OutboxItem[],
+  /** Who would have created them: the integration user (api path); any user on the apex path. */
+  createdBy: string | null = salesforce.integrationUserId,
 ): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   const named = creates.filter((item) => typeof item.record.Name === 'string');
@@ -207,7 +210,8 @@ async function reconcileDivisionCreates(
   for (const part of chunk(named)) {
     for await (const row of salesforce.operations.query<{ Id: string; Name: string }>(
       `SELECT Id, Name FROM Division WHERE Name IN (${part.map((item) => soqlString(String(item.record.Name))).join(', ')}) ` +
-        `AND CreatedById = ${soqlString(salesforce.integrationUserId)} AND CreatedDate >= ${soqlDateTime(since)} ORDER BY CreatedDate`,
+        (createdBy === null ? '' : `AND CreatedById = ${soqlString(createdBy)} `) +
+        `AND CreatedDate >= ${soqlDateTime(since)} ORDER BY CreatedDate`,
     )) {
       if (!byName.has(row.Name)) byName.set(row.Name, row.Id);
     }
@@ -353,6 +357,26 @@ async function withModstamps(
   });
 }
 
+/**
+ * Apex path, a batch announced again: the org's first run may have created its Divisions and lost
+ * only its report. Each Division create whose Division exists now (by name, created since the
+ * change was planned, by whichever user the org's job ran as) becomes an update of that Division,
+ * so the org does not create a second.
+ */
+async function adoptCreatedDivisions(deps: SyncDeps, batch: ChangeBatch): Promise<void> {
+  const creates = batch.items.filter((item) => item.kind === 'division' && !item.record.Id);
+  if (creates.length === 0) return;
+  const salesforce = await deps.salesforce();
+  const found = await reconcileDivisionCreates(deps, salesforce, creates, null);
+  if (found.size === 0) return;
+  batch.items = batch.items.map((item) =>
+    item.kind === 'division' && found.has(item.custompmsId)
+      ? { ...item, record: { ...item.record, Id: found.get(item.custompmsId) } }
+      : item,
+  );
+  await replaceBatchItems(deps.pool, batch.id, batch.items);
+}
+
 /** Announces again the batches the org has not answered by their deadline; gives up after a few. */
 export async function republishOverdue(deps: SyncDeps): Promise<number> {
   // Batches a dead process took but never published go back to the outbox for a fresh batch.
@@ -383,8 +407,10 @@ export async function republishOverdue(deps: SyncDeps): Promise<number> {
     } else again.push(batch);
   }
   for (const part of chunk(again, EVENTS_PER_CALL)) {
-    if (deps.settings.writePath === 'apex') await announce(deps, part);
-    else for (const batch of part) await writeDirectly(deps, batch);
+    if (deps.settings.writePath === 'apex') {
+      for (const batch of part) await adoptCreatedDivisions(deps, batch);
+      await announce(deps, part);
+    } else for (const batch of part) await writeDirectly(deps, batch);
   }
   if (again.length > 0) deps.logger.warn({ batches: again.length }, 'overdue change batches announced again');
   return again.length;

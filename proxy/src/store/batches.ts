@@ -149,6 +149,18 @@ export async function markBatchPublished(
   );
 }
 
+/** Replaces a batch's items (a Division create turned into an update of the one found). */
+export async function replaceBatchItems(
+  db: Queryable,
+  id: string,
+  items: readonly OutboxItem[],
+): Promise<void> {
+  await db.query(`UPDATE change_batches SET items = $2 WHERE id = $1 AND status = 'published'`, [
+    id,
+    JSON.stringify(items),
+  ]);
+}
+
 /** A published batch the org reported it could not apply: due within `seconds`, not at its deadline. */
 export async function bringBatchDeadlineForward(
   db: Queryable,

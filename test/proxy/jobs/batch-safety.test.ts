@@ -8,6 +8,7 @@ import { flushOutbox, recordBatchResults, republishOverdue } from '../../../prox
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from '../../../proxy/src/jobs/deps';
 import {
   countUnbatched,
+  getBatch,
   markBatchPublished,
   overdueBatches,
   putOutboxItem,
@@ -191,5 +192,38 @@ describe('change batches under faults', () => {
     await flushOutbox(deps(operations, { writePath: 'api' }));
     expect(created).toEqual([]);
     expect(updated).toEqual([{ Name: 'Customer cus_1', Id: '02d000000000001AAA' }]);
+  });
+
+  it("apex path: a batch announced again turns a Division create the org's first run made into an update", async () => {
+    await put('cus_1', 'division');
+    const queries: string[] = [];
+    let divisionExists = false;
+    const operations = {
+      ...publishing,
+      query: function* (soql: string) {
+        queries.push(soql);
+        if (divisionExists && soql.includes('FROM Division'))
+          yield { Id: '02d000000000001AAA', Name: 'Customer cus_1' };
+      },
+    };
+    await flushOutbox(deps(operations));
+    const [batchId] = (await db.pool.query<{ id: string }>('SELECT id FROM change_batches')).rows.map(
+      (row) => row.id,
+    );
+    // The org's job created the Division (running as the Automated Process user), then its report was lost.
+    divisionExists = true;
+    const later = deps(
+      operations,
+      {},
+      () => new Date(Date.now() + DEFAULT_SYNC_SETTINGS.batchDeadlineMs + 1_000),
+    );
+    expect(await republishOverdue(later)).toBe(1);
+    expect(queries.some((soql) => soql.includes('FROM Division') && !soql.includes('CreatedById'))).toBe(
+      true,
+    );
+    const batch = await getBatch(db.pool, batchId!);
+    expect(batch?.items.map((item) => item.record)).toEqual([
+      { Name: 'Customer cus_1', Id: '02d000000000001AAA' },
+    ]);
   });
 });
