@@ -10,7 +10,7 @@ import express, { Router, type RequestHandler } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
 import { TASK } from '../jobs/task-names';
-import { bringBatchDeadlineForward, getBatch } from '../store/batches';
+import { bringBatchDeadlineForward, claimBatchFetch, getBatch } from '../store/batches';
 import { enqueueJob } from '../store/jobs';
 import { insertInboxMessages } from '../store/inbox';
 import { recordPing, PING_BATCH_PREFIX } from '../store/doctor-pings';
@@ -131,6 +131,10 @@ export function apexApiRouter(options: ApexApiOptions): Router {
     if (batch.status === 'superseded')
       throw new HttpProblem(410, 'Gone', 'this batch was superseded by a newer one');
     if (batch.status === 'completed') throw new HttpProblem(410, 'Gone', 'this batch was already applied');
+    // Served once per announcement: a batch announced again (its first fetch looked lost) may
+    // still be fetched by the first announcement's job; only one of the two applies it.
+    if (!(await claimBatchFetch(options.pool, batch.id)))
+      throw new HttpProblem(410, 'Gone', 'this batch is being applied by another job of the org');
     res.json({
       batchId: batch.id,
       divisions: batch.items

@@ -144,7 +144,8 @@ export async function markBatchPublished(
 ): Promise<void> {
   await db.query(
     `UPDATE change_batches SET status = 'published', publish_count = publish_count + 1,
-       published_at = now(), deadline = $2, writer = $3 WHERE id = $1 AND status IN ('open', 'published')`,
+       published_at = now(), deadline = $2, writer = $3, fetched_at = NULL
+     WHERE id = $1 AND status IN ('open', 'published')`,
     [id, deadline, writer],
   );
 }
@@ -264,24 +265,40 @@ export async function nextDeferredAt(db: Queryable): Promise<Date | undefined> {
 
 /** Published batches whose deadline passed without results. */
 /**
- * Published batches past their deadline, and those whose writer process has not beaten in
- * `worker_heartbeats` for `writerStaleMs` (it died mid-write: nothing is gained by waiting).
+ * Published batches past their deadline; those whose writer process (api path) has not beaten in
+ * `worker_heartbeats` for `writerStaleMs` (it died mid-write: nothing is gained by waiting); and
+ * those the org has not fetched `unfetchedMs` after their first announcement (apex path: the
+ * fetch failed while the proxy restarted, and its failure report with it).
  */
 export async function overdueBatches(
   db: Queryable,
   now: Date,
-  options: { limit?: number; writerStaleMs?: number } = {},
+  options: { limit?: number; writerStaleMs?: number; unfetchedMs?: number } = {},
 ): Promise<ChangeBatch[]> {
   const result = await db.query<BatchRow>(
     `SELECT * FROM change_batches b WHERE status = 'published'
        AND (deadline < $1
             OR (writer IS NOT NULL AND published_at < now() - make_interval(secs => $3::double precision / 1000)
                 AND NOT EXISTS (SELECT 1 FROM worker_heartbeats h WHERE h.worker_id = b.writer
-                                AND h.beat_at > now() - make_interval(secs => $3::double precision / 1000))))
+                                AND h.beat_at > now() - make_interval(secs => $3::double precision / 1000)))
+            OR (writer IS NULL AND fetched_at IS NULL AND publish_count = 1
+                AND published_at < now() - make_interval(secs => $4::double precision / 1000)))
      ORDER BY deadline LIMIT $2`,
-    [now, options.limit ?? 100, options.writerStaleMs ?? 45_000],
+    [now, options.limit ?? 100, options.writerStaleMs ?? 45_000, options.unfetchedMs ?? 60_000],
   );
   return result.rows.map(fromRow);
+}
+
+/**
+ * The org's Apex fetching a published batch: true for the first fetch of its current
+ * announcement, false after (a second job for the same announcement must not apply it again).
+ */
+export async function claimBatchFetch(db: Queryable, id: string): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE change_batches SET fetched_at = now() WHERE id = $1 AND status = 'published' AND fetched_at IS NULL`,
+    [id],
+  );
+  return (result.rowCount ?? 0) > 0;
 }
 
 /**

@@ -225,4 +225,14 @@ describe('REST API for the org Apex', () => {
     );
     expect(sweep.rowCount).toBe(1);
   });
+
+  it('serves a batch once per announcement: a second job of the org gets 410; announced again, it is served again', async () => {
+    const batchId = await publishedBatch();
+    const fetch = () =>
+      request(app).get(`/salesforce/v1/change-batches/${batchId}`).set('Authorization', `Bearer ${KEY}`);
+    await fetch().expect(200);
+    await fetch().expect(410);
+    await markBatchPublished(db.pool, batchId, new Date(Date.now() + 60_000));
+    await fetch().expect(200);
+  });
 });

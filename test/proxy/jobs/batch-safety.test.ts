@@ -7,6 +7,7 @@
 import { flushOutbox, recordBatchResults, republishOverdue } from '../../../proxy/src/jobs/batches';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from '../../../proxy/src/jobs/deps';
 import {
+  claimBatchFetch,
   countUnbatched,
   getBatch,
   markBatchPublished,
@@ -114,6 +115,28 @@ describe('change batches under faults', () => {
     expect((await overdueBatches(db.pool, new Date())).map((due) => due.id)).toEqual([batch.id]);
     // A writer still beating is left to finish.
     await db.pool.query(`UPDATE worker_heartbeats SET beat_at = now() WHERE worker_id = 'process-dead'`);
+    expect(await overdueBatches(db.pool, new Date())).toEqual([]);
+  });
+
+  it('apex path: a batch the org has not fetched a minute after its first announcement is overdue', async () => {
+    await put('tsk_1');
+    const batch = (await withTransaction(db.pool, (client) => takeBatch(client, 200)))!;
+    await markBatchPublished(db.pool, batch.id, new Date(Date.now() + 3_600_000));
+    const ageTo = (seconds: number) =>
+      db.pool.query(
+        `UPDATE change_batches SET published_at = now() - make_interval(secs => $2) WHERE id = $1`,
+        [batch.id, seconds],
+      );
+    await ageTo(30);
+    expect(await overdueBatches(db.pool, new Date())).toEqual([]);
+    await ageTo(61);
+    expect((await overdueBatches(db.pool, new Date())).map((due) => due.id)).toEqual([batch.id]);
+    // Fetched: the org is applying it; its deadline decides.
+    await claimBatchFetch(db.pool, batch.id);
+    expect(await overdueBatches(db.pool, new Date())).toEqual([]);
+    // Announced again and still not fetched: only its deadline makes it due now (no churn).
+    await markBatchPublished(db.pool, batch.id, new Date(Date.now() + 3_600_000));
+    await ageTo(120);
     expect(await overdueBatches(db.pool, new Date())).toEqual([]);
   });
 
