@@ -113,6 +113,7 @@ export const environmentSchema = z.object({
       .optional(),
   ),
   SALESFORCE_WRITE_PATH: z.enum(['apex', 'api']).default('apex'),
+  SALESFORCE_API_BUDGET_PERCENT: z.coerce.number().int().min(1).max(100).default(50),
   OUTBOUND_MESSAGE_TOKEN: secretList(24, {
     regex: /^[A-Za-z0-9_-]+$/,
     message: 'may hold only A-Z, a-z, 0-9, _ and - (it is part of a URL path)',
@@ -170,6 +171,8 @@ export interface Config {
     orgAlias: string | undefined;
     orgId: string | undefined;
     writePath: Environment['SALESFORCE_WRITE_PATH'];
+    /** Share (%) of the org's daily API allowance the proxy may use before its pollers slow down. */
+    apiBudgetPercent: number;
     /** The current outbound-message token (the first of OUTBOUND_MESSAGE_TOKEN). */
     outboundMessageToken: string | undefined;
     /** Every accepted outbound-message token (several during a rotation). */
@@ -401,6 +404,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       orgAlias: env.SALESFORCE_ORG_ALIAS,
       orgId: env.SALESFORCE_ORG_ID,
       writePath: env.SALESFORCE_WRITE_PATH,
+      apiBudgetPercent: env.SALESFORCE_API_BUDGET_PERCENT,
       outboundMessageToken: env.OUTBOUND_MESSAGE_TOKEN[0],
       outboundMessageTokens: env.OUTBOUND_MESSAGE_TOKEN,
       proxyApiKey: env.PROXY_API_KEY[0],

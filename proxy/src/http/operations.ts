@@ -10,7 +10,8 @@ import type { Config } from '../config';
 import { enqueueCustompmsSync } from '../jobs/enqueue';
 import { replayDeadLetter, type ReplayOutcome } from '../jobs/replay';
 import { histogramQuantile, LAG_BUCKETS, SERIES, parseLabels } from '../metrics';
-import { getApiUsage, type ApiUsage } from '../store/api-usage';
+import { apiBudget, DEFAULT_API_BUDGET_PERCENT, type ApiBudget } from '../jobs/api-budget';
+import { getApiBudgetPercent, getApiUsage, type ApiUsage } from '../store/api-usage';
 import { recordAudit } from '../store/audit';
 import { getEffectiveMapping } from '../store/effective-mapping';
 import {
@@ -35,6 +36,8 @@ export interface OperationsDeps {
   definition?: () => SyncDefinition;
   /** Flushes this process's pending counters before a read (see metrics-flush.ts). */
   flushMetrics?: () => Promise<void>;
+  /** SALESFORCE_API_BUDGET_PERCENT, for the status before a worker stored the one it applies. */
+  apiBudgetPercent?: number;
 }
 
 /** Who acted, for the audit log: a console user or an admin key. */
@@ -69,6 +72,11 @@ export interface Overview {
   flows: FlowOverview[];
   problemsByCode: { code: string; count: number }[];
   apiUsage: ApiUsage | null;
+  /**
+   * The API budget the pollers act on (SALESFORCE_API_BUDGET_PERCENT, as the worker last stored
+   * it with the usage; the default before that): ok, tight (pollers slowed) or spent (deferred).
+   */
+  apiBudget: ApiBudget;
   pollers: PollerHealth[];
   queue: QueueHealth;
 }
@@ -118,6 +126,7 @@ export async function overview(
   }
   const links = await linkSummary(pool);
   const problems = await openProblemCounts(pool);
+  const usage = await getApiUsage(pool);
   const flows: FlowOverview[] = FLOW_NAMES.map((flow) => {
     const entry = perFlow.get(flow)!;
     const p50 = minutes.map((_m, i) => {
@@ -153,7 +162,11 @@ export async function overview(
     rangeMinutes,
     flows,
     problemsByCode: problems.byCode,
-    apiUsage: (await getApiUsage(pool)) ?? null,
+    apiUsage: usage ?? null,
+    apiBudget: apiBudget(
+      usage,
+      (await getApiBudgetPercent(pool)) ?? deps.apiBudgetPercent ?? DEFAULT_API_BUDGET_PERCENT,
+    ),
     pollers: await listPollerHealth(pool),
     queue: await queueHealth(pool),
   };

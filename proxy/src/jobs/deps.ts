@@ -12,6 +12,7 @@ import { SalesforceClient } from '../salesforce/client';
 import { OrgDirectory } from '../salesforce/directory';
 import { SalesforceOperations } from '../salesforce/operations';
 import { applyOverrides, FLOWS, type FlowSettingOverride, type SyncDefinition } from '../sync';
+import { DEFAULT_API_BUDGET_PERCENT } from './api-budget';
 import { trackOrgMapping } from './org-mapping';
 
 export interface SalesforceServices {
@@ -42,6 +43,10 @@ export interface SyncSettings {
   pollOverlapMs: number;
   /** How often the org's field-map and setting records are read again. */
   mappingRefreshMs: number;
+  /** The pollers' cron interval (`POLL_INTERVAL_SECONDS` in whole minutes): the API budget's slot. */
+  pollIntervalMs: number;
+  /** Share (%) of the org's daily API allowance the proxy may use (jobs/api-budget.ts). */
+  apiBudgetPercent: number;
 }
 
 export interface SyncDeps {
@@ -66,6 +71,8 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   createCustomersFromDivisions: false,
   pollOverlapMs: 5 * 60_000,
   mappingRefreshMs: 5 * 60_000,
+  pollIntervalMs: 60_000,
+  apiBudgetPercent: DEFAULT_API_BUDGET_PERCENT,
 };
 
 /** Builds the jobs' dependencies from the configuration. Nothing connects until first use. */
@@ -104,6 +111,9 @@ export function createSyncDeps(
       massDeleteLimit: config.sync.massDeleteLimit,
       massDeleteWindowMs: config.sync.massDeleteWindowMinutes * 60_000,
       retentionDays: config.sync.retentionDays,
+      // As tasks.ts's pollerCrontab runs them: whole minutes, 1 to 59.
+      pollIntervalMs: Math.max(1, Math.min(59, Math.round(config.sync.pollIntervalSeconds / 60))) * 60_000,
+      apiBudgetPercent: config.salesforce.apiBudgetPercent,
       ...overrides,
     },
     custompms: () => (custompms ??= createCustompmsClient(config.custompms, { logger })),

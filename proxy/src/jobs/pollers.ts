@@ -6,15 +6,17 @@
 import type { RawRecord } from '../sync';
 import { insertInboxMessages } from '../store/inbox';
 import { findLinkBySalesforceId } from '../store/links';
-import { saveApiUsage } from '../store/api-usage';
+import { getApiUsage, saveApiUsage } from '../store/api-usage';
 import { getWatermark, setWatermark } from '../store/watermarks';
 import { soqlDateTime } from '../salesforce/operations';
+import { apiBudget, pollerDue, SALESFORCE_POLLERS } from './api-budget';
 import { planAndApply } from './apply';
 import type { SyncDeps } from './deps';
 import { enqueueCustompmsSync } from './enqueue';
 import { applySalesforceTask, TASK_FIELDS } from './salesforce-changes';
 import { salesforceChange } from './salesforce-changes';
 import { hiddenTaskFields, refreshTaskFieldAccess } from './task-field-access';
+import type { TaskName } from './task-names';
 
 const EPOCH = '1970-01-01T00:00:00.000Z';
 
@@ -182,8 +184,37 @@ export async function recordApiUsage(deps: SyncDeps): Promise<void> {
   const salesforce = await deps.salesforce();
   const usage = salesforce.client.apiUsage();
   if (!usage) return;
-  await saveApiUsage(deps.pool, { used: usage.used, limit: usage.limit, at: deps.now().toISOString() });
+  await saveApiUsage(
+    deps.pool,
+    { used: usage.used, limit: usage.limit, at: deps.now().toISOString() },
+    deps.settings.apiBudgetPercent,
+  );
   if (usage.limit > 0 && usage.used / usage.limit >= API_USAGE_WARNING) {
     deps.logger.warn(usage, 'the org has used most of its daily API allowance');
   }
+}
+
+/**
+ * Whether a poller runs now under the API budget (jobs/api-budget.ts): only the Salesforce pollers
+ * are held back (tight: every 5th slot, spent: every 30 min), counted from their last run in
+ * `poller_health`. A run held back is logged at debug and recorded nowhere: it is no failure.
+ */
+export async function apiBudgetAllows(
+  deps: Pick<SyncDeps, 'pool' | 'logger' | 'settings' | 'now'>,
+  poller: TaskName,
+): Promise<boolean> {
+  if (!SALESFORCE_POLLERS.has(poller)) return true;
+  const budget = apiBudget(await getApiUsage(deps.pool), deps.settings.apiBudgetPercent);
+  if (budget.state === 'ok') return true;
+  const last = await deps.pool.query<{ last_run_at: Date | null }>(
+    'SELECT last_run_at FROM poller_health WHERE poller = $1',
+    [poller],
+  );
+  if (pollerDue(budget.state, last.rows[0]?.last_run_at, deps.now(), deps.settings.pollIntervalMs))
+    return true;
+  deps.logger.debug(
+    { poller, state: budget.state, used: budget.used, share: budget.share },
+    'poll deferred: the API budget is running out',
+  );
+  return false;
 }

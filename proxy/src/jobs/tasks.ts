@@ -14,7 +14,7 @@ import type { SyncDeps } from './deps';
 import { processInboxMessage, processInboxMessages } from './inbox';
 import { settle } from './settle';
 import { observePoll } from './observe';
-import { pollCustompms, pollDeletedTasks, pollDivisions, pollTasks } from './pollers';
+import { apiBudgetAllows, pollCustompms, pollDeletedTasks, pollDivisions, pollTasks } from './pollers';
 import { purgeExpired, type PurgeCounts } from './retention';
 import { TASK, type TaskName } from './task-names';
 
@@ -153,9 +153,12 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
 /**
  * A poll that fails is a health state (poller_health: last error, consecutive failures), not a
  * dead letter: the next run (a minute later) is the retry, and an unreachable system would
- * otherwise park a dead letter every minute.
+ * otherwise park a dead letter every minute. A Salesforce poller the API budget defers
+ * (jobs/api-budget.ts) just does not run this time.
  */
 async function polling(deps: SyncDeps, name: TaskName, run: () => Promise<number>): Promise<void> {
+  // The budget read failing must not stop the safety net: the poll runs (and fails on its own).
+  if (!(await apiBudgetAllows(deps, name).catch(() => true))) return;
   try {
     await observePoll(deps, name, run);
     await deps.pool

@@ -250,6 +250,19 @@ function gauge(used: number, limit: number): Html {
   </svg>`;
 }
 
+/** One line: the proxy's API budget and what it does to the pollers (jobs/api-budget.ts). */
+function apiBudgetLine(budget: Overview['apiBudget']): Html {
+  const effect = {
+    ok: html`<span>ok</span>`,
+    tight: html`<span class="warn">tight: Salesforce pollers slowed to every 5th run</span>`,
+    spent: html`<span class="bad">spent: Salesforce pollers deferred to every 30 min</span>`,
+  }[budget.state];
+  const share = budget.share === null ? '' : ` (${budget.share.toLocaleString('en-US')} requests)`;
+  return html`<p class="api-budget">
+    Budget ${budget.percent}%${share}: ${effect}; change syncs never wait.
+  </p>`;
+}
+
 export function overviewPage(ctx: PageContext, data: Overview): string {
   const range = RANGES.find(([minutes]) => minutes === data.rangeMinutes) ?? RANGES[2]!;
   const usage = data.apiUsage;
@@ -285,6 +298,7 @@ export function overviewPage(ctx: PageContext, data: Overview): string {
                 </p>`
             : html`<p class="muted">Not reported yet: the pollers record it from Salesforce's answers.</p>`
         }
+        ${apiBudgetLine(data.apiBudget)}
       </section>
       <section class="card" aria-labelledby="queue">
         <h2 id="queue">Queue</h2>
