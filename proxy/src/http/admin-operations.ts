@@ -86,7 +86,12 @@ export function parseInput<T>(schema: z.ZodType<T>, value: unknown, what: string
 /** Adds the operations routes to the admin API's router (already authenticated there). */
 export function registerAdminOperations(router: Router, options: AdminOperationsOptions): void {
   const { pool } = options;
-  const ops: OperationsDeps = { pool, logger: options.logger, flushMetrics: () => flushMetricTally(pool) };
+  const ops: OperationsDeps = {
+    pool,
+    logger: options.logger,
+    flushMetrics: () => flushMetricTally(pool),
+    apiBudgetPercent: options.config?.salesforce.apiBudgetPercent,
+  };
 
   router.get('/admin/v1/overview', async (req, res) => {
     const query = parseInput(overviewQuery, req.query, 'query');

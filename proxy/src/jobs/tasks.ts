@@ -20,6 +20,24 @@ import { TASK, type TaskName } from './task-names';
 
 export { TASK_NAMES } from './task-names';
 
+/** A job's last failure, parked for an admin to see and replay. */
+async function recordDeadLetter(
+  deps: Pick<SyncDeps, 'pool'>,
+  task: string,
+  error: unknown,
+  payload: unknown,
+): Promise<void> {
+  const code = (error as { code?: string }).code ?? 'JOB_FAILED';
+  metrics.failure(code);
+  await recordProblem(deps.pool, {
+    kind: 'dead_letter',
+    code,
+    message: (error as Error).message ?? String(error),
+    task,
+    payload,
+  });
+}
+
 /** Wraps a task: on its last attempt a failure is also a dead letter; a superseded job just ends. */
 export function deadLettering(
   deps: Pick<SyncDeps, 'pool' | 'logger'>,
@@ -40,17 +58,7 @@ export function deadLettering(
         );
         return;
       }
-      if (attempts >= maxAttempts) {
-        const code = (error as { code?: string }).code ?? 'JOB_FAILED';
-        metrics.failure(code);
-        await recordProblem(deps.pool, {
-          kind: 'dead_letter',
-          code,
-          message: (error as Error).message ?? String(error),
-          task: name,
-          payload,
-        });
-      }
+      if (attempts >= maxAttempts) await recordDeadLetter(deps, name, error, payload);
       throw error;
     }
   };
@@ -80,17 +88,7 @@ export function batchDeadLettering(
     });
     if (failed.length === 0) return;
     if (helpers.job.attempts >= helpers.job.max_attempts) {
-      for (const { item, error } of failed) {
-        const code = (error as { code?: string }).code ?? 'JOB_FAILED';
-        metrics.failure(code);
-        await recordProblem(deps.pool, {
-          kind: 'dead_letter',
-          code,
-          message: (error as Error).message ?? String(error),
-          task: name,
-          payload: [item],
-        });
-      }
+      for (const { item, error } of failed) await recordDeadLetter(deps, name, error, [item]);
     }
     // graphile-worker's batch-job contract: one promise per item; the rejected ones are retried.
     return outcomes.map((outcome) => {

@@ -127,6 +127,7 @@ export function consoleRouter(options: ConsoleOptions): Router {
     logger: options.logger,
     definition: options.definition,
     flushMetrics: () => flushMetricTally(options.pool),
+    apiBudgetPercent: options.config.salesforce.apiBudgetPercent,
   };
   const assets = new Map<string, { body: Buffer; type: string }>();
   const asset = (name: string) => {
