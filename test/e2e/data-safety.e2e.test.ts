@@ -189,3 +189,42 @@ describe('a 25-hour proxy outage', () => {
     expect(world.cpms.controls.requests().filter((entry) => entry.method !== 'GET').length).toBe(writes);
   });
 });
+
+describe('a change applied, then a Salesforce failure', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+  });
+  afterAll(async () => {
+    world?.sf.org.faults.set([]);
+    await world?.stop();
+  });
+
+  it('a Salesforce write failing after the Custompms write leaves that write recorded', async () => {
+    const { task, taskId } = await syncedTask(world, 'StatusFails');
+    // The Task shows an error from before: this sync writes its status back to Synced.
+    await world.db.pool.query("UPDATE links SET salesforce_status = 'Error' WHERE salesforce_id = $1", [
+      taskId,
+    ]);
+    // The user's edit is made while its message is held; then every Salesforce write (the status
+    // write after the Custompms write) answers 503 until the test ends.
+    world.sf.org.faults.outboundUnreachable = true;
+    await adminConnection(world).sobject('Task').update({ Id: taskId, Subject: 'Edited while writes fail' });
+    world.sf.org.faults.set([{ route: /^(PATCH|POST) /, unavailableRate: 1 }]);
+    world.sf.org.faults.outboundUnreachable = false;
+    world.clock.advance(60_000);
+    await eventually(
+      () => world.cpms.controls.record('tasks', task.id)!.title === 'Edited while writes fail',
+      'the edit to reach Custompms',
+    );
+    // Recorded: a retry of the message would otherwise see our own write as someone else's edit
+    // (and a conflict could undo the edit it carried).
+    await eventually(async () => {
+      const { rows } = await world.db.pool.query<{ version: number }>(
+        "SELECT (link->'custompms'->>'version')::int AS version FROM links WHERE salesforce_id = $1",
+        [taskId],
+      );
+      return rows[0]?.version === world.cpms.controls.record('tasks', task.id)!.version;
+    }, 'the Custompms write to be recorded in the link');
+  });
+});

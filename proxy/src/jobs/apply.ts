@@ -27,6 +27,7 @@ import {
   findLinkBySalesforceId,
   linksByCustompmsIds,
   saveLink,
+  setSalesforceStatus,
   type StoredLink,
 } from '../store/links';
 import { withAdvisoryLock } from '../store/locks';
@@ -240,6 +241,8 @@ async function performWrites(
   const queue: Write[] = [...plan.writes];
   const deferred: OutboxItem[] = [];
   let statusToWrite: Record<string, unknown> | null = null;
+  // The link with the Custompms writes folded in, before the Salesforce follow-ups.
+  let recorded: Link | null = null;
   while (queue.length > 0) {
     const write = queue.shift()!;
     if (write.side === 'custompms') {
@@ -277,6 +280,7 @@ async function performWrites(
     if (write.id !== null && plan.source === 'salesforce') {
       // A follow-up on the record that just changed in Salesforce (e.g. Custompms_Id__c after a
       // create): write it directly, with the sync status, in one call.
+      recorded ??= link;
       statusToWrite = { ...(statusToWrite ?? {}), ...write.fields };
       link = applyWriteResult(flow, context, link, write, {}).link;
       continue;
@@ -293,14 +297,32 @@ async function performWrites(
   }
 
   const salesforceId = link.salesforceId;
-  if (
-    flow.salesforceObject === 'Task' &&
-    salesforceId &&
-    (statusToWrite !== null || salesforceStatus !== SYNCED)
-  ) {
-    await writeTaskStatus(deps, salesforceId, SYNCED, null, statusToWrite ?? {});
+  const isTask = flow.salesforceObject === 'Task' && salesforceId !== null;
+  if (isTask && statusToWrite !== null) {
+    // The Custompms writes are recorded before the Salesforce call that may fail: a retry would
+    // otherwise take our own Custompms write for someone else's edit. Not after a create: the
+    // Task's Custompms id must be written before anything is stored, so a failure retries it.
+    const idField = flow.fields.find((field) => field.enabled && field.kind === 'id');
+    if (recorded && !(idField && Object.hasOwn(statusToWrite, idField.salesforce)))
+      await saveLink(deps.pool, recorded);
+    await writeTaskStatus(deps, salesforceId, SYNCED, null, statusToWrite);
+    await saveLink(deps.pool, link, SYNCED);
+  } else {
+    // The writes that matter are done: the link is stored first. A failure of the status write
+    // after them must not leave them unrecorded — a retry would take our own Custompms write
+    // for someone else's edit, and a conflict could undo the change it carried.
+    await saveLink(deps.pool, link);
+    if (isTask && salesforceStatus !== SYNCED) {
+      await writeTaskStatus(deps, salesforceId, SYNCED, null).then(
+        () => setSalesforceStatus(deps.pool, salesforceId, SYNCED),
+        (error: unknown) =>
+          deps.logger.warn(
+            { err: error, salesforceId },
+            'sync status not written on the Task; the next sync writes it',
+          ),
+      );
+    }
   }
-  await saveLink(deps.pool, link, flow.salesforceObject === 'Task' ? SYNCED : undefined);
   if (link.custompmsId) await releaseWaiting(deps, flow, link.custompmsId);
   return link;
 }
