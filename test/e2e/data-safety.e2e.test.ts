@@ -166,6 +166,20 @@ describe('a 25-hour proxy outage', () => {
     }
   });
 
+  it("the Task poller leaves the proxy's own writes alone (their results record them)", async () => {
+    const { task, taskId } = await syncedTask(world, 'OwnWrite');
+    await pollTasks(world.deps);
+    // A write of the proxy's whose results are not recorded yet (a batch in flight).
+    world.clock.advance(1_000);
+    const salesforce = await world.deps.salesforce();
+    await salesforce.operations.update('Task', [
+      { Id: taskId, Subject: 'Written by the proxy, results pending' },
+    ]);
+    await pollTasks(world.deps);
+    await quiet(world);
+    expect(world.cpms.controls.record('tasks', task.id)!.title).toBe('OwnWrite task');
+  });
+
   it('loses no Salesforce edit: the Task poller reads what the org stopped redelivering', async () => {
     const { task, taskId } = await syncedTask(world, 'Outage');
     await pollTasks(world.deps);

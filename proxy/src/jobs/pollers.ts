@@ -8,7 +8,7 @@ import { insertInboxMessages } from '../store/inbox';
 import { findLinkBySalesforceId } from '../store/links';
 import { getApiUsage, saveApiUsage } from '../store/api-usage';
 import { getWatermark, setWatermark } from '../store/watermarks';
-import { soqlDateTime } from '../salesforce/operations';
+import { soqlDateTime, soqlString } from '../salesforce/operations';
 import { apiBudget, pollerDue, SALESFORCE_POLLERS } from './api-budget';
 import { planAndApply } from './apply';
 import type { SyncDeps } from './deps';
@@ -103,8 +103,14 @@ export async function pollTasks(deps: SyncDeps): Promise<number> {
   for await (const row of salesforce.operations.query<
     RawRecord & { SystemModstamp: string; IsDeleted: boolean }
   >(
+    // Edits, not the proxy's own writes (the integration user's): like the outbound message, which
+    // the bypass permission suppresses for them. Their effect is recorded from the write's results;
+    // read here before those are recorded, our own write would look like a user's edit. Deleted
+    // rows all count (a delete keeps the last editor).
     `SELECT ${fields.join(', ')} FROM Task WHERE SystemModstamp > ${soqlDateTime(since)} ` +
-      `AND Custompms_Type__c != null ORDER BY SystemModstamp, Id`,
+      `AND Custompms_Type__c != null ` +
+      `AND (IsDeleted = true OR LastModifiedById != ${soqlString(salesforce.integrationUserId)}) ` +
+      `ORDER BY SystemModstamp, Id`,
     { includeDeleted: true },
   )) {
     const stamp = new Date(row.SystemModstamp).toISOString();
