@@ -22,6 +22,7 @@ import {
   type ChangeBatch,
   type OutboxItem,
 } from '../store/batches';
+import { insertInboxMessages } from '../store/inbox';
 import { linksByCustompmsIds, saveLink } from '../store/links';
 import { withAdvisoryLock } from '../store/locks';
 import { recordProblem } from '../store/problems';
@@ -139,6 +140,16 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
   const found = creates
     .filter((item) => existing.has(item.custompmsId))
     .map((item) => ({ ...item, record: { ...item.record, Id: existing.get(item.custompmsId) } }));
+  // Written before (a writer died): a Task the first attempt created and a user deleted since must
+  // not be created again by the upsert. Its deletion is synced instead.
+  const deletedInOrg =
+    batch.publishCount > 0
+      ? await deletedSinceCreated(
+          deps,
+          salesforce,
+          items.filter((item) => item.kind === 'task' && !item.plan.write.id),
+        )
+      : new Map<string, string>();
   const results = await writeCollections(salesforce.operations, [
     { object: 'Division', operation: 'create', items: toCreate },
     {
@@ -158,15 +169,64 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
     {
       object: 'Task',
       operation: 'upsert',
-      items: items.filter((item) => item.kind === 'task' && !item.plan.write.id),
+      items: items.filter(
+        (item) => item.kind === 'task' && !item.plan.write.id && !deletedInOrg.has(item.custompmsId),
+      ),
     },
   ]);
+  for (const [custompmsId, taskId] of deletedInOrg) {
+    // Created by the first attempt (its result stands), deleted since as the org confirms.
+    results.push({ kind: 'task', key: custompmsId, success: true, salesforceId: taskId, created: true });
+  }
   for (const result of results) {
     // Deleted in Salesforce while this write was on its way: its deletion is synced on its own.
     if (!result.success && result.errors?.some((error) => error.statusCode === 'ENTITY_IS_DELETED'))
       gone.add(`${result.kind}:${result.key}`);
   }
   await recordBatchResults(deps, batch.id, results, gone);
+  // Linked now: their deletion is synced like any other (read from the org: confirmed).
+  if (deletedInOrg.size > 0) {
+    await insertInboxMessages(
+      deps.pool,
+      [...deletedInOrg].map(([custompmsId, taskId]) => ({
+        source: 'salesforce.deletion' as const,
+        dedupeKey: `rewrite:${taskId}`,
+        recordKey: `sf:${taskId}`,
+        payload: { taskId, custompmsId, operation: 'delete', confirmed: true },
+      })),
+    );
+  }
+}
+
+/**
+ * Task creates of a batch written again whose Task an earlier attempt created and a user has
+ * deleted since (`ALL ROWS`: in the recycle bin; created by the integration user since the change
+ * was planned, and no live Task for the same Custompms id): Custompms id → the deleted Task's Id.
+ */
+async function deletedSinceCreated(
+  deps: SyncDeps,
+  salesforce: Awaited<ReturnType<SyncDeps['salesforce']>>,
+  creates: readonly OutboxItem[],
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  if (creates.length === 0) return found;
+  const live = new Set<string>();
+  for (const part of chunk(creates)) {
+    for (const row of await salesforce.operations.queryAll<{
+      Id: string;
+      Custompms_Id__c: string;
+      IsDeleted: boolean;
+    }>(
+      `SELECT Id, Custompms_Id__c, IsDeleted FROM Task WHERE Custompms_Id__c IN (${part.map((item) => soqlString(item.custompmsId)).join(', ')}) ` +
+        `AND CreatedById = ${soqlString(salesforce.integrationUserId)}`,
+      { includeDeleted: true },
+    )) {
+      if (!row.IsDeleted) live.add(row.Custompms_Id__c);
+      else if (!found.has(row.Custompms_Id__c)) found.set(row.Custompms_Id__c, row.Id);
+    }
+  }
+  for (const id of live) found.delete(id);
+  return found;
 }
 
 /** Task items of a batch whose record was deleted on either side since the batch was cut. */

@@ -249,4 +249,38 @@ describe('change batches under faults', () => {
       { Name: 'Customer cus_1', Id: '02d000000000001AAA' },
     ]);
   });
+
+  it('api path: a batch written again does not re-create a Task a user deleted since; the delete is synced', async () => {
+    await put('tsk_1');
+    const batch = (await withTransaction(db.pool, (client) => takeBatch(client, 200)))!;
+    // The first attempt created the Task, then its writer died before recording the result.
+    await markBatchPublished(db.pool, batch.id, new Date(Date.now() - 1_000), 'process-dead');
+    const upserted: unknown[] = [];
+    const operations = {
+      upsert: (_object: string, _field: string, records: unknown[]) => {
+        upserted.push(...records);
+        return Promise.resolve(records.map(() => ({ success: true, id: '00T000000000009AAA', errors: [] })));
+      },
+      create: () => Promise.resolve([]),
+      update: () => Promise.resolve([]),
+      // A user deleted the Task the first attempt created.
+      queryAll: () =>
+        Promise.resolve([{ Id: '00T000000000001AAA', Custompms_Id__c: 'tsk_1', IsDeleted: true }]),
+      query: function* () {},
+    };
+    await republishOverdue(deps(operations, { writePath: 'api' }));
+    expect(upserted).toEqual([]);
+    const links = await db.pool.query<{ salesforce_id: string }>(
+      "SELECT salesforce_id FROM links WHERE custompms_id = 'tsk_1'",
+    );
+    expect(links.rows).toEqual([{ salesforce_id: '00T000000000001AAA' }]);
+    const deletion = await db.pool.query<{ payload: unknown }>(
+      "SELECT payload FROM inbox_messages WHERE source = 'salesforce.deletion'",
+    );
+    expect(deletion.rows).toEqual([
+      {
+        payload: { taskId: '00T000000000001AAA', custompmsId: 'tsk_1', operation: 'delete', confirmed: true },
+      },
+    ]);
+  });
 });
