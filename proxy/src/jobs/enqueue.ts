@@ -35,36 +35,37 @@ export async function enqueueCustompmsSync(
   );
 }
 
-/** Per database: when the pending flush this process last saw is due (epoch ms). */
-const flushDueAt = new WeakMap<object, number>();
+/** Per database: when the pending flush this process last saw is due, and its recent changes. */
+const flushStates = new WeakMap<object, { dueAt: number; recent: number[] }>();
 /** Clock skew allowed between this process and the database that runs the flush. */
 const FLUSH_MARGIN_MS = 250;
-/** Under load, changes wait this long to share a batch (one API call per up to 200 records). */
+/** The longest a change waits to share a batch (one API call per up to 200 records). */
 const COALESCE_MS = 1_000;
+/** Each other change of the last second adds this much wait, up to COALESCE_MS. */
+const WAIT_PER_RECENT_CHANGE_MS = 50;
 
 /**
- * Schedules the outbox flush, adaptively: when no flush was due within the last second (idle),
- * at once — a lone edit is not held back; under load, a second later, so a burst's changes share
- * batches.
+ * Schedules the outbox flush, adaptively: a lone change is flushed at once; the more changes
+ * arrived within the last second, the longer the flush waits (up to a second), so a burst's
+ * changes share batches.
  */
 export async function scheduleFlush(deps: Pick<SyncDeps, 'pool'>): Promise<void> {
   const now = Date.now();
-  const due = flushDueAt.get(deps.pool) ?? 0;
+  const state = flushStates.get(deps.pool) ?? { dueAt: 0, recent: [] };
+  flushStates.set(deps.pool, state);
+  state.recent = state.recent.filter((at) => now - at < COALESCE_MS);
+  state.recent.push(now);
   // A flush due later than now (with a margin) will take what was just committed: no call needed.
   // That is one database round trip less per change in a burst.
-  if (now < due - FLUSH_MARGIN_MS) return;
-  const idle = now - due > COALESCE_MS;
+  if (now < state.dueAt - FLUSH_MARGIN_MS) return;
+  const wait = Math.min(COALESCE_MS, (state.recent.length - 1) * WAIT_PER_RECENT_CHANGE_MS);
   const next = await enqueueJob(
     deps.pool,
     TASK.flushOutbox,
     {},
-    {
-      jobKey: TASK.flushOutbox,
-      jobKeyMode: 'preserve_run_at',
-      runAt: new Date(now + (idle ? 0 : COALESCE_MS)),
-    },
+    { jobKey: TASK.flushOutbox, jobKeyMode: 'preserve_run_at', runAt: new Date(now + wait) },
   );
-  flushDueAt.set(deps.pool, next?.getTime() ?? 0);
+  state.dueAt = next?.getTime() ?? 0;
 }
 
 /**
