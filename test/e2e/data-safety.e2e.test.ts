@@ -166,6 +166,19 @@ describe('a 25-hour proxy outage', () => {
     }
   });
 
+  it('a Salesforce edit is applied to Custompms without a write back to the Task', async () => {
+    const { task, taskId } = await syncedTask(world, 'NoWriteBack');
+    await adminConnection(world).sobject('Task').update({ Id: taskId, Subject: 'Edited in the org only' });
+    await eventually(
+      () => world.cpms.controls.record('tasks', task.id)!.title === 'Edited in the org only',
+      'the edit to reach Custompms',
+    );
+    await quiet(world);
+    // The Task's Division (derived from its project, not in the outbound message) is not written
+    // back: the org user stays its last editor.
+    expect(world.sf.org.db.findById(taskId)?.record.LastModifiedById).toBe(world.sf.org.adminUserId);
+  });
+
   it("the Task poller leaves the proxy's own writes alone (their results record them)", async () => {
     const { task, taskId } = await syncedTask(world, 'OwnWrite');
     await pollTasks(world.deps);

@@ -74,14 +74,15 @@ async function withDivision(
   sObject: RawRecord,
   link: Link | null,
 ): Promise<RawRecord> {
-  const readsDivision = flow.fields.some(
-    (field) => field.salesforce === 'Division' && field.direction !== 'to_salesforce',
-  );
-  if (!readsDivision || 'Division' in sObject) return sObject;
+  const divisionFields = flow.fields.filter((field) => field.salesforce === 'Division');
+  if (divisionFields.length === 0 || 'Division' in sObject) return sObject;
   if (link) {
+    // Also when Division only flows to Salesforce: read as cleared, the sync would write it back
+    // on every edit of the Task (one more API call, and a new SystemModstamp, per edit).
     const known = link.snapshot.salesforce.Division;
     return known === undefined ? sObject : { ...sObject, Division: known };
   }
+  if (divisionFields.every((field) => field.direction === 'to_salesforce')) return sObject;
   const salesforce = await deps.salesforce();
   if (!(await salesforce.org.hasDivisions())) return sObject;
   const [row] = await salesforce.operations.queryAll<{ Division: string | null }>(
