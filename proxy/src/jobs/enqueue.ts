@@ -41,13 +41,15 @@ const flushStates = new WeakMap<object, { dueAt: number; recent: number[] }>();
 const FLUSH_MARGIN_MS = 250;
 /** The longest a change waits to share a batch (one API call per up to 200 records). */
 const COALESCE_MS = 1_000;
-/** Each other change of the last second adds this much wait, up to COALESCE_MS. */
-const WAIT_PER_RECENT_CHANGE_MS = 50;
+/**
+ * Changes within the last second that make a burst. Below it a flush runs at once: a wait of a
+ * few ms would cost up to a second anyway (a job not yet due waits for the worker's next poll).
+ */
+const BURST_CHANGES = 10;
 
 /**
- * Schedules the outbox flush, adaptively: a lone change is flushed at once; the more changes
- * arrived within the last second, the longer the flush waits (up to a second), so a burst's
- * changes share batches.
+ * Schedules the outbox flush, adaptively: at once for a change or a few; in a burst (BURST_CHANGES
+ * within the last second) a second later, so the burst's changes share batches.
  */
 export async function scheduleFlush(deps: Pick<SyncDeps, 'pool'>): Promise<void> {
   const now = Date.now();
@@ -58,12 +60,18 @@ export async function scheduleFlush(deps: Pick<SyncDeps, 'pool'>): Promise<void>
   // A flush due later than now (with a margin) will take what was just committed: no call needed.
   // That is one database round trip less per change in a burst.
   if (now < state.dueAt - FLUSH_MARGIN_MS) return;
-  const wait = Math.min(COALESCE_MS, (state.recent.length - 1) * WAIT_PER_RECENT_CHANGE_MS);
+  const wait = state.recent.length >= BURST_CHANGES ? COALESCE_MS : 0;
   const next = await enqueueJob(
     deps.pool,
     TASK.flushOutbox,
     {},
-    { jobKey: TASK.flushOutbox, jobKeyMode: 'preserve_run_at', runAt: new Date(now + wait) },
+    // At once: the database's own now (a time from this process may be a few ms ahead of it, and a
+    // job not yet due when its insert is announced waits for the worker's next poll, a second).
+    {
+      jobKey: TASK.flushOutbox,
+      jobKeyMode: 'preserve_run_at',
+      ...(wait > 0 ? { runAt: new Date(now + wait) } : {}),
+    },
   );
   state.dueAt = next?.getTime() ?? 0;
 }
