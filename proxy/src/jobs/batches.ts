@@ -121,8 +121,8 @@ async function announce(deps: SyncDeps, batches: ChangeBatch[]): Promise<void> {
 async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> {
   const salesforce = await deps.salesforce();
   // The write is this job's own: if it has not finished within API_WRITE_DEADLINE_MS its process
-  // died (every call times out well before), and the sweep writes the batch again.
-  // It names this process: if the process stops beating, the sweep writes the batch again at once.
+  // died (every call times out well before), and the sweep writes the batch again — at once if
+  // this process, which the batch names, stops beating.
   await markBatchPublished(
     deps.pool,
     batch.id,
@@ -210,6 +210,7 @@ async function deletedSinceCreated(
 ): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   if (creates.length === 0) return found;
+  const since = await plannedSince(deps, creates);
   const live = new Set<string>();
   for (const part of chunk(creates)) {
     for (const row of await salesforce.operations.queryAll<{
@@ -218,7 +219,7 @@ async function deletedSinceCreated(
       IsDeleted: boolean;
     }>(
       `SELECT Id, Custompms_Id__c, IsDeleted FROM Task WHERE Custompms_Id__c IN (${part.map((item) => soqlString(item.custompmsId)).join(', ')}) ` +
-        `AND CreatedById = ${soqlString(salesforce.integrationUserId)}`,
+        `AND CreatedById = ${soqlString(salesforce.integrationUserId)} AND CreatedDate >= ${soqlDateTime(since)}`,
       { includeDeleted: true },
     )) {
       if (!row.IsDeleted) live.add(row.Custompms_Id__c);
@@ -227,6 +228,16 @@ async function deletedSinceCreated(
   }
   for (const id of live) found.delete(id);
   return found;
+}
+
+/** When these writes were planned, less a minute of clock skew: no attempt before can have made them. */
+async function plannedSince(deps: SyncDeps, items: readonly OutboxItem[]): Promise<Date> {
+  const planned = await deps.pool.query<{ created_at: Date | null }>(
+    `SELECT min(created_at) AS created_at FROM outbox
+     WHERE (flow, custompms_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [items.map((item) => item.flow), items.map((item) => item.custompmsId)],
+  );
+  return new Date((planned.rows[0]?.created_at ?? deps.now()).getTime() - 60_000);
 }
 
 /** Task items of a batch whose record was deleted on either side since the batch was cut. */
@@ -260,12 +271,7 @@ async function reconcileDivisionCreates(
   const found = new Map<string, string>();
   const named = creates.filter((item) => typeof item.record.Name === 'string');
   if (named.length === 0) return found;
-  // When these writes were planned: no attempt before that can have created them.
-  const planned = await deps.pool.query<{ created_at: Date | null }>(
-    `SELECT min(created_at) AS created_at FROM outbox WHERE flow = 'customers' AND custompms_id = ANY($1)`,
-    [named.map((item) => item.custompmsId)],
-  );
-  const since = new Date((planned.rows[0]?.created_at ?? deps.now()).getTime() - 60_000);
+  const since = await plannedSince(deps, named);
   const byName = new Map<string, string>();
   for (const part of chunk(named)) {
     for await (const row of salesforce.operations.query<{ Id: string; Name: string }>(
