@@ -140,16 +140,20 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
   const found = creates
     .filter((item) => existing.has(item.custompmsId))
     .map((item) => ({ ...item, record: { ...item.record, Id: existing.get(item.custompmsId) } }));
-  // Written before (a writer died): a Task the first attempt created and a user deleted since must
-  // not be created again by the upsert. Its deletion is synced instead.
-  const deletedInOrg =
+  // Written before (a writer died): a Task the first attempt created is not written again — the
+  // upsert would put this batch's values over a user's edits since, or create it again if the
+  // user deleted it. Its first result stands (and a deletion since is synced).
+  const createdBefore =
     batch.publishCount > 0
-      ? await deletedSinceCreated(
+      ? await createdByEarlierAttempt(
           deps,
           salesforce,
           items.filter((item) => item.kind === 'task' && !item.plan.write.id),
         )
-      : new Map<string, string>();
+      : new Map<string, { id: string; deleted: boolean }>();
+  const deletedInOrg = new Map(
+    [...createdBefore].filter(([, task]) => task.deleted).map(([key, task]) => [key, task.id]),
+  );
   const results = await writeCollections(salesforce.operations, [
     { object: 'Division', operation: 'create', items: toCreate },
     {
@@ -170,13 +174,12 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
       object: 'Task',
       operation: 'upsert',
       items: items.filter(
-        (item) => item.kind === 'task' && !item.plan.write.id && !deletedInOrg.has(item.custompmsId),
+        (item) => item.kind === 'task' && !item.plan.write.id && !createdBefore.has(item.custompmsId),
       ),
     },
   ]);
-  for (const [custompmsId, taskId] of deletedInOrg) {
-    // Created by the first attempt (its result stands), deleted since as the org confirms.
-    results.push({ kind: 'task', key: custompmsId, success: true, salesforceId: taskId, created: true });
+  for (const [custompmsId, task] of createdBefore) {
+    results.push({ kind: 'task', key: custompmsId, success: true, salesforceId: task.id, created: true });
   }
   for (const result of results) {
     // Deleted in Salesforce while this write was on its way: its deletion is synced on its own.
@@ -199,19 +202,18 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
 }
 
 /**
- * Task creates of a batch written again whose Task an earlier attempt created and a user has
- * deleted since (`ALL ROWS`: in the recycle bin; created by the integration user since the change
- * was planned, and no live Task for the same Custompms id): Custompms id → the deleted Task's Id.
+ * Task creates of a batch written again whose Task an earlier attempt created (by the integration
+ * user, since the change was planned; `ALL ROWS`: a user may have deleted it since): Custompms
+ * id → that Task, live or deleted (a live one wins).
  */
-async function deletedSinceCreated(
+async function createdByEarlierAttempt(
   deps: SyncDeps,
   salesforce: Awaited<ReturnType<SyncDeps['salesforce']>>,
   creates: readonly OutboxItem[],
-): Promise<Map<string, string>> {
-  const found = new Map<string, string>();
+): Promise<Map<string, { id: string; deleted: boolean }>> {
+  const found = new Map<string, { id: string; deleted: boolean }>();
   if (creates.length === 0) return found;
   const since = await plannedSince(deps, creates);
-  const live = new Set<string>();
   for (const part of chunk(creates)) {
     for (const row of await salesforce.operations.queryAll<{
       Id: string;
@@ -222,11 +224,11 @@ async function deletedSinceCreated(
         `AND CreatedById = ${soqlString(salesforce.integrationUserId)} AND CreatedDate >= ${soqlDateTime(since)}`,
       { includeDeleted: true },
     )) {
-      if (!row.IsDeleted) live.add(row.Custompms_Id__c);
-      else if (!found.has(row.Custompms_Id__c)) found.set(row.Custompms_Id__c, row.Id);
+      const known = found.get(row.Custompms_Id__c);
+      if (!known || (known.deleted && !row.IsDeleted))
+        found.set(row.Custompms_Id__c, { id: row.Id, deleted: row.IsDeleted });
     }
   }
-  for (const id of live) found.delete(id);
   return found;
 }
 

@@ -283,4 +283,32 @@ describe('change batches under faults', () => {
       },
     ]);
   });
+
+  it("api path: a batch written again leaves a Task its first attempt created alone (a user's edits since stand)", async () => {
+    await put('tsk_1');
+    const batch = (await withTransaction(db.pool, (client) => takeBatch(client, 200)))!;
+    await markBatchPublished(db.pool, batch.id, new Date(Date.now() - 1_000), 'process-dead');
+    const upserted: unknown[] = [];
+    const operations = {
+      upsert: (_object: string, _field: string, records: unknown[]) => {
+        upserted.push(...records);
+        return Promise.resolve(records.map(() => ({ success: true, id: '00T000000000009AAA', errors: [] })));
+      },
+      create: () => Promise.resolve([]),
+      update: () => Promise.resolve([]),
+      // The first attempt created it; a user has edited it since.
+      queryAll: () =>
+        Promise.resolve([{ Id: '00T000000000001AAA', Custompms_Id__c: 'tsk_1', IsDeleted: false }]),
+      query: function* () {},
+    };
+    await republishOverdue(deps(operations, { writePath: 'api' }));
+    expect(upserted).toEqual([]);
+    const links = await db.pool.query<{ salesforce_id: string }>(
+      "SELECT salesforce_id FROM links WHERE custompms_id = 'tsk_1'",
+    );
+    expect(links.rows).toEqual([{ salesforce_id: '00T000000000001AAA' }]);
+    expect(
+      (await db.pool.query("SELECT 1 FROM inbox_messages WHERE source = 'salesforce.deletion'")).rowCount,
+    ).toBe(0);
+  });
 });
