@@ -191,14 +191,26 @@ export async function replayProblem(
     { pool: deps.pool, logger: deps.logger, definition: definitionOf(deps) },
     id,
   );
+  await auditProblemAction(deps, actor, 'problem.replay', id, outcome, bulk);
+  return outcome;
+}
+
+/** One audit entry for an admin's action on a problem (`bulk`: how many the request named). */
+async function auditProblemAction(
+  deps: OperationsDeps,
+  actor: Actor,
+  action: 'problem.replay' | 'problem.resolve',
+  id: number,
+  outcome: BulkResult['outcome'],
+  bulk: number,
+): Promise<void> {
   await recordAudit(deps.pool, {
     ...actor,
-    action: 'problem.replay',
+    action,
     target: `problem:${id}`,
     outcome,
     details: bulk > 1 ? { bulk } : {},
   });
-  return outcome;
 }
 
 /** Dismisses a problem and audits it (see `replayProblem`). */
@@ -213,13 +225,7 @@ export async function resolveProblemAudited(
     : (await resolveProblem(deps.pool, id))
       ? 'resolved'
       : 'already_resolved';
-  await recordAudit(deps.pool, {
-    ...actor,
-    action: 'problem.resolve',
-    target: `problem:${id}`,
-    outcome,
-    details: bulk > 1 ? { bulk } : {},
-  });
+  await auditProblemAction(deps, actor, 'problem.resolve', id, outcome, bulk);
   return outcome;
 }
 

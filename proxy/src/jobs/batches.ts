@@ -151,9 +151,6 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
           items.filter((item) => item.kind === 'task' && !item.plan.write.id),
         )
       : new Map<string, { id: string; deleted: boolean }>();
-  const deletedInOrg = new Map(
-    [...createdBefore].filter(([, task]) => task.deleted).map(([key, task]) => [key, task.id]),
-  );
   const results = await writeCollections(salesforce.operations, [
     { object: 'Division', operation: 'create', items: toCreate },
     {
@@ -188,14 +185,15 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
   }
   await recordBatchResults(deps, batch.id, results, gone);
   // Linked now: their deletion is synced like any other (read from the org: confirmed).
-  if (deletedInOrg.size > 0) {
+  const deleted = [...createdBefore].filter(([, task]) => task.deleted);
+  if (deleted.length > 0) {
     await insertInboxMessages(
       deps.pool,
-      [...deletedInOrg].map(([custompmsId, taskId]) => ({
+      deleted.map(([custompmsId, task]) => ({
         source: 'salesforce.deletion' as const,
-        dedupeKey: `rewrite:${taskId}`,
-        recordKey: `sf:${taskId}`,
-        payload: { taskId, custompmsId, operation: 'delete', confirmed: true },
+        dedupeKey: `rewrite:${task.id}`,
+        recordKey: `sf:${task.id}`,
+        payload: { taskId: task.id, custompmsId, operation: 'delete', confirmed: true },
       })),
     );
   }

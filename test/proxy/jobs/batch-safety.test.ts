@@ -250,10 +250,14 @@ describe('change batches under faults', () => {
     ]);
   });
 
-  it('api path: a batch written again does not re-create a Task a user deleted since; the delete is synced', async () => {
+  /**
+   * A task's batch whose first attempt created its Task (as `firstAttempt` now is in the org), then
+   * whose writer died before recording the result; written again by the sweep. Returns what the
+   * rewrite upserted and the Task the link names.
+   */
+  async function rewriteAfterFirstAttempt(firstAttempt: { IsDeleted: boolean }) {
     await put('tsk_1');
     const batch = (await withTransaction(db.pool, (client) => takeBatch(client, 200)))!;
-    // The first attempt created the Task, then its writer died before recording the result.
     await markBatchPublished(db.pool, batch.id, new Date(Date.now() - 1_000), 'process-dead');
     const upserted: unknown[] = [];
     const operations = {
@@ -263,21 +267,25 @@ describe('change batches under faults', () => {
       },
       create: () => Promise.resolve([]),
       update: () => Promise.resolve([]),
-      // A user deleted the Task the first attempt created.
       queryAll: () =>
-        Promise.resolve([{ Id: '00T000000000001AAA', Custompms_Id__c: 'tsk_1', IsDeleted: true }]),
+        Promise.resolve([{ Id: '00T000000000001AAA', Custompms_Id__c: 'tsk_1', ...firstAttempt }]),
       query: function* () {},
     };
     await republishOverdue(deps(operations, { writePath: 'api' }));
-    expect(upserted).toEqual([]);
     const links = await db.pool.query<{ salesforce_id: string }>(
       "SELECT salesforce_id FROM links WHERE custompms_id = 'tsk_1'",
     );
-    expect(links.rows).toEqual([{ salesforce_id: '00T000000000001AAA' }]);
-    const deletion = await db.pool.query<{ payload: unknown }>(
+    const deletions = await db.pool.query<{ payload: unknown }>(
       "SELECT payload FROM inbox_messages WHERE source = 'salesforce.deletion'",
     );
-    expect(deletion.rows).toEqual([
+    return { upserted, linked: links.rows.map((row) => row.salesforce_id), deletions: deletions.rows };
+  }
+
+  it('api path: a batch written again does not re-create a Task a user deleted since; the delete is synced', async () => {
+    const { upserted, linked, deletions } = await rewriteAfterFirstAttempt({ IsDeleted: true });
+    expect(upserted).toEqual([]);
+    expect(linked).toEqual(['00T000000000001AAA']);
+    expect(deletions).toEqual([
       {
         payload: { taskId: '00T000000000001AAA', custompmsId: 'tsk_1', operation: 'delete', confirmed: true },
       },
@@ -285,30 +293,9 @@ describe('change batches under faults', () => {
   });
 
   it("api path: a batch written again leaves a Task its first attempt created alone (a user's edits since stand)", async () => {
-    await put('tsk_1');
-    const batch = (await withTransaction(db.pool, (client) => takeBatch(client, 200)))!;
-    await markBatchPublished(db.pool, batch.id, new Date(Date.now() - 1_000), 'process-dead');
-    const upserted: unknown[] = [];
-    const operations = {
-      upsert: (_object: string, _field: string, records: unknown[]) => {
-        upserted.push(...records);
-        return Promise.resolve(records.map(() => ({ success: true, id: '00T000000000009AAA', errors: [] })));
-      },
-      create: () => Promise.resolve([]),
-      update: () => Promise.resolve([]),
-      // The first attempt created it; a user has edited it since.
-      queryAll: () =>
-        Promise.resolve([{ Id: '00T000000000001AAA', Custompms_Id__c: 'tsk_1', IsDeleted: false }]),
-      query: function* () {},
-    };
-    await republishOverdue(deps(operations, { writePath: 'api' }));
+    const { upserted, linked, deletions } = await rewriteAfterFirstAttempt({ IsDeleted: false });
     expect(upserted).toEqual([]);
-    const links = await db.pool.query<{ salesforce_id: string }>(
-      "SELECT salesforce_id FROM links WHERE custompms_id = 'tsk_1'",
-    );
-    expect(links.rows).toEqual([{ salesforce_id: '00T000000000001AAA' }]);
-    expect(
-      (await db.pool.query("SELECT 1 FROM inbox_messages WHERE source = 'salesforce.deletion'")).rowCount,
-    ).toBe(0);
+    expect(linked).toEqual(['00T000000000001AAA']);
+    expect(deletions).toEqual([]);
   });
 });
