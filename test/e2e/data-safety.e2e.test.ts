@@ -255,3 +255,50 @@ describe('a change applied, then a Salesforce failure', () => {
     }, 'the Custompms write to be recorded in the link');
   });
 });
+
+describe('a Custompms write whose answer never came back', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+  });
+  afterAll(async () => {
+    world?.cpms.controls.setFaults({});
+    await world?.stop();
+  });
+
+  it("is the sync's own write when met again, not an edit that conflicts with the user's next one", async () => {
+    const { task, taskId } = await syncedTask(world, 'LostAnswer');
+    // The first edit's PATCH is slow, then applied, and every answer to it is lost, as when the
+    // process dies right after the write: that change fails and is retried later.
+    world.cpms.controls.setFaults({
+      rules: [
+        {
+          route: 'PATCH /api/v1/tasks/:id',
+          status: 503,
+          retryAfter: null,
+          phase: 'after',
+          delayMs: 1_500,
+          times: 1,
+        },
+        { route: 'PATCH /api/v1/tasks/:id', status: 503, retryAfter: null, phase: 'after', times: 4 },
+      ],
+    });
+    const admin = adminConnection(world);
+    await admin.sobject('Task').update({ Id: taskId, Subject: 'First edit' });
+    await eventually(() => world.cpms.controls.faultHits().length === 1, 'the first edit to reach Custompms');
+    // While that write is on its way, the user edits again; the write lands after this edit.
+    await admin.sobject('Task').update({ Id: taskId, Subject: 'Second edit' });
+    world.clock.advance(2_000);
+    // The second edit's PATCH meets the first one's write in a 409. Unrecognised, that write looks
+    // like a Custompms edit newer than the second one, and the `latest` rule would undo it.
+    await eventually(
+      () => world.cpms.controls.requests().some((entry) => entry.method === 'PATCH' && entry.status === 409),
+      'the second edit to meet the first write',
+    );
+    await quiet(world);
+    expect(world.cpms.controls.record('tasks', task.id)!.title).toBe('Second edit');
+    const [row] = (await admin.query<{ Subject: string }>(`SELECT Subject FROM Task WHERE Id = '${taskId}'`))
+      .records;
+    expect(row!.Subject).toBe('Second edit');
+  });
+});

@@ -7,6 +7,7 @@
  */
 import {
   applyWriteResult,
+  isOwnCustompmsWrite,
   planChange,
   type Change,
   type FlowDefinition,
@@ -25,6 +26,8 @@ import { addWaitingChange, inOutbox, putOutboxItem, type OutboxItem } from '../s
 import {
   findLink,
   findLinkBySalesforceId,
+  journalBasis,
+  journalCustompmsWrite,
   linksByCustompmsIds,
   saveLink,
   setSalesforceStatus,
@@ -103,7 +106,9 @@ async function planAndApplyLocked(
     ...(flow.name === 'customers' && change.side === 'custompms' ? { customerIds: [change.id] } : {}),
     ...(flow.name === 'customers' && change.side === 'salesforce' ? { divisionIds: [change.id] } : {}),
   });
-  const link = stored?.link ?? null;
+  const custompmsRecord = change.side === 'custompms' ? change.record : options.counterpart?.record;
+  const link =
+    (await foldOwnCustompmsWrite(deps, flow, context, stored, custompmsRecord)) ?? stored?.link ?? null;
   const plan = planChange({ flow, context, link, change, counterpart: options.counterpart ?? null });
   const ids = {
     custompmsId: change.side === 'custompms' ? change.id : (link?.custompmsId ?? null),
@@ -135,7 +140,7 @@ async function planAndApplyLocked(
   if (!plan.link) return { plan, link };
 
   try {
-    const next = await performWrites(deps, flow, context, plan, plan.link, stored?.salesforceStatus ?? null);
+    const next = await performWrites(deps, flow, context, plan, plan.link, stored);
     return { plan, link: next };
   } catch (error) {
     // The other side moved on since we planned: merge with its current state and try again.
@@ -229,14 +234,50 @@ async function waitForDependencies(
   deps.logger.info({ flow: flow.name, id: change.id, missing: plan.missing }, 'waiting for a dependency');
 }
 
+/**
+ * A Custompms update this sync sent but never stored the answer of (the process died, the answer
+ * was lost), met again as `record`: folded into the link the writer would have stored, and stored.
+ * Without this, the write looks like a newer Custompms edit, and a conflict rule could let it
+ * undo the user's later Salesforce edit.
+ */
+async function foldOwnCustompmsWrite(
+  deps: SyncDeps,
+  flow: FlowDefinition,
+  context: SyncContext,
+  stored: StoredLink | undefined,
+  record: RawRecord | null | undefined,
+): Promise<Link | null> {
+  if (!stored || !record || stored.custompmsWrites.length === 0) return null;
+  const basis = journalBasis(stored.link);
+  const entry = stored.custompmsWrites.find(
+    (candidate) =>
+      candidate.basis.custompms === basis.custompms &&
+      candidate.basis.salesforce === basis.salesforce &&
+      isOwnCustompmsWrite(flow, candidate.write, record),
+  );
+  if (!entry) return null;
+  const { link } = applyWriteResult(flow, context, entry.link, entry.write, {
+    version: record['version'] as number,
+    record,
+    conditional: true,
+  });
+  await saveLink(deps.pool, link);
+  deps.logger.info(
+    { flow: flow.name, custompmsId: link.custompmsId, version: link.custompms.version },
+    'a Custompms write whose answer was lost is recorded as the sync’s own',
+  );
+  return link;
+}
+
 async function performWrites(
   deps: SyncDeps,
   flow: FlowDefinition,
   context: SyncContext,
   plan: Plan,
   initial: Link,
-  salesforceStatus: string | null,
+  stored: StoredLink | undefined,
 ): Promise<Link> {
+  const salesforceStatus = stored?.salesforceStatus ?? null;
   let link = initial;
   const queue: Write[] = [...plan.writes];
   const deferred: OutboxItem[] = [];
@@ -247,6 +288,9 @@ async function performWrites(
     const write = queue.shift()!;
     if (write.side === 'custompms') {
       if (write.action === 'delete') await countDelete(deps, 'custompms', flow, write.id!);
+      // Journalled first: if its answer is lost, the write is still known as ours when met again.
+      if (write.action === 'update' && stored)
+        await journalCustompmsWrite(deps.pool, stored, { basis: journalBasis(stored.link), link, write });
       const result = await writeCustompms(deps, flow, write, link);
       // Creates and If-Match updates cannot mix with edits the sync has not seen: the version
       // they produced is ours, and its webhook a duplicate.

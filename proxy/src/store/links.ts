@@ -3,23 +3,76 @@
  * interpret it, it only returns it typed); its two ids are columns so a change from either side
  * finds it.
  */
-import type { FlowName, Link } from '../sync';
+import { z } from 'zod';
+import type { FlowName, Link, Write } from '../sync';
+import { linkSchema, writeSchema } from './pending-write';
 import type { Queryable } from './transaction';
 
 export interface StoredLink {
   id: number;
   link: Link;
   salesforceStatus: string | null;
+  /** Custompms updates sent from this link whose answers were not stored (journalCustompmsWrite). */
+  custompmsWrites: JournalledWrite[];
 }
+
+/** A Custompms update about to be sent, with the link it would fold into. */
+export interface JournalledWrite {
+  /** The stored link's versions the write was planned on: once they move, the entry is inert. */
+  basis: { custompms: number | string | null; salesforce: number | string | null };
+  /** The link the write's result folds into (what the writer would have stored). */
+  link: Link;
+  write: Write;
+}
+
+const version = z.union([z.number(), z.string(), z.null()]);
+const journalSchema = z.array(
+  z.object({
+    basis: z.object({ custompms: version, salesforce: version }),
+    link: linkSchema,
+    write: writeSchema,
+  }),
+);
 
 interface Row {
   id: string;
   link: unknown;
   salesforce_status: string | null;
+  custompms_writes?: unknown;
 }
 
 function fromRow(row: Row): StoredLink {
-  return { id: Number(row.id), link: row.link as Link, salesforceStatus: row.salesforce_status };
+  // The journal is a safety net: an entry this proxy cannot read is ignored, not fatal.
+  const journal = journalSchema.safeParse(row.custompms_writes ?? []);
+  return {
+    id: Number(row.id),
+    link: row.link as Link,
+    salesforceStatus: row.salesforce_status,
+    custompmsWrites: journal.success ? journal.data : [],
+  };
+}
+
+/** The versions of a stored link a journalled write is planned on. */
+export function journalBasis(link: Link): JournalledWrite['basis'] {
+  return { custompms: link.custompms.version, salesforce: link.salesforce.version };
+}
+
+/**
+ * Records a Custompms update before it is sent (under the record's lock). Entries planned on
+ * other versions of the link are dropped: they were resolved, or can no longer be met.
+ */
+export async function journalCustompmsWrite(
+  db: Queryable,
+  stored: StoredLink,
+  entry: JournalledWrite,
+): Promise<void> {
+  const same = (other: JournalledWrite) =>
+    other.basis.custompms === entry.basis.custompms && other.basis.salesforce === entry.basis.salesforce;
+  const entries = [...stored.custompmsWrites.filter(same).slice(-9), entry];
+  await db.query('UPDATE links SET custompms_writes = $2 WHERE id = $1', [
+    stored.id,
+    JSON.stringify(entries),
+  ]);
 }
 
 export async function findLink(
@@ -28,7 +81,7 @@ export async function findLink(
   options: { forUpdate?: boolean } = {},
 ): Promise<StoredLink | undefined> {
   const result = await db.query<Row>(
-    `SELECT id, link, salesforce_status FROM links
+    `SELECT id, link, salesforce_status, custompms_writes FROM links
      WHERE (flow = $1 AND custompms_id = $2) OR salesforce_id = $3
      ORDER BY (flow = $1 AND custompms_id = $2) DESC LIMIT 1${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [query.flow, query.custompmsId ?? null, query.salesforceId ?? null],

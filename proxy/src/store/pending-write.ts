@@ -39,7 +39,7 @@ export const linkSchema: z.ZodType<Link> = z.looseObject({
   salesforce: sideState,
 });
 
-const writeSchema: z.ZodType<Write> = z.looseObject({
+export const writeSchema: z.ZodType<Write> = z.looseObject({
   side,
   action: z.enum(['create', 'update', 'delete']),
   id: z.string().nullable(),

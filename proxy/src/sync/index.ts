@@ -66,6 +66,7 @@ export {
 export { canonicalVersion, compareVersions, type Link, type SideState, type Snapshot } from './link';
 export {
   applyWriteResult,
+  isOwnCustompmsWrite,
   otherSide,
   planChange,
   type Change,

@@ -942,3 +942,21 @@ export function applyWriteResult(
   }
   return { link: next, followUps };
 }
+
+/**
+ * True when `record` is exactly what the conditional Custompms update `write` produced: the next
+ * version after the one it was sent with (`If-Match`), holding the written values. The proxy
+ * journals such a write before sending it; when the answer is lost (a crash, a timeout) the write
+ * is met again later — as a 409's current record or as its webhook — and must be folded in as
+ * the sync's own, not taken for someone else's newer edit.
+ */
+export function isOwnCustompmsWrite(flow: FlowDefinition, write: Write, record: RawRecord): boolean {
+  if (write.side !== 'custompms' || write.action !== 'update' || write.expectedVersion === null) return false;
+  const version = canonicalVersion('custompms', record['version']);
+  if (version !== Number(write.expectedVersion) + 1) return false;
+  return Object.keys(write.fields).every((name) => {
+    const field = flow.fields.find((candidate) => candidate.custompms === name);
+    if (!field) return record[name] === write.fields[name];
+    return readValue(field, 'custompms', record) === readValue(field, 'custompms', write.fields);
+  });
+}

@@ -24,6 +24,7 @@ export interface FaultRule {
   status?: number;
   /** `Retry-After` for 429/503: seconds, an HTTP date, or null for none. Default 1 second. */
   retryAfter?: number | string | null;
+  /** `delay`: the wait. Other actions: a wait before them (a slow request that then fails). */
   delayMs?: number;
   /**
    * `before` (default): the request is not processed. `after`: it is processed (a record may be

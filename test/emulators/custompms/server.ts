@@ -379,11 +379,11 @@ class Emulator {
     const hit = this.faults.pick(req.method, req.path);
     if (hit) {
       const action = hit.rule.action ?? 'status';
-      if (action === 'delay') {
-        await sleep(hit.rule.delayMs ?? 0);
-      } else if ((hit.rule.phase ?? 'before') === 'after') {
+      // A delay rule only slows the request; the other actions may wait first, then act.
+      if (hit.rule.delayMs) await sleep(hit.rule.delayMs);
+      if (action !== 'delay' && (hit.rule.phase ?? 'before') === 'after') {
         res.locals.afterFault = hit.rule;
-      } else {
+      } else if (action !== 'delay') {
         entry.fault = action === 'reset' ? 'reset' : `status ${hit.rule.status ?? 503}`;
         this.#applyFault(req, res, hit.rule);
         return;

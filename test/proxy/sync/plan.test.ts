@@ -6,6 +6,7 @@ import {
   FLOWS,
   applyOverrides,
   applyWriteResult,
+  isOwnCustompmsWrite,
   planChange,
   type Change,
   type FlowDefinition,
@@ -817,5 +818,47 @@ describe('applyWriteResult', () => {
     expect(stored.link.custompms.version).toBe(6);
     expect(stored.link.snapshot.custompms.name).toBe('Normalised by Custompms');
     expect(stored.followUps).toEqual([]);
+  });
+});
+
+describe('isOwnCustompmsWrite', () => {
+  const write = {
+    side: 'custompms' as const,
+    action: 'update' as const,
+    id: 'prj_1',
+    fields: { name: 'From SF', status: 'completed' },
+    expectedVersion: 1,
+  };
+
+  it('recognises the next version holding the written values as the write', () => {
+    expect(
+      isOwnCustompmsWrite(
+        FLOWS.projects,
+        write,
+        project({ version: 2, name: 'From SF', status: 'completed' }),
+      ),
+    ).toBe(true);
+  });
+
+  it('a later version, other values or another kind of write are not it', () => {
+    const written = { name: 'From SF', status: 'completed' };
+    expect(isOwnCustompmsWrite(FLOWS.projects, write, project({ version: 3, ...written }))).toBe(false);
+    expect(
+      isOwnCustompmsWrite(FLOWS.projects, write, project({ version: 2, ...written, name: 'Other' })),
+    ).toBe(false);
+    expect(
+      isOwnCustompmsWrite(
+        FLOWS.projects,
+        { ...write, expectedVersion: null },
+        project({ version: 2, ...written }),
+      ),
+    ).toBe(false);
+    expect(
+      isOwnCustompmsWrite(
+        FLOWS.projects,
+        { ...write, action: 'create' },
+        project({ version: 2, ...written }),
+      ),
+    ).toBe(false);
   });
 });
