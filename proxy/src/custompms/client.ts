@@ -89,6 +89,8 @@ export interface CustompmsClientOptions {
   random?: () => number;
   logger?: ClientLogger;
   userAgent?: string;
+  /** Cancels every call of this client (the worker shutting down), beside each call's own signal. */
+  signal?: AbortSignal;
 }
 
 export interface CallOptions {
@@ -178,6 +180,7 @@ export class CustompmsClient {
   readonly #random: () => number;
   readonly #logger: ClientLogger | undefined;
   readonly #userAgent: string;
+  readonly #signal: AbortSignal | undefined;
 
   constructor(options: CustompmsClientOptions) {
     if (!options.baseUrl) throw new CustompmsConfigError('Custompms client needs a baseUrl');
@@ -198,6 +201,7 @@ export class CustompmsClient {
     this.#policy = resolveRetryPolicy(options.retry);
     this.#semaphore = new Semaphore(options.maxConcurrency ?? DEFAULT_CONCURRENCY);
     this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#signal = options.signal;
     this.#sleep = options.sleep ?? defaultSleep;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
@@ -382,7 +386,9 @@ export class CustompmsClient {
   // ---------------------------------------------------------------- transport
 
   /** Sends with retries; returns the final answer, whatever its status. Throws only when no answer came. */
-  async #send(spec: RequestSpec): Promise<RawResponse> {
+  async #send(request: RequestSpec): Promise<RawResponse> {
+    const signals = [this.#signal, request.signal].filter((signal) => signal !== undefined);
+    const spec = { ...request, signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0] };
     const url = new URL(this.#baseUrl + spec.path);
     for (const [name, value] of Object.entries(spec.query ?? {}))
       if (value !== undefined) url.searchParams.set(name, String(value));
