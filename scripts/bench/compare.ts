@@ -346,6 +346,8 @@ async function main(): Promise<void> {
     const run = await runMeasured(cli('tasks'), env, ROOT);
     if (run.code !== 0) throw new Error(`backfill failed (exit ${run.code}):\n${run.stderr.slice(-4000)}`);
     if (process.env.BENCH_IMPORT || process.env.LOG_LEVEL) process.stderr.write(run.stderr.slice(-20_000));
+    // BENCH_STDERR=<file>: the backfill's whole stderr (its log lines: a Bulk job timeline).
+    if (process.env.BENCH_STDERR) writeFileSync(process.env.BENCH_STDERR, run.stderr);
     rows.push({
       method: 'this product: backfill --flow tasks',
       records,

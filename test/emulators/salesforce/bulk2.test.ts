@@ -5,6 +5,7 @@
  */
 import type { Connection } from 'jsforce';
 import { connect, rejection, fullAccessUser } from './helpers';
+import { LATENCY_PROFILES } from './latency';
 import { startSalesforceEmulator, type SalesforceEmulator } from './server';
 
 describe('Bulk API 2.0 ingest (jsforce bulk2)', () => {
@@ -157,5 +158,74 @@ describe('Bulk API 2.0 ingest (jsforce bulk2)', () => {
     ]);
     const local = await conn.query<{ Id: string }>("SELECT Id FROM Task WHERE Subject = 'bulk local'");
     expect(queuedIds.has(local.records[0]!.Id)).toBe(false);
+  });
+});
+
+describe('Bulk API 2.0 ingest timing (latency profile)', () => {
+  let emulator: SalesforceEmulator;
+  let conn: Connection;
+  const rate = 4_000;
+
+  beforeAll(async () => {
+    emulator = await startSalesforceEmulator({
+      deployForceApp: true,
+      latency: { ...LATENCY_PROFILES.zero, name: 'bulk-only', bulk: { queueMs: 50, recordsPerSecond: rate } },
+    });
+    conn = connect(emulator);
+  });
+
+  afterAll(async () => {
+    await emulator.close();
+  });
+
+  /** Closes jobs of `sizes` records at once; the ms from close to each one's JobComplete. */
+  async function load(prefix: string, sizes: number[]): Promise<number[]> {
+    const jobs = await Promise.all(
+      sizes.map(async (size, j) => {
+        const job = conn.bulk2.createJob({ object: 'Task', operation: 'insert' });
+        await job.open();
+        const rows = Array.from({ length: size }, (_, i) => `${prefix} ${j}-${i},Task`);
+        await job.uploadData(`Subject,Custompms_Type__c\n${rows.join('\n')}\n`);
+        return job;
+      }),
+    );
+    const started = performance.now();
+    await Promise.all(jobs.map((job) => job.close()));
+    return Promise.all(
+      jobs.map(async (job) => {
+        await job.poll(10, 20_000);
+        return performance.now() - started;
+      }),
+    );
+  }
+
+  it('shares one ingest rate between the jobs processed at once: two jobs take as long as one twice the size', async () => {
+    const [alone] = await load('timing alone', [2_000]);
+    // 50 ms queued, then 2,000 records at 4,000/s.
+    expect(alone).toBeGreaterThanOrEqual(50 + 500 - 20);
+    const both = await load('timing shared', [2_000, 2_000]);
+    // Each at half the rate: neither is done before 4,000 records' worth of time.
+    for (const ms of both) expect(ms).toBeGreaterThanOrEqual(50 + 1_000 - 20);
+  });
+
+  it('shows jobs InProgress while their records are processed; aborted ones leave their share', async () => {
+    const jobs = await Promise.all(
+      [0, 1, 2].map(async (j) => {
+        const job = conn.bulk2.createJob({ object: 'Task', operation: 'insert' });
+        await job.open();
+        const rows = Array.from({ length: 4_000 }, (_, i) => `timing abort ${j}-${i},Task`);
+        await job.uploadData(`Subject,Custompms_Type__c\n${rows.join('\n')}\n`);
+        await job.close();
+        return job;
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (const job of jobs) expect((await job.check()).state).toBe('InProgress');
+    for (const job of jobs) await job.abort();
+    // Alone: 50 ms + 250 ms; beside three jobs still holding their shares it would take 1,050 ms.
+    const [after] = await load('timing after abort', [1_000]);
+    expect(after).toBeLessThan(800);
+    for (const job of jobs) expect((await job.check()).state).toBe('Aborted');
+    expect((await conn.query("SELECT COUNT() FROM Task WHERE Subject LIKE 'timing abort %'")).totalSize).toBe(0);
   });
 });

@@ -12,7 +12,11 @@ export interface LatencyProfile {
   rttMs: Partial<Record<RouteCategory, number>> & { default: number };
   /** Server time per record a synchronous write carries (sObject and Collections DML), ms. */
   perRecordMs: number;
-  /** Bulk API 2.0 ingest: queue time after UploadComplete, then records processed per second (0: at once). */
+  /**
+   * Bulk API 2.0 ingest: each job's queue time after UploadComplete, then the org's ingest rate in
+   * records per second (0: at once), one rate shared by all the jobs InProgress at once
+   * (services/bulk2.ts): more jobs in parallel overlap their queue times, never add capacity.
+   */
   bulk: { queueMs: number; recordsPerSecond: number };
   /** Platform event published → its triggers run (ms). */
   eventDeliveryMs: number;
@@ -34,9 +38,11 @@ export const LATENCY_PROFILES: Readonly<Record<LatencyProfileName, LatencyProfil
   /**
    * A client in a nearby region of a production org (README "Latency profiles" gives the sources):
    * 50 ms round trip, 2 ms of server time per record written synchronously (a Task with a trigger
-   * and a Flow), Bulk ingest queued 2 s then processed at 2,000 records/s (Salesforce splits a
-   * job into internal batches of 10,000 records, processed in parallel, each allowed up to 5
-   * minutes), platform events delivered in 200 ms, Queueables started in 300 ms.
+   * and a Flow), Bulk ingest queued 2 s then processed at 2,000 records/s for the whole org
+   * (Salesforce splits a job into internal batches of 10,000 records, processed in parallel with
+   * each other and with other jobs' batches, each allowed up to 5 minutes; it documents no rate,
+   * and no more capacity for more jobs, so the rate is the org's, shared by its jobs), platform
+   * events delivered in 200 ms, Queueables started in 300 ms.
    */
   realistic: {
     name: 'realistic',

@@ -5,6 +5,16 @@
  * transaction with partial success, one "batch" against the daily allocation). CSV rules: an empty
  * value leaves the field alone on update/upsert, `#N/A` sets it to null. Failed rows carry
  * `sf__Error` as `STATUS_CODE:message:field,field --`.
+ *
+ * Timing (the latency profile): a closed job waits in the queue (`processingDelayMs`, state
+ * UploadComplete), then is InProgress until its records are processed. The org's ingest capacity
+ * (`recordsPerSecond`) is one rate shared by every job processed at once, whichever job its records
+ * come from: Salesforce processes a job's internal batches in parallel with each other and with
+ * other jobs' ("Understanding Bulk API 2.0 Ingest"; "General Guidelines for Data Loads": in
+ * parallel mode "batches are processed in parallel with other batches from the same job and
+ * batches from other parallel mode jobs"), and documents no extra capacity for more jobs. So
+ * splitting a load into parallel jobs overlaps their queue times, never adds throughput: the
+ * emulator is not kinder to many jobs than to one.
  */
 import { parse, type Options as CsvOptions } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
@@ -62,15 +72,75 @@ interface IngestJob {
 }
 
 export interface Bulk2Options {
-  /** Time between close and the start of processing (ms), so pollers see InProgress. */
+  /** Time between close and the start of processing (ms): the job's queue time. */
   processingDelayMs: number;
-  /** Records processed per second once processing starts (the latency profile); 0 or absent: at once. */
+  /**
+   * The org's ingest capacity once jobs are processed (the latency profile), records per second,
+   * shared by every job InProgress at once; 0 or absent: at once.
+   */
   recordsPerSecond?: number;
+}
+
+/**
+ * The org's ingest capacity, shared equally by the jobs being processed (processor sharing): with
+ * n jobs InProgress each advances at rate/n. A job whose records are all through completes.
+ */
+class IngestCapacity {
+  private readonly active = new Map<IngestJob, { remaining: number; done: () => void }>();
+  private lastAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly recordsPerSecond: () => number) {}
+
+  /** Starts processing `records` of the job; `done` runs once they are all through. */
+  add(job: IngestJob, records: number, done: () => void): void {
+    this.advance();
+    this.active.set(job, { remaining: records, done });
+    this.schedule();
+  }
+
+  /** A job that stops (aborted) gives its share back (and is done: nothing more of it runs). */
+  remove(job: IngestJob): void {
+    const entry = this.active.get(job);
+    if (!entry) return;
+    this.advance();
+    this.active.delete(job);
+    entry.done();
+    this.schedule();
+  }
+
+  private advance(): void {
+    const now = performance.now();
+    const elapsed = (now - this.lastAt) / 1000;
+    this.lastAt = now;
+    if (this.active.size === 0) return;
+    const share = (elapsed * this.recordsPerSecond()) / this.active.size;
+    for (const entry of this.active.values()) entry.remaining -= share;
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    // Jobs through (within a record) complete now, in the order they started.
+    for (const [job, entry] of [...this.active]) {
+      if (entry.remaining > 0.5) continue;
+      this.active.delete(job);
+      entry.done();
+    }
+    if (this.active.size === 0) return;
+    const least = Math.min(...[...this.active.values()].map((entry) => entry.remaining));
+    const ms = Math.max(1, (least * this.active.size * 1000) / this.recordsPerSecond());
+    this.timer = setTimeout(() => {
+      this.advance();
+      this.schedule();
+    }, ms);
+  }
 }
 
 export class Bulk2Service {
   private readonly jobs = new Map<string, IngestJob>();
   private running = new Set<Promise<void>>();
+  private readonly capacity = new IngestCapacity(() => this.options.recordsPerSecond ?? 0);
   /** Per-row fault hook (UNABLE_TO_LOCK_ROW injection). */
   recordFault: () => RecordError | undefined = () => undefined;
 
@@ -209,10 +279,8 @@ export class Bulk2Service {
       }
       job.state = 'UploadComplete';
       job.systemModstamp = this.db.now();
-      const rate = this.options.recordsPerSecond ?? 0;
-      const records = rate > 0 ? job.uploads.reduce((n, csv) => n + csvRows(csv), 0) : 0;
-      const delayMs = this.options.processingDelayMs + (rate > 0 ? (records / rate) * 1000 : 0);
-      const run = new Promise<void>((resolve) => setTimeout(resolve, delayMs))
+      const run = new Promise<void>((resolve) => setTimeout(resolve, this.options.processingDelayMs))
+        .then(() => this.start(job))
         .then(() => this.process(job))
         .finally(() => this.running.delete(run));
       this.running.add(run);
@@ -222,6 +290,7 @@ export class Bulk2Service {
       }
       job.state = 'Aborted';
       job.systemModstamp = this.db.now();
+      this.capacity.remove(job);
     } else {
       throw new ApiError(400, 'INVALIDJOBSTATE', `Invalid state: ${String(state)}`);
     }
@@ -247,10 +316,23 @@ export class Bulk2Service {
     job.systemModstamp = this.db.now();
   }
 
-  private process(job: IngestJob): void {
-    if (job.state !== 'UploadComplete') return;
-    const started = Date.now();
+  /**
+   * The queue time is over: the job is InProgress while its records go through the org's shared
+   * capacity (at once without a rate). Resolves when they are through, or at once if it was aborted.
+   */
+  private start(job: IngestJob): Promise<void> {
+    if (job.state !== 'UploadComplete') return Promise.resolve();
     job.state = 'InProgress';
+    job.systemModstamp = this.db.now();
+    const rate = this.options.recordsPerSecond ?? 0;
+    if (rate <= 0) return Promise.resolve();
+    const records = job.uploads.reduce((n, csv) => n + csvRows(csv), 0);
+    return new Promise<void>((resolve) => this.capacity.add(job, records, resolve));
+  }
+
+  private process(job: IngestJob): void {
+    if (job.state !== 'InProgress') return;
+    const started = Date.now();
     const delimiter = DELIMITERS[job.columnDelimiter]!;
     let rows: string[][] = [];
     try {
