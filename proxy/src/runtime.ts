@@ -95,8 +95,23 @@ export function configuredCrontab(config: Config, crontab: string): string {
     .join('\n');
 }
 
+/**
+ * Stops the worker (running jobs finish), then the rest. Jobs still waiting on Custompms or
+ * Salesforce after a grace period (a third of the shutdown timeout, at most 5 s) have those calls
+ * abandoned: they fail now and are retried by the next worker, instead of running on until the
+ * shutdown timeout kills the process with their jobs still locked.
+ */
 export async function stopRuntime(runtime: Runtime): Promise<void> {
-  await runtime.worker?.stop();
+  const graceMs = Math.min(5_000, runtime.config.shutdownTimeoutMs / 3);
+  const abandon = setTimeout(
+    () => runtime.sync.abortCalls(new Error('the worker is shutting down')),
+    graceMs,
+  );
+  try {
+    await runtime.worker?.stop();
+  } finally {
+    clearTimeout(abandon);
+  }
   await runtime.heartbeat?.stop();
   await runtime.stopMetrics();
   await runtime.database.close();

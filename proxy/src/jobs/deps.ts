@@ -57,6 +57,11 @@ export interface SyncDeps {
   custompms: () => CustompmsClient;
   salesforce: () => Promise<SalesforceServices>;
   now: () => Date;
+  /**
+   * Ends every outbound call in flight or to come with `reason` (the worker shutting down): a job
+   * then fails at once and is retried, instead of running on until the process is killed.
+   */
+  abortCalls: (reason: Error) => void;
 }
 
 export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
@@ -94,8 +99,9 @@ export function createSyncDeps(
 
   let custompms: CustompmsClient | undefined;
   let salesforce: Promise<SalesforceServices> | undefined;
+  const shutdown = new AbortController();
   const connectSalesforce = async (): Promise<SalesforceServices> => {
-    const client = await SalesforceClient.connect(config.salesforce, { logger });
+    const client = await SalesforceClient.connect(config.salesforce, { logger, signal: shutdown.signal });
     const operations = new SalesforceOperations(client);
     const integrationUserId = client.userId ?? (await identityUserId(client));
     return { client, operations, org: new OrgDirectory(operations), integrationUserId };
@@ -116,7 +122,8 @@ export function createSyncDeps(
       apiBudgetPercent: config.salesforce.apiBudgetPercent,
       ...overrides,
     },
-    custompms: () => (custompms ??= createCustompmsClient(config.custompms, { logger })),
+    custompms: () =>
+      (custompms ??= createCustompmsClient(config.custompms, { logger, signal: shutdown.signal })),
     salesforce: async () => {
       // One connection per process; a failed connect is forgotten so the next job retries it.
       salesforce ??= connectSalesforce().catch((error: unknown) => {
@@ -126,6 +133,7 @@ export function createSyncDeps(
       return salesforce;
     },
     now: () => new Date(),
+    abortCalls: (reason) => shutdown.abort(reason),
   };
   trackOrgMapping(deps, configured);
   return deps;

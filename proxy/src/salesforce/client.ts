@@ -3,6 +3,7 @@
  * jsforce's refresh delegate calls once per expiry (one in-flight refresh shared by all callers),
  * our retry policy around each call, and API usage read from `Sforce-Limit-Info`.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from 'jsforce';
 import { setDefaults } from 'jsforce/lib/request';
 import type { Logger } from 'pino';
@@ -40,16 +41,32 @@ setDefaults({ followRedirect: true, retry: { maxRetries: 0 } });
  */
 export const SALESFORCE_CALL_TIMEOUT_MS = 60_000;
 
-function withTimeout<T>(call: Promise<T>, ms: number): Promise<T> {
+/**
+ * The call, or a SALESFORCE_TIMEOUT after `ms`, or the abort (the worker shutting down). jsforce
+ * cannot cancel its request: a call given up on may still reach Salesforce, which is why only
+ * idempotent calls are retried after one (retry.ts `ambiguous`).
+ */
+function withTimeout<T>(call: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(
       () => reject(new SalesforceApiError('SALESFORCE_TIMEOUT', `no answer from Salesforce within ${ms} ms`)),
       ms,
     );
     timer.unref();
+    onAbort = () => reject(abortedError(signal!));
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
-  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([call, timeout]).finally(() => {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort!);
+  });
+}
+
+function abortedError(signal: AbortSignal): SalesforceApiError {
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+  return new SalesforceApiError('SALESFORCE_CALL_ABORTED', `Salesforce call abandoned: ${reason}`);
 }
 
 export class SalesforceClient {
@@ -60,11 +77,17 @@ export class SalesforceClient {
     /** The authenticated user's id (the integration user), when known. */
     readonly userId: string | undefined,
     readonly organizationId: string | undefined,
+    private readonly signal: AbortSignal | undefined,
   ) {}
 
   static async connect(
     settings: SalesforceSettings,
-    options: { logger?: Logger; retryPolicy?: RetryPolicy } = {},
+    options: {
+      logger?: Logger;
+      retryPolicy?: RetryPolicy;
+      /** Abandons every call of this client (the worker shutting down). */
+      signal?: AbortSignal;
+    } = {},
   ): Promise<SalesforceClient> {
     const retryPolicy = options.retryPolicy ?? SALESFORCE_RETRY_POLICY;
     if (settings.auth === 'none') {
@@ -76,7 +99,7 @@ export class SalesforceClient {
     }
     if (settings.auth === 'sf_cli') {
       const conn = await connectThroughSfCli(settings);
-      return new SalesforceClient(conn, retryPolicy, options.logger, undefined, undefined);
+      return new SalesforceClient(conn, retryPolicy, options.logger, undefined, undefined, options.signal);
     }
     const source = tokenSource(settings);
     const first = await requestToken(source);
@@ -97,7 +120,7 @@ export class SalesforceClient {
       },
     });
     const [orgId, userId] = first.id?.split('/').slice(-2) ?? [];
-    return new SalesforceClient(conn, retryPolicy, options.logger, userId, orgId);
+    return new SalesforceClient(conn, retryPolicy, options.logger, userId, orgId, options.signal);
   }
 
   /**
@@ -105,11 +128,15 @@ export class SalesforceClient {
    * `idempotent: false` (creates, event publishes): not retried after an ambiguous failure.
    */
   call<T>(operation: (conn: Connection) => Promise<T>, options: { idempotent?: boolean } = {}): Promise<T> {
+    const signal = this.signal;
     const attempt = () => {
+      if (signal?.aborted) return Promise.reject(abortedError(signal));
       metrics.salesforceApiCalls();
-      return withTimeout(operation(this.conn), SALESFORCE_CALL_TIMEOUT_MS);
+      return withTimeout(operation(this.conn), SALESFORCE_CALL_TIMEOUT_MS, signal);
     };
     return withSalesforceRetry(this.retryPolicy, attempt, {
+      // A backoff ends with the abort too; the next attempt then fails as abandoned.
+      sleep: (ms) => delay(ms, undefined, signal ? { signal } : undefined).catch(() => undefined),
       idempotent: options.idempotent ?? true,
       onRetry: (error, attempt, delayMs) =>
         this.logger?.warn({ errorCode: error.errorCode, attempt, delayMs }, 'retrying Salesforce call'),

@@ -100,6 +100,7 @@ describe('API budget gating of the pollers', () => {
       custompms: () => custompms,
       salesforce,
       now: () => now,
+      abortCalls: () => {},
     };
     return { sync, salesforce };
   }

@@ -60,6 +60,7 @@ describe('change batches under faults', () => {
           org: { hasDivisions: () => Promise.resolve(true), listUsers: () => Promise.resolve([]) },
         } as unknown as Awaited<ReturnType<SyncDeps['salesforce']>>),
       now,
+      abortCalls: () => {},
     };
   }
   const publishing = {

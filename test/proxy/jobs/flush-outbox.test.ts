@@ -49,6 +49,7 @@ describe('flushOutbox', () => {
       salesforce: () =>
         Promise.resolve({ operations } as unknown as Awaited<ReturnType<SyncDeps['salesforce']>>),
       now: () => new Date(),
+      abortCalls: () => {},
     };
   }
 

@@ -32,6 +32,7 @@ describe('pollers and retention', () => {
       },
       salesforce: () => Promise.reject(Object.assign(new Error('unreachable'), { code: 'NETWORK_ERROR' })),
       now: () => new Date(),
+      abortCalls: () => {},
     };
   }
   // Its last attempt: a task that throws here is parked as a dead letter.

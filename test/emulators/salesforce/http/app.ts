@@ -16,7 +16,8 @@ import { restRouter } from './rest';
 import { toolingRouter } from './tooling';
 import { webLoginRouter } from './web-login';
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+// Unref'd: an injected latency never keeps a finished test process alive.
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 function versionLabel(n: number): string {
   // API 65.0 is Winter '26; three releases a year, Spring/Summer/Winter.
