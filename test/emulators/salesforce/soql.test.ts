@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { parseJsonRecord, type StoredRecord } from './data/values';
+import { startSalesforceEmulator } from './index';
 import { SalesforceOrg } from './org';
 import { SoqlError } from './soql/lexer';
 import { compileQuery, executeQuery, likeRegex } from './soql/executor';
@@ -237,5 +238,28 @@ describe('SOQL subset', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('queryAll on an indexed field', () => {
+  it('finds a deleted record by its external id, as Salesforce does', async () => {
+    const emulator = await startSalesforceEmulator({ deployForceApp: true });
+    try {
+      const { org } = emulator;
+      const task = org.schema.object('Task')!;
+      const [created] = org.transaction(org.adminUserId, (tx) =>
+        tx.insert('Task', [parseJsonRecord(task, { Subject: 'Gone', Custompms_Id__c: 'tsk_gone' })]),
+      );
+      org.transaction(org.adminUserId, (tx) => tx.delete([created!.id!]));
+      const soql = "SELECT Id, IsDeleted FROM Task WHERE Custompms_Id__c IN ('tsk_gone')";
+      const compiled = () => compileQuery(soql, org.schema, org.db, Date.now());
+      // Custompms_Id__c is an indexed external id: the index holds live records only.
+      expect(executeQuery(compiled(), org.db, false)).toEqual([]);
+      expect(executeQuery(compiled(), org.db, true)).toEqual([
+        expect.objectContaining({ Id: created!.id, IsDeleted: true }),
+      ]);
+    } finally {
+      await emulator.close();
+    }
   });
 });

@@ -491,7 +491,9 @@ export function executeQuery(
   const live = (row: StoredRecord): boolean =>
     (includeDeleted || (row.IsDeleted !== true && row.IsArchived !== true)) && (!visible || visible(row));
   let rows: StoredRecord[] = [];
-  if (compiled.candidates) {
+  // The indexes hold live records only: queryAll scans, so a filter on an external id still finds
+  // the deleted record (Salesforce's queryAll returns it with IsDeleted = true).
+  if (compiled.candidates && !includeDeleted) {
     for (const id of compiled.candidates(db)) {
       const row = table.get(id);
       if (row && live(row) && compiled.predicate(row)) rows.push(row);
