@@ -63,7 +63,14 @@ export {
   type Scalar,
   type Values,
 } from './values';
-export { canonicalVersion, compareVersions, type Link, type SideState, type Snapshot } from './link';
+export {
+  canonicalVersion,
+  compareVersions,
+  withLaterSides,
+  type Link,
+  type SideState,
+  type Snapshot,
+} from './link';
 export {
   applyWriteResult,
   isOwnCustompmsWrite,

@@ -92,3 +92,46 @@ export function laterVersion(a: number | string | null, b: number | string | nul
   if (b === null) return a;
   return compareVersions(a, b) >= 0 ? a : b;
 }
+
+function isNewer(a: number | string | null, b: number | string | null): boolean {
+  return a !== null && (b === null || compareVersions(a, b) > 0);
+}
+
+/**
+ * The link to store for a Salesforce write's result (`folded`: the link planned with the write,
+ * the result folded in) when the stored link (`current`) may have moved on since the write was
+ * planned: a Salesforce edit applied to Custompms while the write's result was on its way (a batch
+ * written again after a crash records its first result minutes later). Each side keeps the later
+ * of the two states, so the result never takes the link back to before that edit — which would
+ * make the sync's own Custompms write look like a newer edit the `latest` rule lets win. What the
+ * write adds is kept: a create's Salesforce id, and the fields it wrote after the kept state.
+ */
+export function withLaterSides(current: Link | undefined, folded: Link): Link {
+  if (!current || current.flow !== folded.flow) return folded;
+  const custompmsFrom = isNewer(current.custompms.version, folded.custompms.version) ? current : folded;
+  const salesforceFrom = isNewer(current.salesforce.version, folded.salesforce.version) ? current : folded;
+  if (custompmsFrom === folded && salesforceFrom === folded && current.status === folded.status)
+    return folded;
+  const salesforceSnapshot: Record<string, Values[string]> = { ...salesforceFrom.snapshot.salesforce };
+  const written: Record<string, number | string> = { ...salesforceFrom.salesforce.written };
+  if (salesforceFrom === current) {
+    // The write landed after the state kept: Salesforce holds what it wrote for those fields.
+    for (const [field, version] of Object.entries(folded.salesforce.written ?? {})) {
+      if (!isNewer(version, current.salesforce.version) || !isNewer(version, written[field] ?? null))
+        continue;
+      written[field] = version;
+      if (Object.hasOwn(folded.snapshot.salesforce, field))
+        salesforceSnapshot[field] = folded.snapshot.salesforce[field]!;
+    }
+  }
+  const { written: _dropped, ...salesforceState } = salesforceFrom.salesforce;
+  return {
+    ...folded,
+    // An unlink (a tombstone) made meanwhile stands.
+    status: current.status === 'unlinked' ? 'unlinked' : folded.status,
+    salesforceId: folded.salesforceId ?? current.salesforceId,
+    custompms: custompmsFrom.custompms,
+    salesforce: Object.keys(written).length > 0 ? { ...salesforceState, written } : salesforceState,
+    snapshot: { custompms: custompmsFrom.snapshot.custompms, salesforce: salesforceSnapshot },
+  };
+}

@@ -8,6 +8,7 @@ import {
   applyWriteResult,
   isOwnCustompmsWrite,
   planChange,
+  withLaterSides,
   type Change,
   type FlowDefinition,
   type Link,
@@ -860,5 +861,69 @@ describe('isOwnCustompmsWrite', () => {
         project({ version: 2, ...written }),
       ),
     ).toBe(false);
+  });
+});
+
+describe('withLaterSides: a Salesforce result recorded after the link moved on', () => {
+  const base = linkedProject();
+
+  /** A Custompms edit planned on `base`, its blind Salesforce write answered at `writtenAt`. */
+  function foldedWrite(writtenAt: string): Link {
+    const update = run(
+      FLOWS.projects,
+      base,
+      custompmsChange(project({ version: 2, name: 'From Custompms' })),
+    );
+    expectKind(update, 'update');
+    return applyWriteResult(FLOWS.projects, context(), update.link!, update.writes[0]!, {
+      version: writtenAt,
+    }).link;
+  }
+
+  /** Meanwhile a user's Salesforce edit (at T2) was applied to Custompms (version 3). */
+  function movedOn(): Link {
+    const edit = run(
+      FLOWS.projects,
+      base,
+      salesforceChange(salesforceRecord(base, T2, { Subject: 'From SF' })),
+    );
+    expectKind(edit, 'update');
+    return applyWriteResult(FLOWS.projects, context(), edit.link!, edit.writes[0]!, {
+      version: 3,
+      conditional: true,
+    }).link;
+  }
+
+  it('is the planned link when nothing moved', () => {
+    const folded = foldedWrite(T3);
+    expect(withLaterSides(base, folded)).toBe(folded);
+    expect(withLaterSides(undefined, folded)).toBe(folded);
+  });
+
+  it('keeps the later state of each side: an older result does not take the link back', () => {
+    const current = movedOn();
+    const merged = withLaterSides(current, foldedWrite(T1));
+    expect(merged.custompms.version).toBe(3);
+    expect(merged.salesforce.version).toBe(T2);
+    expect(merged.snapshot.salesforce.Subject).toBe('From SF');
+    // The user's next Salesforce edit is a plain update, not a conflict with the sync's own write.
+    const next = run(
+      FLOWS.projects,
+      merged,
+      salesforceChange(salesforceRecord(merged, T3, { Subject: 'Again' })),
+    );
+    expectKind(next, 'update');
+    expect(next.conflicts).toEqual([]);
+    expect(next.writes).toEqual([
+      expect.objectContaining({ side: 'custompms', fields: { name: 'Again' }, expectedVersion: 3 }),
+    ]);
+  });
+
+  it('a result written after the kept state records what Salesforce now holds for its fields', () => {
+    const current = movedOn();
+    const merged = withLaterSides(current, foldedWrite(T3));
+    expect(merged.custompms.version).toBe(3);
+    expect(merged.salesforce).toMatchObject({ version: T2, written: { Subject: T3 } });
+    expect(merged.snapshot.salesforce.Subject).toBe('From Custompms');
   });
 });
