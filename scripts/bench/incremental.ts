@@ -20,6 +20,7 @@
  * is both emulators' latency model (their latency.ts).
  */
 import { Connection } from 'jsforce';
+import pg from 'pg';
 import { exitWithUsageError, nonNegative, parseCommandLine, positiveInteger } from '../lib/cli';
 import { startSandbox, type Sandbox } from '../sandbox';
 
@@ -175,6 +176,28 @@ async function latencies(
   return { toSalesforce, toCustompms, timedOut };
 }
 
+/**
+ * `BENCH_QUERY_STATS=1`: every SQL statement this process sends counted by its first words, the
+ * burst's top statements reported (where the database round trips go; no extension needed).
+ */
+const queryStats = new Map<string, number>();
+if (process.env.BENCH_QUERY_STATS) {
+  const original = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const first = args[0] as string | { text?: string } | undefined;
+    const text = typeof first === 'string' ? first : (first?.text ?? '');
+    const key = text.replace(/\s+/g, ' ').trim().slice(0, 90);
+    queryStats.set(key, (queryStats.get(key) ?? 0) + 1);
+    return original.apply(this, args);
+  } as typeof pg.Client.prototype.query;
+}
+
+function topQueries(): Record<string, number> {
+  const sorted = [...queryStats].sort((a, b) => b[1] - a[1]);
+  const total = sorted.reduce((sum, [, n]) => sum + n, 0);
+  return Object.fromEntries([['(total)', total], ...sorted.slice(0, 25)]);
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseCommandLine(USAGE, {
     options: {
@@ -197,13 +220,14 @@ async function main(): Promise<void> {
   const sandbox = await startSandbox({
     dataDir: '.data/bench-incremental',
     deploy: 'in-process',
-    logLevel: 'error',
+    logLevel: process.env.BENCH_LOG_LEVEL ?? 'error',
     latency: profile,
   });
   try {
     const { controls } = sandbox.custompms;
     const usageBefore = sandbox.salesforce.apiUsage().used;
     const started = performance.now();
+    const startedAt = new Date();
     const customer = controls.create('customers', { name: 'Bench customer', is_active: true });
     const projects = Array.from({ length: Math.max(1, Math.floor(tasks / 100)) }, (_, index) =>
       controls.create('projects', {
@@ -245,7 +269,23 @@ async function main(): Promise<void> {
     const batches = await sandbox.pool.query<{ n: string; records: string; biggest: number }>(
       'SELECT count(*) AS n, sum(jsonb_array_length(items)) AS records, max(jsonb_array_length(items)) AS biggest FROM change_batches',
     );
+    // Where the burst's time went: the inbox and the batches, in ms from the start.
+    const timeline = await sandbox.pool.query<Record<string, number | null>>(
+      `SELECT
+         (SELECT round(extract(epoch FROM max(received_at) - $1::timestamptz) * 1000) FROM inbox_messages
+           WHERE source = 'custompms.webhook') AS "lastWebhookReceivedMs",
+         (SELECT round(extract(epoch FROM max(processed_at) - $1::timestamptz) * 1000) FROM inbox_messages
+           WHERE source = 'custompms.webhook') AS "lastWebhookProcessedMs",
+         (SELECT json_agg(json_build_array(
+             round(extract(epoch FROM created_at - $1::timestamptz) * 1000),
+             round(extract(epoch FROM completed_at - $1::timestamptz) * 1000),
+             jsonb_array_length(items)) ORDER BY created_at) FROM change_batches) AS "batchesCreatedCompletedSize"`,
+      [startedAt],
+    );
+    const burstQueries = process.env.BENCH_QUERY_STATS ? topQueries() : undefined;
+    queryStats.clear();
     const toCustompms = await salesforceBurst(sandbox, created);
+    const orgBurstQueries = process.env.BENCH_QUERY_STATS ? topQueries() : undefined;
     const latency = samples > 0 ? await latencies(sandbox, created, samples) : undefined;
     const report = {
       writePath: process.env.SALESFORCE_WRITE_PATH ?? 'apex',
@@ -260,7 +300,9 @@ async function main(): Promise<void> {
       recordsPerBatch: Number((Number(batches.rows[0]!.records) / Number(batches.rows[0]!.n)).toFixed(1)),
       biggestBatch: batches.rows[0]!.biggest,
       callsByCategory: usage.byCategory,
+      timeline: timeline.rows[0],
       salesforceBurst: toCustompms,
+      ...(burstQueries ? { burstQueries, orgBurstQueries } : {}),
       ...(latency
         ? {
             latencyCustompmsToSalesforce: {

@@ -23,8 +23,8 @@ import {
   type OutboxItem,
 } from '../store/batches';
 import { insertInboxMessages } from '../store/inbox';
-import { linksByCustompmsIds, saveLink } from '../store/links';
-import { withAdvisoryLock } from '../store/locks';
+import { linksByCustompmsIds } from '../store/links';
+import { withAdvisoryLocks } from '../store/locks';
 import { recordProblem } from '../store/problems';
 import { withTransaction } from '../store/transaction';
 import { chunk, soqlDateTime, soqlString, type SalesforceOperations } from '../salesforce/operations';
@@ -35,7 +35,7 @@ import { PROCESS_ID } from './heartbeat';
 import { refreshOrgMapping } from './org-mapping';
 import { buildSyncContext } from './sync-context';
 import { TASK } from './task-names';
-import { recordWriteResult } from './write/record-result';
+import { recordWriteResult, recordWriteResults } from './write/record-result';
 import { writeCollections, type BatchResult } from './write/salesforce';
 
 export const CHANGE_EVENT = 'Custompms_Change__e';
@@ -326,25 +326,37 @@ export async function recordBatchResults(
       salesforce,
       batch.items.map((item) => item.record),
     ));
+  const succeeded: { item: OutboxItem; result: BatchResult }[] = [];
   for (const item of batch.items) {
     if (skipped.has(`${item.kind}:${item.custompmsId}`)) continue;
     const result = byKey.get(`${item.kind}:${item.custompmsId}`);
+    if (result?.success) {
+      succeeded.push({ item, result });
+      continue;
+    }
     if (result && (await deferTransientFailure(deps, batch.id, item, result))) {
       deferred++;
       continue;
     }
-    const outcome = await recordWriteResult(deps, deps.pool, item, result, {
+    // A failure stores no link: a problem, and the Task's status set to Error.
+    await recordWriteResult(deps, deps.pool, item, result, {
       origin: `batch ${batch.id}`,
       context: batchContext,
-      // Under the record's lock: a sync of this record plans either before the link changes (its
-      // outbox write then finds this batch's row in flight and flags it) or after (and sees it).
-      save: (link, status) =>
-        withAdvisoryLock(deps.pool, recordLockKey(item.flow, item.custompmsId), () =>
-          saveLink(deps.pool, link, status),
-        ),
     });
-    if ('link' in outcome) linked.push(item);
   }
+  // The successes in a set (one link statement, one history insert), under the records' locks:
+  // a sync of one of them plans either before its link changes (its outbox write then finds this
+  // batch's row in flight and flags it) or after (and sees it).
+  await withAdvisoryLocks(
+    deps.pool,
+    succeeded.map(({ item }) => recordLockKey(item.flow, item.custompmsId)),
+    () =>
+      recordWriteResults(deps, deps.pool, succeeded, {
+        origin: `batch ${batch.id}`,
+        context: batchContext,
+      }),
+  );
+  linked.push(...succeeded.map(({ item }) => item));
   const again = await completeBatch(deps.pool, batch.id);
   for (const flow of new Set(linked.map((item) => item.flow))) {
     const ids = linked.filter((item) => item.flow === flow).map((item) => item.custompmsId);

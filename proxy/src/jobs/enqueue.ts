@@ -35,6 +35,13 @@ export async function enqueueCustompmsSync(
   );
 }
 
+/**
+ * The priority of work that unblocks others (graphile-worker runs lower first; default 0): the
+ * flush, and the changes released when their dependency linked. A burst's backlog of webhook jobs
+ * must not hold them back (a batch's results have it too: migration 0014).
+ */
+const PRIORITY = -1;
+
 /** Per database: when the pending flush this process last saw is due, and its recent changes. */
 const flushStates = new WeakMap<object, { dueAt: number; recent: number[] }>();
 /** Clock skew allowed between this process and the database that runs the flush. */
@@ -51,12 +58,30 @@ const BURST_CHANGES = 10;
  * Schedules the outbox flush, adaptively: at once for a change or a few; in a burst (BURST_CHANGES
  * within the last second) a second later, so the burst's changes share batches.
  */
-export async function scheduleFlush(deps: Pick<SyncDeps, 'pool'>): Promise<void> {
+export async function scheduleFlush(
+  deps: Pick<SyncDeps, 'pool'>,
+  options: {
+    /** Changes just put into the outbox (a set pass puts many at once). Default 1. */
+    changes?: number;
+    /** A full batch waits in the outbox: nothing is gained by waiting, flush at once. */
+    full?: boolean;
+  } = {},
+): Promise<void> {
   const now = Date.now();
   const state = flushStates.get(deps.pool) ?? { dueAt: 0, recent: [] };
   flushStates.set(deps.pool, state);
   state.recent = state.recent.filter((at) => now - at < COALESCE_MS);
-  state.recent.push(now);
+  for (let n = 0; n < (options.changes ?? 1); n++) state.recent.push(now);
+  if (options.full) {
+    const next = await enqueueJob(
+      deps.pool,
+      TASK.flushOutbox,
+      {},
+      { jobKey: TASK.flushOutbox, jobKeyMode: 'replace', priority: PRIORITY },
+    );
+    state.dueAt = next?.getTime() ?? 0;
+    return;
+  }
   // A flush due later than now (with a margin) will take what was just committed: no call needed.
   // That is one database round trip less per change in a burst.
   if (now < state.dueAt - FLUSH_MARGIN_MS) return;
@@ -70,6 +95,7 @@ export async function scheduleFlush(deps: Pick<SyncDeps, 'pool'>): Promise<void>
     {
       jobKey: TASK.flushOutbox,
       jobKeyMode: 'preserve_run_at',
+      priority: PRIORITY,
       ...(wait > 0 ? { runAt: new Date(now + wait) } : {}),
     },
   );
@@ -106,7 +132,9 @@ export async function releaseWaiting(
     id: waiting.custompmsId,
   }));
   for (let start = 0; start < records.length; start += RECORDS_PER_JOB) {
-    await enqueueJob(deps.pool, TASK.syncCustompmsRecords, records.slice(start, start + RECORDS_PER_JOB));
+    await enqueueJob(deps.pool, TASK.syncCustompmsRecords, records.slice(start, start + RECORDS_PER_JOB), {
+      priority: PRIORITY,
+    });
   }
 }
 

@@ -6,9 +6,11 @@
  */
 import type { Change, FlowDefinition, Link, RawRecord } from '../sync';
 import { CustompmsNotFoundError } from '../custompms/errors';
-import { findLinkBySalesforceId } from '../store/links';
+import { findLinkBySalesforceId, storedLinksBySalesforceIds } from '../store/links';
 import { soqlString } from '../salesforce/operations';
 import { flowOfType, planAndApply } from './apply';
+import { applySalesforceSet, type SalesforceSetItem } from './apply-set';
+import { settle } from './settle';
 import { custompmsChange } from './custompms-changes';
 import type { SyncDeps } from './deps';
 import { salesforceDeleteConfirmed } from './delete-safety';
@@ -76,12 +78,7 @@ async function withDivision(
 ): Promise<RawRecord> {
   const divisionFields = flow.fields.filter((field) => field.salesforce === 'Division');
   if (divisionFields.length === 0 || 'Division' in sObject) return sObject;
-  if (link) {
-    // Also when Division only flows to Salesforce: read as cleared, the sync would write it back
-    // on every edit of the Task (one more API call, and a new SystemModstamp, per edit).
-    const known = link.snapshot.salesforce.Division;
-    return known === undefined ? sObject : { ...sObject, Division: known };
-  }
+  if (link) return divisionFromLink(flow, sObject, link);
   if (divisionFields.every((field) => field.direction === 'to_salesforce')) return sObject;
   const salesforce = await deps.salesforce();
   if (!(await salesforce.org.hasDivisions())) return sObject;
@@ -89,6 +86,15 @@ async function withDivision(
     `SELECT Division FROM Task WHERE Id = ${soqlString(String(sObject.Id))}`,
   );
   return row ? { ...sObject, Division: row.Division } : sObject;
+}
+
+/** A linked Task's Division: the link's last value (see `withDivision`). */
+function divisionFromLink(flow: FlowDefinition, sObject: RawRecord, link: Link): RawRecord {
+  if ('Division' in sObject || !flow.fields.some((field) => field.salesforce === 'Division')) return sObject;
+  // Also when Division only flows to Salesforce: read as cleared, the sync would write it back
+  // on every edit of the Task (one more API call, and a new SystemModstamp, per edit).
+  const known = link.snapshot.salesforce.Division;
+  return known === undefined ? sObject : { ...sObject, Division: known };
 }
 
 /** Applies one Task state from Salesforce (outbound message, or a read after undelete). */
@@ -128,6 +134,66 @@ export async function applySalesforceTask(deps: SyncDeps, message: RawRecord): P
     const current = await readTask(deps, String(sObject.Id));
     if (current) await planAndApply(deps, flow, { ...current, replay: true });
   }
+}
+
+/**
+ * `applySalesforceTask` for many Tasks (an outbound message's notifications): the linked ones in
+ * sets per flow (jobs/apply-set.ts), the rest — and whatever the set pass leaves — one by one.
+ * One settled outcome per message, in order.
+ */
+export async function applySalesforceTasks(
+  deps: SyncDeps,
+  messages: readonly RawRecord[],
+): Promise<PromiseSettledResult<void>[]> {
+  const outcomes: PromiseSettledResult<void>[] = messages.map(() => ({
+    status: 'fulfilled',
+    value: undefined,
+  }));
+  await refreshTaskFieldAccess(deps);
+  const ids = messages.map((message) => String(message.Id));
+  const times = new Map<string, number>();
+  for (const id of ids) times.set(id, (times.get(id) ?? 0) + 1);
+  const linked = await storedLinksBySalesforceIds(deps.pool, [...times.keys()]);
+  const single: number[] = [];
+  const sets = new Map<FlowDefinition, SalesforceSetItem<number>[]>();
+  for (const [index, message] of messages.entries()) {
+    const type = message.Custompms_Type__c;
+    const flow = typeof type === 'string' && type !== '' ? flowOfType(deps, type) : undefined;
+    const stored = linked.get(ids[index]!);
+    // Twice in one message (two edits): in order, one by one.
+    if (
+      !flow ||
+      flow.salesforceObject !== 'Task' ||
+      !stored?.link.custompmsId ||
+      times.get(ids[index]!)! > 1
+    ) {
+      single.push(index);
+      continue;
+    }
+    const items = sets.get(flow) ?? [];
+    items.push({ key: index, sObject: message, custompmsId: stored.link.custompmsId });
+    sets.set(flow, items);
+  }
+  const hidden = hiddenTaskFields(deps);
+  for (const [flow, items] of sets) {
+    if (items.length === 1) {
+      single.push(items[0]!.key);
+      continue;
+    }
+    const left = await applySalesforceSet(deps, flow, items, (sObject, link) => {
+      const withKnownDivision = divisionFromLink(flow, sObject, link);
+      return hidden.size > 0
+        ? { ...salesforceChange(withKnownDivision), unknownWhenAbsent: [...hidden] }
+        : salesforceChange(withKnownDivision);
+    }).catch((error: unknown) => {
+      deps.logger.warn({ err: error, flow: flow.name, records: items.length }, 'set pass failed; one by one');
+      return items.map((item) => item.key);
+    });
+    single.push(...left);
+  }
+  for (const index of single.sort((a, b) => a - b))
+    outcomes[index] = await settle(applySalesforceTask(deps, messages[index]!));
+  return outcomes;
 }
 
 /** The Task's current state as a change (`ALL ROWS`: it may be in the recycle bin). */

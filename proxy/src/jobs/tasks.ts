@@ -5,14 +5,16 @@
  */
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 import { metrics } from '../metrics';
+import { requeueStaleClaims } from '../store/inbox';
 import { jobSuperseded } from '../store/jobs';
 import { recordProblem } from '../store/problems';
 import { flushOutbox, republishOverdue } from './batches';
 import { scheduleDeferredFlush } from './enqueue';
+import { syncCustompmsRecords } from './apply-set';
 import { syncCustompmsRecord } from './custompms-changes';
 import type { SyncDeps } from './deps';
+import { STALE_BEAT_MS } from './heartbeat';
 import { processInboxMessage, processInboxMessages } from './inbox';
-import { settle } from './settle';
 import { observePoll } from './observe';
 import { apiBudgetAllows, pollCustompms, pollDeletedTasks, pollDivisions, pollTasks } from './pollers';
 import { purgeExpired, type PurgeCounts } from './retention';
@@ -120,8 +122,13 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
         await scheduleDeferredFlush(deps, new Date(Date.now() + 5_000 + Math.random() * 5_000));
       }),
     // Sweeps run every minute like the pollers: a failure is their health, not a dead letter.
+    // Also the webhooks a dead process had claimed (jobs/inbox.ts): enqueued again.
     [TASK.republishOverdueBatches]: () =>
-      polling(deps, TASK.republishOverdueBatches, () => republishOverdue(deps)),
+      polling(
+        deps,
+        TASK.republishOverdueBatches,
+        async () => (await republishOverdue(deps)) + (await requeueStaleClaims(deps.pool, STALE_BEAT_MS)),
+      ),
     [TASK.pollCustompms]: () => polling(deps, TASK.pollCustompms, () => pollCustompms(deps)),
     [TASK.pollDivisions]: () => polling(deps, TASK.pollDivisions, () => pollDivisions(deps)),
     [TASK.pollDeletedTasks]: () => polling(deps, TASK.pollDeletedTasks, () => pollDeletedTasks(deps)),
@@ -137,14 +144,14 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
     [TASK.processInboxMessages]: batchDeadLettering(deps, TASK.processInboxMessages, (items) =>
       processInboxMessages(deps, items.map(Number)),
     ),
-    [TASK.syncCustompmsRecords]: batchDeadLettering(deps, TASK.syncCustompmsRecords, async (items) => {
-      const outcomes: PromiseSettledResult<void>[] = [];
-      for (const item of items) {
-        const { type, id } = item as { type: string; id: string };
-        outcomes.push(await settle(syncCustompmsRecord(deps, type, id)));
-      }
-      return outcomes;
-    }),
+    // One set pass per hundred records (jobs/apply-set.ts); each record still succeeds or is
+    // retried on its own.
+    [TASK.syncCustompmsRecords]: batchDeadLettering(deps, TASK.syncCustompmsRecords, (items) =>
+      syncCustompmsRecords(
+        deps,
+        items.map((item) => item as { type: string; id: string }),
+      ),
+    ),
   };
 }
 

@@ -71,6 +71,43 @@ export async function putOutboxItem(db: Queryable, item: OutboxItem): Promise<vo
   );
 }
 
+/**
+ * `putOutboxItem` for many records in one statement (a set pass over a batch of changes), with
+ * the same rules per row. Two items for one record: the last one counts, as it would one by one.
+ */
+export async function putOutboxItems(db: Queryable, items: readonly OutboxItem[]): Promise<void> {
+  const byRecord = new Map<string, OutboxItem>();
+  for (const item of items) {
+    const key = `${item.flow}\u0000${item.custompmsId}`;
+    byRecord.delete(key);
+    byRecord.set(key, item);
+  }
+  const rows = [...byRecord.values()];
+  if (rows.length === 0) return;
+  if (rows.length === 1) return putOutboxItem(db, rows[0]!);
+  await db.query(
+    `INSERT INTO outbox (flow, custompms_id, kind, record, plan, custompms_version)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::integer[])
+     ON CONFLICT (flow, custompms_id) DO UPDATE SET
+       kind = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.kind ELSE outbox.kind END,
+       record = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.record ELSE outbox.record END,
+       plan = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.plan ELSE outbox.plan END,
+       custompms_version = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.custompms_version
+                                ELSE outbox.custompms_version END,
+       resync = outbox.batch_id IS NOT NULL,
+       created_at = CASE WHEN outbox.batch_id IS NULL THEN now() ELSE outbox.created_at END
+     WHERE outbox.custompms_version <= EXCLUDED.custompms_version`,
+    [
+      rows.map((item) => item.flow),
+      rows.map((item) => item.custompmsId),
+      rows.map((item) => item.kind),
+      rows.map((item) => JSON.stringify(item.record)),
+      rows.map((item) => JSON.stringify(item.plan)),
+      rows.map((item) => item.custompmsVersion),
+    ],
+  );
+}
+
 export async function countUnbatched(db: Queryable): Promise<number> {
   const result = await db.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE batch_id IS NULL');
   return Number(result.rows[0]?.n ?? 0);
@@ -346,6 +383,43 @@ export async function addWaitingChange(
        waits_for_id = EXCLUDED.waits_for_id`,
     [waiting.flow, waiting.custompmsId, waiting.waitsForFlow, waiting.waitsForId],
   );
+}
+
+/** `addWaitingChange` for many records in one statement (the last row of a record counts). */
+export async function addWaitingChanges(
+  db: Queryable,
+  waiting: readonly { flow: FlowName; custompmsId: string; waitsForFlow: FlowName; waitsForId: string }[],
+): Promise<void> {
+  const byRecord = new Map<string, (typeof waiting)[number]>();
+  for (const row of waiting) byRecord.set(`${row.flow}\u0000${row.custompmsId}`, row);
+  const rows = [...byRecord.values()];
+  if (rows.length === 0) return;
+  await db.query(
+    `INSERT INTO waiting_changes (flow, custompms_id, waits_for_flow, waits_for_id)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+     ON CONFLICT (flow, custompms_id) DO UPDATE SET waits_for_flow = EXCLUDED.waits_for_flow,
+       waits_for_id = EXCLUDED.waits_for_id`,
+    [
+      rows.map((row) => row.flow),
+      rows.map((row) => row.custompmsId),
+      rows.map((row) => row.waitsForFlow),
+      rows.map((row) => row.waitsForId),
+    ],
+  );
+}
+
+/** Which of these records of a flow have a Salesforce write in the outbox (or in a batch). */
+export async function inOutboxMany(
+  db: Queryable,
+  flow: FlowName,
+  custompmsIds: readonly string[],
+): Promise<Set<string>> {
+  if (custompmsIds.length === 0) return new Set();
+  const result = await db.query<{ custompms_id: string }>(
+    'SELECT custompms_id FROM outbox WHERE flow = $1 AND custompms_id = ANY($2)',
+    [flow, custompmsIds],
+  );
+  return new Set(result.rows.map((row) => row.custompms_id));
 }
 
 /** Removes and returns the changes that waited for this record. */

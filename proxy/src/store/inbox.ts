@@ -112,3 +112,71 @@ export async function markInboxMessageProcessed(
     [typeof id === 'number' ? [id] : id],
   );
 }
+
+/**
+ * Where a claim is taken over: its process has not beaten for `staleMs` (it died), or it is older
+ * than ten minutes (a live process that lost track of it).
+ */
+function claimStale(staleMsParam: string): string {
+  return `(m.claimed_at < now() - interval '10 minutes'
+    OR NOT EXISTS (SELECT 1 FROM worker_heartbeats h WHERE h.worker_id = m.claimed_by
+                   AND h.beat_at > now() - make_interval(secs => ${staleMsParam}::double precision / 1000)))`;
+}
+
+/**
+ * Claims unprocessed webhook messages for one run (migration 0014): the run's own (`own`) first,
+ * then others waiting in the inbox, up to `limit` in all. A message another live run holds is not
+ * taken. Returns the messages claimed, in id order.
+ */
+export async function claimWebhookMessages(
+  pool: pg.Pool,
+  claim: { own: readonly number[]; processId: string; claimId: string; limit: number; staleMs: number },
+): Promise<InboxMessage[]> {
+  const result = await pool.query<InboxRow>(
+    `WITH candidates AS (
+       SELECT m.id FROM inbox_messages m
+        WHERE m.processed_at IS NULL AND m.source = 'custompms.webhook'
+          AND (m.claim_id IS NULL OR ${claimStale('$3')})
+        ORDER BY (m.id = ANY($1)) DESC, m.id
+        LIMIT $2 FOR UPDATE SKIP LOCKED
+     )
+     UPDATE inbox_messages m SET claimed_by = $4, claim_id = $5, claimed_at = now()
+       FROM candidates c WHERE m.id = c.id
+     RETURNING m.*`,
+    [claim.own, claim.limit, claim.staleMs, claim.processId, claim.claimId],
+  );
+  return result.rows.map(fromRow).sort((a, b) => a.id - b.id);
+}
+
+/** Gives claimed messages back (a run that could not finish them; their jobs retry them). */
+export async function releaseClaims(pool: pg.Pool, ids: readonly number[], claimId: string): Promise<void> {
+  if (ids.length === 0) return;
+  await pool.query(
+    `UPDATE inbox_messages SET claimed_by = NULL, claim_id = NULL, claimed_at = NULL
+      WHERE id = ANY($1) AND claim_id = $2 AND processed_at IS NULL`,
+    [ids, claimId],
+  );
+}
+
+/**
+ * Unprocessed messages whose claim went stale (the claiming process died mid-run): their claims
+ * cleared and a `process_inbox_messages` job enqueued for them (a hundred a job). Returns how many.
+ */
+export async function requeueStaleClaims(pool: pg.Pool, staleMs: number): Promise<number> {
+  const result = await pool.query<{ n: string }>(
+    `WITH stale AS (
+       UPDATE inbox_messages m SET claimed_by = NULL, claim_id = NULL, claimed_at = NULL
+        WHERE m.id IN (SELECT m.id FROM inbox_messages m
+                        WHERE m.processed_at IS NULL AND m.source = 'custompms.webhook'
+                          AND m.claim_id IS NOT NULL AND ${claimStale('$1')}
+                        LIMIT 10000 FOR UPDATE SKIP LOCKED)
+       RETURNING m.id
+     ), jobs AS (
+       SELECT graphile_worker.add_job('process_inbox_messages', json_agg(id ORDER BY id), max_attempts := 10)
+         FROM stale GROUP BY id / 100
+     )
+     SELECT (SELECT count(*) FROM stale) + 0 * (SELECT count(*) FROM jobs) AS n`,
+    [staleMs],
+  );
+  return Number(result.rows[0]?.n ?? 0);
+}

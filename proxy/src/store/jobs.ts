@@ -13,6 +13,8 @@ export interface JobSpec {
   maxAttempts?: number;
   /** `preserve_run_at` keeps a pending job's time (debounce without postponing forever). */
   jobKeyMode?: 'replace' | 'preserve_run_at';
+  /** Lower runs first (graphile-worker; default 0): work that unblocks a backlog jumps it. */
+  priority?: number;
 }
 
 /**
@@ -27,7 +29,7 @@ export async function enqueueJob(
 ): Promise<Date | null> {
   const result = await db.query<{ run_at: Date | null }>(
     `SELECT run_at FROM graphile_worker.add_job($1, $2::json, queue_name := $3, run_at := $4,
-       max_attempts := $5, job_key := $6, job_key_mode := $7)`,
+       max_attempts := $5, job_key := $6, job_key_mode := $7, priority := $8)`,
     [
       task,
       JSON.stringify(payload ?? {}),
@@ -36,6 +38,7 @@ export async function enqueueJob(
       spec.maxAttempts ?? null,
       spec.jobKey ?? null,
       spec.jobKeyMode ?? 'replace',
+      spec.priority ?? null,
     ],
   );
   return result.rows[0]?.run_at ?? null;

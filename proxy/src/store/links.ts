@@ -75,6 +75,25 @@ export async function journalCustompmsWrite(
   ]);
 }
 
+/** `journalCustompmsWrite` for many links at once (one statement): each entry its link's. */
+export async function journalCustompmsWrites(
+  db: Queryable,
+  writes: readonly { stored: StoredLink; entry: JournalledWrite }[],
+): Promise<void> {
+  if (writes.length === 0) return;
+  if (writes.length === 1) return journalCustompmsWrite(db, writes[0]!.stored, writes[0]!.entry);
+  const journals = writes.map(({ stored, entry }) => {
+    const same = (other: JournalledWrite) =>
+      other.basis.custompms === entry.basis.custompms && other.basis.salesforce === entry.basis.salesforce;
+    return JSON.stringify([...stored.custompmsWrites.filter(same).slice(-9), entry]);
+  });
+  await db.query(
+    `UPDATE links SET custompms_writes = t.journal
+       FROM unnest($1::bigint[], $2::jsonb[]) AS t(id, journal) WHERE links.id = t.id`,
+    [writes.map(({ stored }) => stored.id), journals],
+  );
+}
+
 export async function findLink(
   db: Queryable,
   query: { flow: FlowName; custompmsId?: string | null; salesforceId?: string | null },
@@ -87,6 +106,39 @@ export async function findLink(
     [query.flow, query.custompmsId ?? null, query.salesforceId ?? null],
   );
   return result.rows[0] && fromRow(result.rows[0]);
+}
+
+/** `findLink` for many Custompms ids of a flow at once: Custompms id → stored link. */
+export async function storedLinksByCustompmsIds(
+  db: Queryable,
+  flow: FlowName,
+  custompmsIds: readonly string[],
+): Promise<Map<string, StoredLink>> {
+  const found = new Map<string, StoredLink>();
+  if (custompmsIds.length === 0) return found;
+  const result = await db.query<Row & { custompms_id: string }>(
+    `SELECT id, custompms_id, link, salesforce_status, custompms_writes FROM links
+     WHERE flow = $1 AND custompms_id = ANY($2)`,
+    [flow, custompmsIds],
+  );
+  for (const row of result.rows) found.set(row.custompms_id, fromRow(row));
+  return found;
+}
+
+/** `findLinkBySalesforceId` for many ids at once: Salesforce id → stored link. */
+export async function storedLinksBySalesforceIds(
+  db: Queryable,
+  salesforceIds: readonly string[],
+): Promise<Map<string, StoredLink>> {
+  const found = new Map<string, StoredLink>();
+  if (salesforceIds.length === 0) return found;
+  const result = await db.query<Row & { salesforce_id: string }>(
+    `SELECT id, salesforce_id, link, salesforce_status, custompms_writes FROM links
+     WHERE salesforce_id = ANY($1)`,
+    [salesforceIds],
+  );
+  for (const row of result.rows) found.set(row.salesforce_id, fromRow(row));
+  return found;
 }
 
 /** A link by its Salesforce id, whatever its flow (a Task id belongs to one flow only). */

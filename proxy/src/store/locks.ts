@@ -16,6 +16,7 @@ export async function withAdvisoryLocks<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   const sorted = [...new Set(keys)].sort();
+  if (sorted.length === 0) return work();
   const client = await pool.connect();
   let broken: Error | undefined;
   try {

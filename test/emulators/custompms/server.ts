@@ -150,6 +150,7 @@ const REFERENCES: Record<ResourceType, { field: string; type: ResourceType } | u
 };
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 500;
+const MAX_BATCH_IDS = 100;
 const MAX_LOG = 20_000;
 
 function problem(
@@ -567,6 +568,9 @@ class Emulator {
   #list(req: Request): Reply {
     const type = this.#type(req);
     if (typeof type === 'object') return type;
+    const ids = this.#query(req, 'ids');
+    if (typeof ids === 'object') return ids;
+    if (ids !== undefined) return this.#batchRead(req, type, ids);
     const query = this.#listQuery(req, 'updated_since', type);
     if ('status' in query) return query;
     const page = this.store.page(type, query);
@@ -585,6 +589,26 @@ class Emulator {
             : null,
       },
     };
+  }
+
+  /** `?ids=a,b,c`: the records with these ids (1–100) in one page; missing ids are left out. */
+  #batchRead(req: Request, type: ResourceType, ids: string): Reply {
+    for (const name of ['updated_since', 'limit', 'cursor'])
+      if (req.query[name] !== undefined)
+        return problem(400, 'invalid-parameter', 'Bad Request', `ids cannot be combined with ${name}`);
+    const list = ids.split(',');
+    if (list.length > MAX_BATCH_IDS || list.some((id) => id === ''))
+      return problem(
+        400,
+        'invalid-parameter',
+        'Bad Request',
+        `ids must be 1 to ${MAX_BATCH_IDS} non-empty ids, comma-separated`,
+      );
+    const data = [...new Set(list)].flatMap((id) => {
+      const record = this.store.get(type, id);
+      return record ? [this.#present(type, record)] : [];
+    });
+    return { status: 200, body: { data, next_cursor: null } };
   }
 
   #listDeleted(req: Request): Reply {

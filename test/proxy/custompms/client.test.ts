@@ -149,6 +149,27 @@ describe('CustompmsClient against the reference server', () => {
     });
   });
 
+  it('reads records in batches: missing ids left out, more than a hundred in several requests', async () => {
+    const api = client();
+    const { projectId } = parents();
+    const tasks = Array.from({ length: 150 }, (_, index) =>
+      emulator.controls.create('tasks', { project_id: projectId, title: `Task ${index}` }),
+    );
+    const before = emulator.controls.requests().length;
+    const read = await api.getMany('tasks', [...tasks.map((task) => task.id), 'tsk_missing', tasks[0]!.id]);
+    expect(read.map((task) => task.id).sort()).toEqual(tasks.map((task) => task.id).sort());
+    expect(read.find((task) => task.id === tasks[3]!.id)).toEqual(await api.get('tasks', tasks[3]!.id));
+    expect(emulator.controls.requests().length - before).toBe(3);
+    await expect(api.getMany('tasks', [])).resolves.toEqual([]);
+  });
+
+  it('a batch read cannot be combined with a list filter (400)', async () => {
+    const response = await fetch(`${emulator.url}/api/v1/tasks?ids=a,b&limit=5`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(response.status).toBe(400);
+  });
+
   it('surfaces a stale version as a typed conflict carrying the current record, and changes nothing', async () => {
     const api = client();
     const { projectId } = parents();

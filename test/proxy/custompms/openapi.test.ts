@@ -191,6 +191,7 @@ describe('the OpenAPI document', () => {
         'updated_since',
         'limit',
         'cursor',
+        'ids',
       ]);
     }
   });
