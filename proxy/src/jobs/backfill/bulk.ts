@@ -25,28 +25,23 @@ import { progress, type FlowRun } from './state';
 /** Rows recorded per transaction when reading Bulk results. */
 const RESULT_CHUNK = 2_000;
 
-/** Polling a submitted job: soon at first (a job of 10,000 simple records is often done in seconds). */
-const POLL = { intervalMs: 250, maxIntervalMs: 5_000 };
-
-/** One Bulk API 2.0 ingest job for every unassigned item of an action, from creation to recorded results. */
-export async function writeBulk(
-  state: FlowRun,
-  ledger: Ledger,
-  action: BackfillItem['action'],
-): Promise<void> {
-  await recordBulkJob(state, ledger, await submitBulk(state, ledger, action));
-}
+/**
+ * Polling a submitted job: soon at first (a job of 10,000 simple records is often done in
+ * seconds), then every second at most. Each poll is one API call; a longer interval costs the run
+ * up to that long after the job is done (with 5 s, up to 5 s a job, its whole tail at the end).
+ */
+const POLL = { intervalMs: 250, maxIntervalMs: 1_000 };
 
 /**
- * Creates the job (recorded, and handed every unassigned item of the action, before anything is
- * uploaded), uploads its CSV and closes it. Returns its id once it is stored as submitted: from
- * then on a crash leads to its results, never to a second job.
+ * Creates a job and hands it, in one transaction that also records it, every unassigned item of
+ * the action (before anything is uploaded, so a crash leads back to it). Returns the job and how
+ * many items it got.
  */
-export async function submitBulk(
+export async function createBulkJob(
   state: FlowRun,
   ledger: Ledger,
   action: BackfillItem['action'],
-): Promise<string> {
+): Promise<{ jobId: string; records: number }> {
   const { deps } = state;
   const { bulk, run: stored } = ledger;
   const job = await bulk.createJob(
@@ -55,29 +50,53 @@ export async function submitBulk(
       : { object: 'Task', operation: 'update' },
   );
   state.bulkJobs.push(job.id);
-  const records = await withTransaction(deps.pool, (client) =>
-    assignBulkJob(client, stored.id, job.id, action),
+  // Beside the page transactions, never between one's statements (the run row they store).
+  const records = await ledger.exclusive(() =>
+    withTransaction(deps.pool, (client) => assignBulkJob(client, stored.id, job.id, action)),
   );
   deps.logger.info({ flow: state.flow.name, jobId: job.id, records, action }, 'Bulk API job created');
-  const columns = await bulkJobColumns(deps.pool, stored.id, job.id);
+  return { jobId: job.id, records };
+}
+
+/**
+ * Uploads the CSV of the items a created job holds and closes it; once it is stored as
+ * submitted, a crash leads to its results, never to a second job.
+ */
+export async function uploadBulkJob(
+  state: FlowRun,
+  ledger: Ledger,
+  jobId: string,
+  action: BackfillItem['action'],
+): Promise<void> {
+  const { deps } = state;
+  const { bulk, run: stored } = ledger;
+  const columns = await bulkJobColumns(deps.pool, stored.id, jobId);
   if (action === 'create') {
     const index = columns.indexOf('Id');
     if (index >= 0) columns.splice(index, 1);
   }
-  await bulk.upload(job.id, () => csvOf(deps.pool, stored.id, job.id, columns));
-  deps.logger.debug({ jobId: job.id }, 'Bulk API job data uploaded');
-  await bulk.close(job.id);
-  await setBulkJobState(deps.pool, job.id, 'submitted');
-  await state.options.afterBulkSubmit?.(job.id);
-  return job.id;
+  await bulk.upload(jobId, () => csvOf(deps.pool, stored.id, jobId, columns));
+  deps.logger.debug({ jobId }, 'Bulk API job data uploaded');
+  await bulk.close(jobId);
+  await setBulkJobState(deps.pool, jobId, 'submitted');
+  await state.options.afterBulkSubmit?.(jobId);
 }
 
-/** Waits for a submitted job and records its three result sets, chunk by chunk. */
-export async function recordBulkJob(state: FlowRun, ledger: Ledger, jobId: string): Promise<void> {
+/**
+ * Waits for a submitted job and records its three result sets, chunk by chunk. `onProcessed`
+ * is called once the org has finished the job (before its results are read).
+ */
+export async function recordBulkJob(
+  state: FlowRun,
+  ledger: Ledger,
+  jobId: string,
+  onProcessed?: () => void,
+): Promise<void> {
   const { deps } = state;
   const { bulk, run: stored } = ledger;
   progress(state, 'writing');
   const info = await bulk.waitForCompletion(jobId, { ...POLL, ...state.options.bulkPoll });
+  onProcessed?.();
   deps.logger.debug({ jobId, info }, 'Bulk API job finished');
   const origin = `Bulk API job ${jobId}`;
   const record = async (

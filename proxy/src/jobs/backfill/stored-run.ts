@@ -17,6 +17,7 @@ import {
   openBulkJobs,
   putBackfillItems,
   saveBackfillProgress,
+  type BackfillItem,
 } from '../../store/backfill';
 import { linksByCustompmsIds } from '../../store/links';
 import { saveLinks } from '../../store/links-bulk';
@@ -24,7 +25,7 @@ import { lockForTransaction, withAdvisoryLocks } from '../../store/locks';
 import { withTransaction, type Queryable } from '../../store/transaction';
 import { recordLockKey } from '../enqueue';
 import { SYNCED } from '../task-status';
-import { recordBulkJob, resumeBulkJob, submitBulk } from './bulk';
+import { createBulkJob, recordBulkJob, resumeBulkJob, uploadBulkJob } from './bulk';
 import { finishDivisionPage, flushCollections } from './collections';
 import { pendingItem, writeCustompmsDecision, type Decision, type WriteDecision } from './decide';
 import { advance, FIRST_ANALYZE, ledgerRecorder, serial, type Ledger } from './ledger';
@@ -34,11 +35,36 @@ import { DEFAULTS, progress, type CustompmsRow, type FlowRun } from './state';
 import type { FailureReason } from './types';
 
 /**
- * Bulk jobs a run has in the org at once. Salesforce processes an org's jobs in parallel (each in
- * internal batches of 10,000 records); a few keep its queue time off the run's critical path
- * without holding much (each job's results are read a chunk at a time).
+ * Bulk jobs a run has in the org at once (submitted, not yet finished). Salesforce processes an
+ * org's jobs in parallel, in internal batches of 10,000 records, with the capacity the org has:
+ * more jobs overlap their queue times (the next one waits in the queue while the last is being
+ * processed, so the org never runs dry between two) but do not make it ingest faster.
  */
-const BULK_JOBS_IN_FLIGHT = 3;
+const BULK_JOBS_IN_ORG = 3;
+/** Bulk jobs submitted and not yet recorded (in the org, or their results being recorded). */
+const BULK_JOBS_IN_FLIGHT = 4;
+
+/**
+ * The size at which the next Bulk job is submitted while reading goes on: a quarter of the full
+ * size (at least the Bulk threshold) while the org has none of the run's jobs, half while it has
+ * one, the full size beyond. An idle org starts on the first records at once, and when reading is
+ * slower than the org the jobs stay small, so the last one (its queue and processing time, its
+ * results recorded after everything is read) is short; when the org is the slower, jobs grow to
+ * the full size (fewer batches against the daily allocation, fewer calls).
+ */
+export function nextBulkJobSize(full: number, threshold: number, jobsInOrg: number): number {
+  const share = jobsInOrg === 0 ? 4 : jobsInOrg === 1 ? 2 : 1;
+  return Math.min(full, Math.max(threshold, Math.ceil(full / share)));
+}
+
+/** A Bulk job of the run from submission until its results are recorded. */
+interface JobInFlight {
+  /** Settles when the org has finished it (or its submission or wait failed). */
+  processed: Promise<void>;
+  inOrg: boolean;
+  /** Settles when its results are recorded; rejects with the first failure of the job. */
+  done: Promise<void>;
+}
 
 export class StoredRunSink implements BackfillSink {
   readonly dryRun = false;
@@ -46,11 +72,11 @@ export class StoredRunSink implements BackfillSink {
   /** Pending items not yet handed to a Bulk job or written (what decides the next flush). */
   private unassigned = 0;
   /**
-   * Bulk jobs submitted and being processed by the org, their results recorded while the next
-   * pages are read and stored (at most `BULK_JOBS_IN_FLIGHT`: a flush beyond waits for the
-   * oldest). A failure is thrown by the flush or the settle that waits for it.
+   * Bulk jobs being uploaded, processed by the org or recorded, while the next pages are read and
+   * stored (at most `BULK_JOBS_IN_ORG` in the org and `BULK_JOBS_IN_FLIGHT` in all: a flush
+   * beyond waits). A failure is thrown by the flush or the settle that waits for it.
    */
-  private inFlight: Promise<void>[] = [];
+  private inFlight: JobInFlight[] = [];
 
   get runId(): number | null {
     return this.opened?.run.id ?? null;
@@ -122,8 +148,14 @@ export class StoredRunSink implements BackfillSink {
   }
 
   async flushIfFull(state: FlowRun): Promise<void> {
-    if (this.unassigned >= (state.options.bulkJobSize ?? DEFAULTS.bulkJobSize))
-      await this.flushPending(state);
+    // Division writes go out page by page (collections.ts).
+    if (state.flow.salesforceObject === 'Division') return;
+    const size = nextBulkJobSize(
+      state.options.bulkJobSize ?? DEFAULTS.bulkJobSize,
+      state.options.bulkThreshold ?? DEFAULTS.bulkThreshold,
+      this.inFlight.filter((job) => job.inOrg).length,
+    );
+    if (this.unassigned >= size) await this.flushPending(state);
   }
 
   async finish(state: FlowRun): Promise<void> {
@@ -132,10 +164,10 @@ export class StoredRunSink implements BackfillSink {
     await completeBackfillRun(state.deps.pool, this.ledger.run.id, state.counters);
   }
 
-  /** Waits for every Bulk job whose results are being recorded (the first failure is thrown). */
+  /** Waits for every Bulk job being submitted or recorded (the first failure is thrown). */
   async settle(): Promise<void> {
     const inFlight = this.inFlight.splice(0);
-    const outcomes = await Promise.allSettled(inFlight);
+    const outcomes = await Promise.allSettled(inFlight.map((job) => job.done));
     const failed = outcomes.find((outcome) => outcome.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -187,8 +219,9 @@ export class StoredRunSink implements BackfillSink {
 
   /**
    * Writes every pending item of the run: Bulk API 2.0 for large sets, Collections otherwise. A
-   * Bulk job is submitted here and its results recorded while reading goes on (pipelined: the
-   * org processes jobs while the next one's records are read and decided).
+   * Bulk job is created and handed its items here; its upload, the org's processing and the
+   * recording of its results go on while reading does (pipelined: the org processes jobs while
+   * the next one's records are read and decided).
    */
   private async flushPending(state: FlowRun): Promise<void> {
     if (state.flow.salesforceObject === 'Division') return;
@@ -198,18 +231,58 @@ export class StoredRunSink implements BackfillSink {
       const count = await countUnassignedItems(state.deps.pool, ledger.run.id, action);
       if (count === 0) continue;
       progress(state, 'writing');
-      if (count >= threshold) {
-        while (this.inFlight.length >= BULK_JOBS_IN_FLIGHT) await this.inFlight.shift();
-        const jobId = await submitBulk(state, ledger, action);
-        const recording = recordBulkJob(state, ledger, jobId);
-        // Observed here so a failure is never unhandled; thrown where it is awaited.
-        recording.catch(() => undefined);
-        this.inFlight.push(recording);
-      } else await flushCollections(state, ledger, action);
+      if (count >= threshold) await this.startBulkJob(state, action);
+      else await flushCollections(state, ledger, action);
     }
-    this.unassigned = 0;
+    this.unassigned = await countUnassignedItems(state.deps.pool, ledger.run.id);
+  }
+
+  /**
+   * Creates a Bulk job holding every unassigned item of the action (once the run has room for
+   * one more), then uploads, waits for and records it in the background.
+   */
+  private async startBulkJob(state: FlowRun, action: BackfillItem['action']): Promise<void> {
+    const ledger = this.ledger;
+    for (;;) {
+      // A job that failed is thrown here (the run stops), as a settle would; recorded ones leave.
+      for (const job of this.inFlight.filter((entry) => settled.has(entry))) await job.done;
+      this.inFlight = this.inFlight.filter((job) => !settled.has(job));
+      const inOrg = this.inFlight.filter((job) => job.inOrg);
+      if (inOrg.length < BULK_JOBS_IN_ORG && this.inFlight.length < BULK_JOBS_IN_FLIGHT) break;
+      // Whichever comes first: a job the org finished, or one recorded.
+      await Promise.race([
+        ...inOrg.map((job) => job.processed),
+        ...this.inFlight.map((job) => job.done),
+      ]).catch(() => undefined);
+    }
+    const { jobId } = await createBulkJob(state, ledger, action);
+    let processed!: () => void;
+    const job: JobInFlight = {
+      processed: new Promise<void>((resolve) => (processed = resolve)),
+      inOrg: true,
+      done: Promise.resolve(),
+    };
+    const outOfOrg = () => {
+      job.inOrg = false;
+      processed();
+    };
+    job.done = (async () => {
+      try {
+        await uploadBulkJob(state, ledger, jobId, action);
+        await recordBulkJob(state, ledger, jobId, outOfOrg);
+      } finally {
+        outOfOrg();
+        settled.add(job);
+      }
+    })();
+    // Observed here so a failure is never unhandled; thrown where it is awaited.
+    job.done.catch(() => undefined);
+    this.inFlight.push(job);
   }
 }
+
+/** Jobs whose `done` has settled (fulfilled or rejected). */
+const settled = new WeakSet<JobInFlight>();
 
 /** The decisions whose records are as they were seen; the others become skips. */
 async function stillCurrent(
