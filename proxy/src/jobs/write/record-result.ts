@@ -3,9 +3,9 @@
  * backfill, so both record alike: success folds the result into the link and stores it; failure
  * is a problem (and, on a Task, its sync status set to Error).
  */
-import { applyWriteResult, type Link, type SyncContext } from '../../sync';
+import { applyWriteResult, withLaterSides, type FlowName, type Link, type SyncContext } from '../../sync';
 import type { OutboxItem } from '../../store/batches';
-import { saveLink } from '../../store/links';
+import { findLink, linksByCustompmsIds, saveLink } from '../../store/links';
 import { saveLinks, type LinkToSave } from '../../store/links-bulk';
 import { recordProblem } from '../../store/problems';
 import type { Queryable } from '../../store/transaction';
@@ -85,18 +85,25 @@ export async function recordWriteResult(
     ...(result.systemModstamp ? { version: result.systemModstamp } : {}),
   });
   const status = item.kind === 'task' ? SYNCED : undefined;
-  if (options.save) await options.save(folded.link, status);
-  else await saveLink(db, folded.link, status);
+  // The link may have moved on while the result was on its way: each side keeps its later state.
+  const stored = await findLink(db, {
+    flow: item.flow,
+    custompmsId: folded.link.custompmsId,
+    salesforceId: folded.link.salesforceId,
+  });
+  const recorded = withLaterSides(stored?.link, folded.link);
+  if (options.save) await options.save(recorded, status);
+  else await saveLink(db, recorded, status);
   await observeWrite(deps, db, {
     side: 'salesforce',
     flow: item.flow,
     outcome: 'ok',
-    custompmsId: folded.link.custompmsId,
-    salesforceId: folded.link.salesforceId,
-    link: folded.link,
+    custompmsId: recorded.custompmsId,
+    salesforceId: recorded.salesforceId,
+    link: recorded,
     fields: write.fields ? Object.keys(write.fields) : undefined,
   });
-  return { link: folded.link };
+  return { link: recorded };
 }
 
 /**
@@ -119,30 +126,47 @@ export async function recordWriteResults(
   const links: LinkToSave[] = [];
   const observed: ObservedWrite[] = [];
   let context: SyncContext | undefined;
+  // The stored links, read once: a link may have moved on while its result was on its way.
+  const stored = await storedLinks(
+    db,
+    written.filter(({ result }) => result?.success).map(({ item }) => item),
+  );
   for (const { item, result } of written) {
     if (!result?.success) {
       outcomes.push(await recordWriteResult(deps, db, item, result, options));
       continue;
     }
     context ??= await options.context();
-    const { link, write } = item.plan;
-    const folded = applyWriteResult(deps.definition[item.flow], context, link, write, {
+    const { write } = item.plan;
+    const folded = applyWriteResult(deps.definition[item.flow], context, item.plan.link, write, {
       ...(result.salesforceId ? { id: result.salesforceId } : {}),
       ...(result.systemModstamp ? { version: result.systemModstamp } : {}),
     });
-    links.push({ link: folded.link, salesforceStatus: item.kind === 'task' ? SYNCED : undefined });
+    const link = withLaterSides(stored.get(`${item.flow}:${item.custompmsId}`), folded.link);
+    links.push({ link, salesforceStatus: item.kind === 'task' ? SYNCED : undefined });
     observed.push({
       side: 'salesforce',
       flow: item.flow,
       outcome: 'ok',
-      custompmsId: folded.link.custompmsId,
-      salesforceId: folded.link.salesforceId,
-      link: folded.link,
+      custompmsId: link.custompmsId,
+      salesforceId: link.salesforceId,
+      link,
       fields: write.fields ? Object.keys(write.fields) : undefined,
     });
-    outcomes.push({ link: folded.link });
+    outcomes.push({ link });
   }
   await saveLinks(db, links);
   await observeWrites(deps, db, observed);
   return outcomes;
+}
+
+/** The stored links of the items, one query per flow: `flow:custompmsId` → link. */
+async function storedLinks(db: Queryable, items: readonly WrittenItem[]): Promise<Map<string, Link>> {
+  const found = new Map<string, Link>();
+  for (const flow of new Set(items.map((item) => item.flow))) {
+    const ids = items.filter((item) => item.flow === flow).map((item) => item.custompmsId);
+    for (const link of await linksByCustompmsIds(db, flow as FlowName, ids))
+      if (link.custompmsId) found.set(`${flow}:${link.custompmsId}`, link);
+  }
+  return found;
 }
