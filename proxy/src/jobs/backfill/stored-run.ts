@@ -16,6 +16,7 @@ import {
   openBackfillRun,
   openBulkJobs,
   putBackfillItems,
+  releaseBulkJob,
   saveBackfillProgress,
   type BackfillItem,
 } from '../../store/backfill';
@@ -77,6 +78,8 @@ export class StoredRunSink implements BackfillSink {
    * beyond waits). A failure is thrown by the flush or the settle that waits for it.
    */
   private inFlight: JobInFlight[] = [];
+  /** Settles once the last Bulk job created has been handed its items (or failed to be). */
+  private assigning: Promise<unknown> = Promise.resolve();
 
   get runId(): number | null {
     return this.opened?.run.id ?? null;
@@ -227,14 +230,21 @@ export class StoredRunSink implements BackfillSink {
     if (state.flow.salesforceObject === 'Division') return;
     const ledger = this.ledger;
     const threshold = state.options.bulkThreshold ?? DEFAULTS.bulkThreshold;
+    // The last job's items are assigned first: what is unassigned now is nobody's.
+    await this.assigning;
+    let left = this.unassigned;
     for (const action of ['create', 'update'] as const) {
       const count = await countUnassignedItems(state.deps.pool, ledger.run.id, action);
       if (count === 0) continue;
       progress(state, 'writing');
-      if (count >= threshold) await this.startBulkJob(state, action);
-      else await flushCollections(state, ledger, action);
+      if (count >= threshold) {
+        await this.startBulkJob(state, action);
+      } else await flushCollections(state, ledger, action);
+      left -= count;
     }
-    this.unassigned = await countUnassignedItems(state.deps.pool, ledger.run.id);
+    // Pages stored while the last job is created may still go into it: then the next job starts
+    // a little early, never with items another write holds.
+    this.unassigned = Math.max(0, left);
   }
 
   /**
@@ -255,7 +265,9 @@ export class StoredRunSink implements BackfillSink {
         ...this.inFlight.map((job) => job.done),
       ]).catch(() => undefined);
     }
-    const { jobId } = await createBulkJob(state, ledger, action);
+    // Created and handed its items meanwhile: the next page is read while the job is created.
+    const created = createBulkJob(state, ledger, action);
+    this.assigning = created.catch(() => undefined);
     let processed!: () => void;
     const job: JobInFlight = {
       processed: new Promise<void>((resolve) => (processed = resolve)),
@@ -268,6 +280,13 @@ export class StoredRunSink implements BackfillSink {
     };
     job.done = (async () => {
       try {
+        const { jobId, records } = await created;
+        if (records === 0) {
+          // Its items went into the job before it (stored while that one was created): none left.
+          await ledger.bulk.abort(jobId);
+          await releaseBulkJob(state.deps.pool, ledger.run.id, jobId);
+          return;
+        }
         await uploadBulkJob(state, ledger, jobId, action);
         await recordBulkJob(state, ledger, jobId, outOfOrg);
       } finally {
