@@ -87,8 +87,13 @@ describe('backfill (several Bulk API 2.0 jobs in flight)', () => {
     expect(await tableCount(world, 'backfill_bulk_jobs', `state IN ('created', 'submitted')`)).toBe(0);
     const byId = await tasksByCustompmsId(world);
     for (const id of taskIds) expect(byId.get(id)).toHaveLength(1);
-    // Several jobs in all (the sizes grow with the jobs in the org), none of them submitted twice.
+    // Several jobs in all (the sizes grow with the jobs in the org), none of them submitted twice,
+    // and all but a last remainder below the threshold went through Bulk (not Collections).
     expect(bulkJobsCreated(world)).toBeGreaterThan(2);
+    const inJobs = await world.db.pool.query<{ n: string }>(
+      `SELECT coalesce(sum(records), 0) AS n FROM backfill_bulk_jobs WHERE state = 'recorded'`,
+    );
+    expect(Number(inJobs.rows[0]!.n)).toBeGreaterThan(60 - 5);
   });
 
   it('a second run writes nothing', async () => {

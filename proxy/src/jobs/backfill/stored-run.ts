@@ -158,6 +158,11 @@ export class StoredRunSink implements BackfillSink {
       state.options.bulkThreshold ?? DEFAULTS.bulkThreshold,
       this.inFlight.filter((job) => job.inOrg).length,
     );
+    if (this.unassigned < size) return;
+    // The count is exact once the last job holds its items (pages stored while it was being
+    // created may have gone into it).
+    await this.assigning;
+    this.unassigned = await countUnassignedItems(state.deps.pool, this.ledger.run.id);
     if (this.unassigned >= size) await this.flushPending(state);
   }
 
@@ -232,19 +237,16 @@ export class StoredRunSink implements BackfillSink {
     const threshold = state.options.bulkThreshold ?? DEFAULTS.bulkThreshold;
     // The last job's items are assigned first: what is unassigned now is nobody's.
     await this.assigning;
-    let left = this.unassigned;
     for (const action of ['create', 'update'] as const) {
       const count = await countUnassignedItems(state.deps.pool, ledger.run.id, action);
       if (count === 0) continue;
       progress(state, 'writing');
-      if (count >= threshold) {
-        await this.startBulkJob(state, action);
-      } else await flushCollections(state, ledger, action);
-      left -= count;
+      if (count >= threshold) await this.startBulkJob(state, action);
+      else await flushCollections(state, ledger, action);
     }
-    // Pages stored while the last job is created may still go into it: then the next job starts
-    // a little early, never with items another write holds.
-    this.unassigned = Math.max(0, left);
+    // Pages stored while the job is created may still go into it: counted as unassigned until
+    // the next flush counts again.
+    this.unassigned = 0;
   }
 
   /**
