@@ -226,6 +226,8 @@ describe('Bulk API 2.0 ingest timing (latency profile)', () => {
     const [after] = await load('timing after abort', [1_000]);
     expect(after).toBeLessThan(800);
     for (const job of jobs) expect((await job.check()).state).toBe('Aborted');
-    expect((await conn.query("SELECT COUNT() FROM Task WHERE Subject LIKE 'timing abort %'")).totalSize).toBe(0);
+    expect((await conn.query("SELECT COUNT() FROM Task WHERE Subject LIKE 'timing abort %'")).totalSize).toBe(
+      0,
+    );
   });
 });

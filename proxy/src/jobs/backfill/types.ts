@@ -6,11 +6,14 @@ export interface BackfillOptions {
   flows: readonly FlowName[];
   /** Read both sides and report what would happen; write nothing anywhere. */
   dryRun?: boolean;
-  /** Custompms page size (1–500). Default 200, one Collections call's worth. */
+  /** Custompms page size (1–500). Default 500, the Custompms contract's largest page. */
   pageSize?: number;
   /** A set of pending writes this large or larger goes through Bulk API 2.0. Default 2,000. */
   bulkThreshold?: number;
-  /** Pending writes that trigger a write-out while reading (and so the largest Bulk job). Default 10,000. */
+  /**
+   * Pending writes that trigger a Bulk job while reading once the org holds two of the run's jobs
+   * (a quarter of it while it holds none, half while one: stored-run.ts `nextBulkJobSize`). Default 10,000.
+   */
   bulkJobSize?: number;
   bulkPoll?: { intervalMs?: number; maxIntervalMs?: number; timeoutMs?: number };
   /** Examples kept per flow for the report. Default 5. */
