@@ -21,8 +21,10 @@ import {
   type Write,
 } from '../sync';
 import { MAX_BATCH_READ } from '../custompms/client';
+import { anyUnclaimedWebhook } from '../store/inbox';
 import {
   addWaitingChanges,
+  anyWaitingFor,
   countUnbatched,
   inOutboxMany,
   putOutboxItems,
@@ -159,6 +161,7 @@ export async function planSet(
   const ids = changes.map((change) => change.id);
   const perRecord: Change[] = [];
   let queued = 0;
+  let queuedIds: string[] = [];
   // The same locks the per-record path takes, all at once (sorted: never a cycle with another set).
   await withAdvisoryLocks(
     deps.pool,
@@ -215,13 +218,19 @@ export async function planSet(
       await saveLinks(deps.pool, links);
       await putOutboxItems(deps.pool, outbox);
       queued = outbox.length;
+      queuedIds = outbox.map((item) => item.custompmsId);
       await waitForDependenciesSet(deps, flow, waits);
     },
   );
   if (queued > 0) {
-    // A full batch waiting is flushed at once; else the adaptive wait lets a burst fill batches.
-    const full = (await countUnbatched(deps.pool)) >= deps.settings.batchSize;
-    await scheduleFlush(deps, { changes: queued, full });
+    // Flushed at once when waiting cannot help or costs the most: a full batch waits, nothing
+    // more is waiting to be synced (the burst's last set), or other changes wait for these
+    // records to be linked. Else the adaptive wait lets a burst fill its batches.
+    const now =
+      (await countUnbatched(deps.pool)) >= deps.settings.batchSize ||
+      !(await anyUnclaimedWebhook(deps.pool)) ||
+      (flow.name !== 'tasks' && (await anyWaitingFor(deps.pool, flow.name, queuedIds)));
+    await scheduleFlush(deps, { changes: queued, full: now });
   }
   deps.logger.debug(
     { flow: flow.name, records: changes.length, queued, perRecord: perRecord.length },

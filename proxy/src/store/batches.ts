@@ -422,6 +422,20 @@ export async function inOutboxMany(
   return new Set(result.rows.map((row) => row.custompms_id));
 }
 
+/** Whether changes wait for any of these records to be linked (a project's tasks). */
+export async function anyWaitingFor(
+  db: Queryable,
+  flow: FlowName,
+  custompmsIds: readonly string[],
+): Promise<boolean> {
+  if (custompmsIds.length === 0) return false;
+  const result = await db.query(
+    'SELECT 1 FROM waiting_changes WHERE waits_for_flow = $1 AND waits_for_id = ANY($2) LIMIT 1',
+    [flow, custompmsIds],
+  );
+  return (result.rowCount ?? 0) > 0;
+}
+
 /** Removes and returns the changes that waited for this record. */
 /** Whether a Salesforce write of this record waits in the outbox (or is in a batch on its way). */
 export async function inOutbox(db: Queryable, flow: FlowName, custompmsId: string): Promise<boolean> {
