@@ -49,13 +49,14 @@ describe('backfill (several Bulk API 2.0 jobs in flight)', () => {
     await world?.stop();
   });
 
-  it('sizes the next job by the jobs the org holds: a quarter of the full size, half, then all', () => {
-    expect(nextBulkJobSize(10_000, 2_000, 0)).toBe(2_500);
+  it('sizes the next job by the jobs the org holds: the first a quarter of the full size, then half, then all', () => {
+    expect(nextBulkJobSize(10_000, 2_000, 0, true)).toBe(2_500);
+    expect(nextBulkJobSize(10_000, 2_000, 0)).toBe(5_000);
     expect(nextBulkJobSize(10_000, 2_000, 1)).toBe(5_000);
     expect(nextBulkJobSize(10_000, 2_000, 2)).toBe(10_000);
     expect(nextBulkJobSize(10_000, 2_000, 3)).toBe(10_000);
     // Never below the Bulk threshold, never above the full size.
-    expect(nextBulkJobSize(4_000, 2_000, 0)).toBe(2_000);
+    expect(nextBulkJobSize(4_000, 2_000, 0, true)).toBe(2_000);
     expect(nextBulkJobSize(1_000, 2_000, 0)).toBe(1_000);
   });
 

@@ -42,19 +42,29 @@ import type { FailureReason } from './types';
  * processed, so the org never runs dry between two) but do not make it ingest faster.
  */
 const BULK_JOBS_IN_ORG = 3;
-/** Bulk jobs submitted and not yet recorded (in the org, or their results being recorded). */
-const BULK_JOBS_IN_FLIGHT = 4;
+/**
+ * Bulk jobs submitted and not yet recorded (in the org, or their results being recorded): reading
+ * (what feeds the org) goes on while results are recorded, up to this many jobs behind. Each holds
+ * its results in a temporary file and one chunk of them in memory.
+ */
+const BULK_JOBS_IN_FLIGHT = 6;
 
 /**
- * The size at which the next Bulk job is submitted while reading goes on: a quarter of the full
- * size (at least the Bulk threshold) while the org has none of the run's jobs, half while it has
- * one, the full size beyond. An idle org starts on the first records at once, and when reading is
- * slower than the org the jobs stay small, so the last one (its queue and processing time, its
- * results recorded after everything is read) is short; when the org is the slower, jobs grow to
- * the full size (fewer batches against the daily allocation, fewer calls).
+ * The size at which the next Bulk job is submitted while reading goes on: the run's first job at
+ * a quarter of the full size (an idle org starts on the first records at once), later ones at half
+ * while the org holds at most one of the run's jobs, the full size beyond (never below the Bulk
+ * threshold). When reading is slower than the org the jobs stay small, so the last one (its queue
+ * and processing time, its results recorded after everything is read) is short; when the org is
+ * the slower, they grow to the full size. Each job costs at least one batch of the org's daily
+ * allocation (15,000, shared with Bulk API 1.0): half-size jobs take at most 20 per 100,000.
  */
-export function nextBulkJobSize(full: number, threshold: number, jobsInOrg: number): number {
-  const share = jobsInOrg === 0 ? 4 : jobsInOrg === 1 ? 2 : 1;
+export function nextBulkJobSize(
+  full: number,
+  threshold: number,
+  jobsInOrg: number,
+  firstJob = false,
+): number {
+  const share = firstJob ? 4 : jobsInOrg <= 1 ? 2 : 1;
   return Math.min(full, Math.max(threshold, Math.ceil(full / share)));
 }
 
@@ -78,6 +88,8 @@ export class StoredRunSink implements BackfillSink {
    * beyond waits). A failure is thrown by the flush or the settle that waits for it.
    */
   private inFlight: JobInFlight[] = [];
+  /** A Bulk job was started by this run (the first one is the smallest). */
+  private submitted = false;
   /** Settles once the last Bulk job created has been handed its items (or failed to be). */
   private assigning: Promise<unknown> = Promise.resolve();
 
@@ -157,6 +169,7 @@ export class StoredRunSink implements BackfillSink {
       state.options.bulkJobSize ?? DEFAULTS.bulkJobSize,
       state.options.bulkThreshold ?? DEFAULTS.bulkThreshold,
       this.inFlight.filter((job) => job.inOrg).length,
+      !this.submitted,
     );
     if (this.unassigned < size) return;
     // The count is exact once the last job holds its items (pages stored while it was being
@@ -268,6 +281,7 @@ export class StoredRunSink implements BackfillSink {
       ]).catch(() => undefined);
     }
     // Created and handed its items meanwhile: the next page is read while the job is created.
+    this.submitted = true;
     const created = createBulkJob(state, ledger, action);
     this.assigning = created.catch(() => undefined);
     let processed!: () => void;

@@ -12,7 +12,8 @@ export interface BackfillOptions {
   bulkThreshold?: number;
   /**
    * Pending writes that trigger a Bulk job while reading once the org holds two of the run's jobs
-   * (a quarter of it while it holds none, half while one: stored-run.ts `nextBulkJobSize`). Default 10,000.
+   * (half of it while it holds fewer, a quarter for the run's first job: stored-run.ts
+   * `nextBulkJobSize`). Default 10,000.
    */
   bulkJobSize?: number;
   bulkPoll?: { intervalMs?: number; maxIntervalMs?: number; timeoutMs?: number };
