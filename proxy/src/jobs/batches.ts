@@ -20,10 +20,10 @@ import {
   setBatchDeadline,
   takeBatch,
   type ChangeBatch,
+  deletedTaskItems,
   type OutboxItem,
 } from '../store/batches';
 import { insertInboxMessages } from '../store/inbox';
-import { linksByCustompmsIds } from '../store/links';
 import { withAdvisoryLocks } from '../store/locks';
 import { recordProblem } from '../store/problems';
 import { withTransaction } from '../store/transaction';
@@ -131,7 +131,7 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
   );
   // A batch written again (after a crash) may carry a Task deleted since: an upsert would bring it
   // back. Such items are dropped, not written.
-  const gone = await deletedSince(deps, batch.items);
+  const gone = await deletedTaskItems(deps.pool, batch.items);
   const items = batch.items.filter((item) => !gone.has(`${item.kind}:${item.custompmsId}`));
   const divisions = items.filter((item) => item.kind === 'division');
   const creates = divisions.filter((item) => !item.record.Id);
@@ -241,19 +241,6 @@ async function plannedSince(deps: SyncDeps, items: readonly OutboxItem[]): Promi
 }
 
 /** Task items of a batch whose record was deleted on either side since the batch was cut. */
-async function deletedSince(deps: SyncDeps, items: readonly OutboxItem[]): Promise<Set<string>> {
-  const gone = new Set<string>();
-  for (const flow of ['tasks', 'projects'] as const) {
-    const ids = items
-      .filter((item) => item.kind === 'task' && item.flow === flow)
-      .map((item) => item.custompmsId);
-    for (const link of await linksByCustompmsIds(deps.pool, flow, ids)) {
-      if (link.custompmsId && (link.custompms.deleted || link.salesforce.deleted))
-        gone.add(`task:${link.custompmsId}`);
-    }
-  }
-  return gone;
-}
 
 /**
  * Divisions this batch's records may already have created in an earlier attempt whose answer was
@@ -308,7 +295,7 @@ export async function recordBatchResults(
   batchId: string,
   results: BatchResult[],
   /** Items deliberately not written (`kind:custompmsId`): nothing to record for them. */
-  skipped: ReadonlySet<string> = new Set(),
+  skipped: ReadonlySet<string> = new Set<string>(),
 ): Promise<void> {
   const batch = await getBatch(deps.pool, batchId);
   if (!batch || batch.status === 'completed') return;
@@ -316,6 +303,14 @@ export async function recordBatchResults(
   const salesforce = await deps.salesforce();
   const stamped = await withModstamps(salesforce.operations, results);
   const byKey = new Map(stamped.map((result) => [`${result.kind}:${result.key}`, result]));
+  // Items without a result that were deleted since the batch was cut: the org was not given them
+  // (the fetch leaves them out: its upsert would bring them back), so there is nothing to record.
+  const unanswered = batch.items.filter(
+    (item) =>
+      !byKey.has(`${item.kind}:${item.custompmsId}`) && !skipped.has(`${item.kind}:${item.custompmsId}`),
+  );
+  if (unanswered.length > 0)
+    skipped = new Set([...skipped, ...(await deletedTaskItems(deps.pool, unanswered))]);
   const linked: OutboxItem[] = [];
   let deferred = 0;
   // One context for the whole batch (the links its records refer to), read when first needed.

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FlowName } from '../sync';
+import { linksByCustompmsIds } from './links';
 import { parsePendingWrite, type PendingWrite } from './pending-write';
 import type { Queryable } from './transaction';
 
@@ -456,4 +457,22 @@ export async function releaseWaitingChanges(
     [flow, custompmsIds],
   );
   return result.rows.map((row) => ({ flow: row.flow, custompmsId: row.custompms_id }));
+}
+
+/**
+ * Task items whose record was deleted on either side since the batch was cut
+ * (`task:<custompmsId>`): written now, an upsert on `Custompms_Id__c` would create the Task again.
+ */
+export async function deletedTaskItems(db: Queryable, items: readonly OutboxItem[]): Promise<Set<string>> {
+  const gone = new Set<string>();
+  for (const flow of ['tasks', 'projects'] as const) {
+    const ids = items
+      .filter((item) => item.kind === 'task' && item.flow === flow)
+      .map((item) => item.custompmsId);
+    for (const link of await linksByCustompmsIds(db, flow, ids)) {
+      if (link.custompmsId && (link.custompms.deleted || link.salesforce.deleted))
+        gone.add(`task:${link.custompmsId}`);
+    }
+  }
+  return gone;
 }

@@ -4,6 +4,10 @@
  * again later instead of ending as an error, and a Division an earlier attempt created (answer
  * lost) is found, not created twice.
  */
+import request from 'supertest';
+import { createApp } from '../../../proxy/src/app';
+import { loadConfig } from '../../../proxy/src/config';
+import { apexApiRouter } from '../../../proxy/src/http/apex-api';
 import { flushOutbox, recordBatchResults, republishOverdue } from '../../../proxy/src/jobs/batches';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from '../../../proxy/src/jobs/deps';
 import {
@@ -15,11 +19,14 @@ import {
   putOutboxItem,
   takeBatch,
 } from '../../../proxy/src/store/batches';
+import { saveLink } from '../../../proxy/src/store/links';
 import { withTransaction } from '../../../proxy/src/store/transaction';
 import { FLOWS } from '../../../proxy/src/sync';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { captureLogs } from '../../support/logs';
 import { pendingWrite } from '../../support/pending-write';
+
+const API_KEY = 'pak_0123456789abcdef0123456789abcdef';
 
 describe('change batches under faults', () => {
   let db: TestDatabase;
@@ -173,6 +180,40 @@ describe('change batches under faults', () => {
       "SELECT 1 FROM graphile_worker.jobs WHERE key = 'flush_outbox:deferred'",
     );
     expect(flush.rowCount).toBe(1);
+  });
+
+  it('apex path: a Task deleted since its batch was cut is not served to the org, and its missing result is expected', async () => {
+    await put('tsk_4');
+    await put('tsk_5');
+    await flushOutbox(deps(publishing));
+    const batchId = (await db.pool.query<{ id: string }>('SELECT id FROM change_batches')).rows[0]!.id;
+    // Custompms deleted tsk_5 after the batch was cut (its delete reached Salesforce): the org's
+    // upsert on Custompms_Id__c would create the Task again.
+    const linked = pendingWrite('tasks', 'tsk_5').link;
+    await saveLink(db.pool, {
+      ...linked,
+      salesforceId: '00T000000000005AAA',
+      custompms: { ...linked.custompms, version: 2, deleted: true },
+      salesforce: { ...linked.salesforce, deleted: true },
+    });
+    const app = createApp({
+      config: loadConfig({}),
+      logger: captureLogs().logger,
+      pool: db.pool,
+      routers: [apexApiRouter({ pool: db.pool, apiKey: API_KEY, bodyLimit: '1mb' })],
+    });
+    const served = await request(app)
+      .get(`/salesforce/v1/change-batches/${batchId}`)
+      .set('Authorization', `Bearer ${API_KEY}`)
+      .expect(200);
+    expect(served.body.tasks.map((task: { key: string }) => task.key)).toEqual(['tsk_4']);
+    const operations = { ...publishing, query: function* () {} };
+    await recordBatchResults(deps(operations), batchId, [
+      { kind: 'task', key: 'tsk_4', success: true, salesforceId: '00T000000000004AAA', created: true },
+    ]);
+    const problems = await db.pool.query("SELECT code FROM sync_problems WHERE code = 'missing_result'");
+    expect(problems.rowCount).toBe(0);
+    expect(await statuses()).toEqual(['completed']);
   });
 
   it('a validation error is still a shown error at once', async () => {
