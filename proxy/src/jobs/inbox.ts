@@ -13,6 +13,7 @@ import type { RawRecord } from '../sync';
 import { randomUUID } from 'node:crypto';
 import {
   claimWebhookMessages,
+  dropPendingJobsOf,
   getInboxMessages,
   markInboxMessageProcessed,
   releaseClaims,
@@ -81,6 +82,12 @@ export async function processInboxMessages(
       staleMs: STALE_BEAT_MS,
     });
     for (const message of webhooks) outcomes.set(message.id, done);
+    // The jobs of the others taken here have nothing left to do: removed before they run.
+    const own = new Set(ids);
+    await dropPendingJobsOf(
+      deps.pool,
+      claimed.filter((message) => !own.has(message.id)).map((message) => message.id),
+    ).catch((error: unknown) => deps.logger.warn({ err: error }, 'jobs of claimed webhooks not removed'));
   }
   const others = messages.filter((message) => !message.processedAt && message.source !== 'custompms.webhook');
   const units = buildUnits(deps, [...claimed, ...others]);

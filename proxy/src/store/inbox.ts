@@ -142,6 +142,24 @@ export async function claimWebhookMessages(
   return result.rows.map(fromRow).sort((a, b) => a.id - b.id);
 }
 
+/**
+ * Removes the pending (not yet running) `process_inbox_messages` jobs that name only these
+ * messages: a run claimed them, so those jobs would only find them claimed or processed. Safe to
+ * lose: a claim the run cannot finish goes to a job of its own, and a dead run's claims are
+ * enqueued again by the minute sweep (`requeueStaleClaims`). Returns how many were removed.
+ */
+export async function dropPendingJobsOf(pool: pg.Pool, ids: readonly number[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const result = await pool.query(
+    `DELETE FROM graphile_worker._private_jobs j USING graphile_worker._private_tasks t
+      WHERE j.task_id = t.id AND t.identifier = 'process_inbox_messages' AND j.locked_at IS NULL
+        AND j.attempts = 0 AND jsonb_typeof(j.payload::jsonb) = 'array'
+        AND j.payload::jsonb <@ to_jsonb($1::bigint[])`,
+    [ids],
+  );
+  return result.rowCount ?? 0;
+}
+
 /** Gives claimed messages back (a run that could not finish them; their jobs retry them). */
 export async function releaseClaims(pool: pg.Pool, ids: readonly number[], claimId: string): Promise<void> {
   if (ids.length === 0) return;

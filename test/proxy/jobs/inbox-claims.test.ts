@@ -5,6 +5,7 @@
  */
 import {
   claimWebhookMessages,
+  dropPendingJobsOf,
   insertInboxMessages,
   releaseClaims,
   requeueStaleClaims,
@@ -124,6 +125,23 @@ describe('inbox claims', () => {
     expect(jobs.rows).toEqual([{ payload: [ids[0], ids[1]] }]);
     // Claims cleared: a run takes them at once.
     expect(await requeueStaleClaims(db.pool, STALE_MS)).toBe(0);
+  });
+
+  it('removes the pending jobs that name only claimed messages, never a running one', async () => {
+    const one = await webhooks(1, 'x');
+    const two = await webhooks(1, 'y');
+    const pair = await webhooks(2, 'z');
+    await db.pool.query(
+      `UPDATE graphile_worker._private_jobs SET locked_at = now(), locked_by = 'w'
+        WHERE payload::jsonb = to_jsonb($1::bigint[])`,
+      [two],
+    );
+    // one: removed; two: running, kept; pair: names a message not claimed, kept.
+    expect(await dropPendingJobsOf(db.pool, [...one, ...two, pair[0]!])).toBe(1);
+    const left = await db.pool.query<{ payload: number[] }>(
+      'SELECT payload FROM graphile_worker._private_jobs ORDER BY id',
+    );
+    expect(left.rows.map((row) => row.payload)).toEqual([two, pair]);
   });
 
   it("a batch's results jump the queue of webhooks", async () => {
