@@ -5,6 +5,7 @@
  * both jobs' results: every Task written once, every record linked, nothing left pending.
  */
 import { runBackfill, type BackfillOptions } from '../../../proxy/src/jobs/backfill';
+import { serial } from '../../../proxy/src/jobs/backfill/ledger';
 import { nextBulkJobSize } from '../../../proxy/src/jobs/backfill/stored-run';
 import { startWorld, type World } from '../../support/e2e';
 import { bulkJobsCreated, linkCount, tableCount, tasksByCustompmsId } from './support';
@@ -58,6 +59,33 @@ describe('backfill (several Bulk API 2.0 jobs in flight)', () => {
     // Never below the Bulk threshold, never above the full size.
     expect(nextBulkJobSize(4_000, 2_000, 0, true)).toBe(2_000);
     expect(nextBulkJobSize(1_000, 2_000, 0)).toBe(1_000);
+  });
+
+  it('runs the run transactions one at a time, a page before the results waiting for their turn', async () => {
+    const exclusive = serial();
+    const order: string[] = [];
+    let running = 0;
+    let most = 0;
+    const work = (name: string, ms: number) => async () => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      order.push(name);
+      running--;
+      return name;
+    };
+    const all = [
+      exclusive(work('results 1', 20)),
+      exclusive(work('results 2', 1)),
+      exclusive(() => Promise.reject(new Error('results 3 failed'))),
+      exclusive(work('results 4', 1)),
+      exclusive(work('page', 1), { first: true }),
+    ];
+    const outcomes = await Promise.allSettled(all);
+    expect(most).toBe(1);
+    expect(order).toEqual(['results 1', 'page', 'results 2', 'results 4']);
+    expect(outcomes[2]).toMatchObject({ status: 'rejected', reason: new Error('results 3 failed') });
+    expect(outcomes[4]).toEqual({ status: 'fulfilled', value: 'page' });
   });
 
   it('crashes after the second job is submitted, then resumes from both jobs without writing twice', async () => {

@@ -51,8 +51,9 @@ export async function createBulkJob(
   );
   state.bulkJobs.push(job.id);
   // Beside the page transactions, never between one's statements (the run row they store).
-  const records = await ledger.exclusive(() =>
-    withTransaction(deps.pool, (client) => assignBulkJob(client, stored.id, job.id, action)),
+  const records = await ledger.exclusive(
+    () => withTransaction(deps.pool, (client) => assignBulkJob(client, stored.id, job.id, action)),
+    { first: true },
   );
   deps.logger.info({ flow: state.flow.name, jobId: job.id, records, action }, 'Bulk API job created');
   return { jobId: job.id, records };

@@ -43,17 +43,43 @@ export interface Ledger {
    * of a Bulk job recorded meanwhile (stored-run.ts pipelines them) never interleave, so the run
    * row a transaction stores never carries the other's uncommitted cursor or counts.
    */
-  exclusive: <T>(work: () => Promise<T>) => Promise<T>;
+  exclusive: Exclusive;
 }
 
-/** One at a time, in call order (a promise chain). */
-export function serial(): <T>(work: () => Promise<T>) => Promise<T> {
-  let tail: Promise<unknown> = Promise.resolve();
-  return <T>(work: () => Promise<T>): Promise<T> => {
-    const run = tail.then(work, work);
-    tail = run.catch(() => undefined);
-    return run;
+/**
+ * Runs work one at a time. `first` work (what feeds the org: a page's items, a job's assignment)
+ * goes before waiting work that is not (the results of jobs already processed), else in call order.
+ */
+export type Exclusive = <T>(work: () => Promise<T>, options?: { first?: boolean }) => Promise<T>;
+
+/** One at a time: `first` work in call order, then the rest in call order. */
+export function serial(): Exclusive {
+  const queue: { run: () => void; first: boolean }[] = [];
+  let busy = false;
+  const next = (): void => {
+    if (busy) return;
+    const index = queue.findIndex((entry) => entry.first);
+    const [entry] = queue.splice(index >= 0 ? index : 0, 1);
+    if (!entry) return;
+    busy = true;
+    entry.run();
   };
+  return <T>(work: () => Promise<T>, options: { first?: boolean } = {}): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      queue.push({
+        first: options.first === true,
+        run: () => {
+          // Settled work frees the slot for the next (a failure is the caller's, not the queue's).
+          const done = (): void => {
+            busy = false;
+            next();
+          };
+          // Through a promise, so work that throws before its first await rejects too.
+          Promise.resolve().then(work).then(resolve, reject).finally(done);
+        },
+      });
+      next();
+    });
 }
 
 /** Records settled decisions in the run's transaction. */

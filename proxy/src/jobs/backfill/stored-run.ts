@@ -205,36 +205,40 @@ export class StoredRunSink implements BackfillSink {
     seen: PageSeen | undefined,
   ): Promise<void> {
     const ledger = this.ledger;
-    await ledger.exclusive(() =>
-      withTransaction(state.deps.pool, async (client) => {
-        await lockForTransaction(
-          client,
-          decided.map((decision) => recordLockKey(state.flow.name, decision.id)),
-        );
-        // Under the records' locks: a record the incremental sync linked, changed or queued since
-        // the page was decided (a page ahead) is left to it, never overwritten with a stale decision.
-        const decisions = seen ? await stillCurrent(client, state.flow.name, decided, seen) : decided;
-        const writes = decisions.filter((decision): decision is WriteDecision => decision.kind === 'write');
-        const items = writes
-          .filter((decision) => decision.salesforce)
-          .map((decision) => pendingItem(state.flow, decision));
-        const pairedOnly = writes.filter((decision) => !decision.salesforce);
-        await settleDecisions(state, ledgerRecorder(state, ledger, client), decisions);
-        // Only Custompms was written (done above): the pair is complete.
-        await saveLinks(
-          client,
-          pairedOnly.map((decision) => ({ link: decision.plan.link, salesforceStatus: SYNCED })),
-        );
-        for (const decision of pairedOnly) {
-          if (decision.pairs) state.counters.linked++;
-          else state.counters.updated++;
-        }
-        const added = await putBackfillItems(client, ledger.run.id, items);
-        state.pending += added;
-        this.unassigned += added;
-        advance(ledger.run, nextCursor);
-        await saveBackfillProgress(client, { ...ledger.run, counters: state.counters });
-      }),
+    // First in line: a page's items are what the next Bulk job (the org's work) is made of;
+    // recording the results of jobs already processed waits for it.
+    await ledger.exclusive(
+      () =>
+        withTransaction(state.deps.pool, async (client) => {
+          await lockForTransaction(
+            client,
+            decided.map((decision) => recordLockKey(state.flow.name, decision.id)),
+          );
+          // Under the records' locks: a record the incremental sync linked, changed or queued since
+          // the page was decided (a page ahead) is left to it, never overwritten with a stale decision.
+          const decisions = seen ? await stillCurrent(client, state.flow.name, decided, seen) : decided;
+          const writes = decisions.filter((decision): decision is WriteDecision => decision.kind === 'write');
+          const items = writes
+            .filter((decision) => decision.salesforce)
+            .map((decision) => pendingItem(state.flow, decision));
+          const pairedOnly = writes.filter((decision) => !decision.salesforce);
+          await settleDecisions(state, ledgerRecorder(state, ledger, client), decisions);
+          // Only Custompms was written (done above): the pair is complete.
+          await saveLinks(
+            client,
+            pairedOnly.map((decision) => ({ link: decision.plan.link, salesforceStatus: SYNCED })),
+          );
+          for (const decision of pairedOnly) {
+            if (decision.pairs) state.counters.linked++;
+            else state.counters.updated++;
+          }
+          const added = await putBackfillItems(client, ledger.run.id, items);
+          state.pending += added;
+          this.unassigned += added;
+          advance(ledger.run, nextCursor);
+          await saveBackfillProgress(client, { ...ledger.run, counters: state.counters });
+        }),
+      { first: true },
     );
   }
 
