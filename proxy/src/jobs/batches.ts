@@ -303,14 +303,29 @@ export async function recordBatchResults(
   const salesforce = await deps.salesforce();
   const stamped = await withModstamps(salesforce.operations, results);
   const byKey = new Map(stamped.map((result) => [`${result.kind}:${result.key}`, result]));
-  // Items without a result that were deleted since the batch was cut: the org was not given them
-  // (the fetch leaves them out: its upsert would bring them back), so there is nothing to record.
-  const unanswered = batch.items.filter(
-    (item) =>
-      !byKey.has(`${item.kind}:${item.custompmsId}`) && !skipped.has(`${item.kind}:${item.custompmsId}`),
-  );
-  if (unanswered.length > 0)
-    skipped = new Set([...skipped, ...(await deletedTaskItems(deps.pool, unanswered))]);
+  // Tasks deleted (either side) since the batch was cut: the fetch left them out, so a missing
+  // result is expected. One the org's upsert created anyway (it fetched before the delete was
+  // recorded, and a deleted Task does not match Custompms_Id__c) is this batch's own new Task for
+  // a record that is gone: it is deleted again, and nothing is recorded for it.
+  const keyOf = (item: OutboxItem) => `${item.kind}:${item.custompmsId}`;
+  const candidates = batch.items.filter((item) => {
+    if (item.kind !== 'task' || skipped.has(keyOf(item))) return false;
+    const result = byKey.get(keyOf(item));
+    return !result || (result.success && result.created === true);
+  });
+  const gone = candidates.length > 0 ? await deletedTaskItems(deps.pool, candidates) : new Set<string>();
+  const recreated = [...gone].flatMap((key) => {
+    const result = byKey.get(key);
+    return result?.success && result.created && result.salesforceId ? [result.salesforceId] : [];
+  });
+  if (recreated.length > 0) {
+    await salesforce.operations.destroy('Task', recreated);
+    deps.logger.warn(
+      { batchId, tasks: recreated },
+      'Tasks re-created for deleted records were deleted again',
+    );
+  }
+  if (gone.size > 0) skipped = new Set([...skipped, ...gone]);
   const linked: OutboxItem[] = [];
   let deferred = 0;
   // One context for the whole batch (the links its records refer to), read when first needed.

@@ -216,6 +216,39 @@ describe('change batches under faults', () => {
     expect(await statuses()).toEqual(['completed']);
   });
 
+  it('apex path: a Task the org created anyway for a record deleted since is deleted again, nothing recorded', async () => {
+    await put('tsk_6');
+    await flushOutbox(deps(publishing));
+    const batchId = (await db.pool.query<{ id: string }>('SELECT id FROM change_batches')).rows[0]!.id;
+    // The org fetched the batch, then the Custompms delete of tsk_6 was applied (its Task deleted),
+    // then the org's upsert ran: a deleted Task does not match Custompms_Id__c, so it made a new one.
+    const linked = pendingWrite('tasks', 'tsk_6').link;
+    await saveLink(db.pool, {
+      ...linked,
+      salesforceId: '00T000000000006AAA',
+      custompms: { ...linked.custompms, version: 2, deleted: true },
+      salesforce: { ...linked.salesforce, deleted: true },
+    });
+    const destroyed: string[][] = [];
+    const operations = {
+      ...publishing,
+      query: function* () {},
+      destroy: (_object: string, ids: string[]) => {
+        destroyed.push(ids);
+        return Promise.resolve(ids.map(() => ({ success: true, errors: [] })));
+      },
+    };
+    await recordBatchResults(deps(operations), batchId, [
+      { kind: 'task', key: 'tsk_6', success: true, salesforceId: '00T000000000066AAA', created: true },
+    ]);
+    expect(destroyed).toEqual([['00T000000000066AAA']]);
+    const { rows } = await db.pool.query<{ salesforce_id: string }>(
+      "SELECT salesforce_id FROM links WHERE custompms_id = 'tsk_6'",
+    );
+    expect(rows).toEqual([{ salesforce_id: '00T000000000006AAA' }]);
+    expect(await statuses()).toEqual(['completed']);
+  });
+
   it('a validation error is still a shown error at once', async () => {
     await put('tsk_3');
     await flushOutbox(deps(publishing));
