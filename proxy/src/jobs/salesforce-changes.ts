@@ -132,7 +132,11 @@ export async function applySalesforceTask(deps: SyncDeps, message: RawRecord): P
     // Two edits within one SystemModstamp second, their messages in either order: the Task as it
     // is now decides.
     const current = await readTask(deps, String(sObject.Id));
-    if (current) await planAndApply(deps, flow, { ...current, replay: true });
+    if (current?.record) {
+      // Division as the message had it (the link's value): the read selects no Division either.
+      const record = await withDivision(deps, flow, current.record, linked?.link ?? null);
+      await planAndApply(deps, flow, { ...current, record, replay: true });
+    }
   }
 }
 

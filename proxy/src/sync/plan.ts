@@ -320,6 +320,17 @@ function differsFromSnapshot(flow: FlowDefinition, incoming: Incoming, snapshot:
   });
 }
 
+function writtenSameSecondDiffers(incoming: Incoming, link: Link): boolean {
+  if (incoming.version === null) return false;
+  return Object.entries(link.salesforce.written ?? {}).some(
+    ([name, at]) =>
+      compareVersions(at, incoming.version!) === 0 &&
+      Object.hasOwn(incoming.values, name) &&
+      Object.hasOwn(link.snapshot.salesforce, name) &&
+      incoming.values[name] !== link.snapshot.salesforce[name],
+  );
+}
+
 function withSide(link: Link, side: Side, state: SideState, id?: string): Link {
   if (side === 'custompms')
     return { ...link, custompms: state, ...(id === undefined ? {} : { custompmsId: id }) };
@@ -825,6 +836,11 @@ export function planChange(input: PlanInput): Plan {
   )
     return skip(common, 'reread');
   if (order !== null) return skip(common, order);
+  // A notification stamped in the same second as a blind write of ours may have been sent before
+  // that write: a differing value of a field we wrote is then its before-image, not an edit. The
+  // record is read again (that read's values are current, and planned with `replay`).
+  if (incoming.side === 'salesforce' && !change.replay && writtenSameSecondDiffers(incoming, link))
+    return skip(common, 'reread');
   if (counterpart !== null) {
     const counterpartState = counterpart.side === 'custompms' ? link.custompms : link.salesforce;
     if (ordering(counterpart, counterpartState) !== null) counterpart = null;

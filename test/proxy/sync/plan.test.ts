@@ -774,6 +774,28 @@ describe('applyWriteResult', () => {
     expect(echo.link?.salesforce.written).toBeUndefined();
   });
 
+  it("a notification in the same second as a blind write, with the field's old value, is read again", () => {
+    const update = run(FLOWS.projects, link, custompmsChange(project({ version: 2, name: 'Renamed' })));
+    expectKind(update, 'update');
+    const written = applyWriteResult(FLOWS.projects, context(), update.link!, update.writes[0]!, {
+      version: T3,
+    }).link;
+    // Sent before our write landed, in the same SystemModstamp second: Subject is the old one.
+    const racing = salesforceChange(
+      salesforceRecord(link, T3, { Subject: 'Website relaunch', Status: 'Completed' }),
+    );
+    expect(run(FLOWS.projects, written, racing)).toMatchObject({ kind: 'skip', reason: 'reread' });
+    // The record read again is current: planned with replay, a differing value is an edit.
+    const reread = salesforceChange(
+      salesforceRecord(link, T3, { Subject: 'Renamed again', Status: 'Completed' }),
+    );
+    const replayed = run(FLOWS.projects, written, { ...reread, replay: true });
+    expectKind(replayed, 'update');
+    expect(replayed.writes).toEqual([
+      expect.objectContaining({ side: 'custompms', fields: { name: 'Renamed again', status: 'completed' } }),
+    ]);
+  });
+
   it('marks a conditional write applied, so its notification is a duplicate', () => {
     const update = run(
       FLOWS.projects,
