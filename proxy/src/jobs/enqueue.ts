@@ -45,18 +45,20 @@ const PRIORITY = -1;
 /** Per database: when the pending flush this process last saw is due, and its recent changes. */
 const flushStates = new WeakMap<object, { dueAt: number; recent: number[] }>();
 /** Clock skew allowed between this process and the database that runs the flush. */
-const FLUSH_MARGIN_MS = 250;
-/** The longest a change waits to share a batch (one API call per up to 200 records). */
-const COALESCE_MS = 1_000;
+const FLUSH_MARGIN_MS = 100;
+/** The window in which changes are counted to tell a burst. */
+const RATE_WINDOW_MS = 1_000;
 /**
- * Changes within the last second that make a burst. Below it a flush runs at once: a wait of a
- * few ms would cost up to a second anyway (a job not yet due waits for the worker's next poll).
+ * How long a burst's flush waits, in its job, for more changes to share its batch (one API call
+ * per up to 200 records): short enough for a change's latency to stay well under a second.
  */
+export const COALESCE_MS = 300;
+/** Changes within RATE_WINDOW_MS that make a burst. Below it a flush runs at once. */
 const BURST_CHANGES = 10;
 
 /**
  * Schedules the outbox flush, adaptively: at once for a change or a few; in a burst (BURST_CHANGES
- * within the last second) a second later, so the burst's changes share batches.
+ * within the last second) after a COALESCE_MS wait in the job, so the burst's changes share batches.
  */
 export async function scheduleFlush(
   deps: Pick<SyncDeps, 'pool'>,
@@ -70,7 +72,7 @@ export async function scheduleFlush(
   const now = Date.now();
   const state = flushStates.get(deps.pool) ?? { dueAt: 0, recent: [] };
   flushStates.set(deps.pool, state);
-  state.recent = state.recent.filter((at) => now - at < COALESCE_MS);
+  state.recent = state.recent.filter((at) => now - at < RATE_WINDOW_MS);
   for (let n = 0; n < (options.changes ?? 1); n++) state.recent.push(now);
   if (options.full) {
     const next = await enqueueJob(
@@ -89,17 +91,12 @@ export async function scheduleFlush(
   const next = await enqueueJob(
     deps.pool,
     TASK.flushOutbox,
-    {},
-    // At once: the database's own now (a time from this process may be a few ms ahead of it, and a
-    // job not yet due when its insert is announced waits for the worker's next poll, a second).
-    {
-      jobKey: TASK.flushOutbox,
-      jobKeyMode: 'preserve_run_at',
-      priority: PRIORITY,
-      ...(wait > 0 ? { runAt: new Date(now + wait) } : {}),
-    },
+    wait > 0 ? { coalesceMs: wait } : {},
+    // At once (the database's own now: a job not yet due when its insert is announced waits for
+    // the worker's next poll, a second); a burst's flush does its short wait in the job.
+    { jobKey: TASK.flushOutbox, jobKeyMode: 'preserve_run_at', priority: PRIORITY },
   );
-  state.dueAt = next?.getTime() ?? 0;
+  state.dueAt = (next?.getTime() ?? 0) + wait;
 }
 
 /**

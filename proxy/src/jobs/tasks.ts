@@ -3,6 +3,7 @@
  * pollers. Each task retries with graphile-worker's exponential backoff; on its last attempt a
  * failure is also parked as a dead letter an admin can see and replay.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 import { metrics } from '../metrics';
 import { requeueStaleClaims } from '../store/inbox';
@@ -116,11 +117,16 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
     },
     // Never exhausts its attempts: a job key whose job died for good would hold every later flush.
     // Unsent batches are already back in the outbox; the flush is simply scheduled again.
-    [TASK.flushOutbox]: () =>
-      flushOutbox(deps).catch(async (error: unknown) => {
+    // `coalesceMs`: a burst's flush waits that long in the job (not as a later run_at, which the
+    // worker would only see at its next poll, a second) so the changes arriving meanwhile share it.
+    [TASK.flushOutbox]: async (payload) => {
+      const coalesceMs = Number((payload as { coalesceMs?: unknown } | null)?.coalesceMs ?? 0);
+      if (coalesceMs > 0) await delay(Math.min(coalesceMs, 5_000));
+      await flushOutbox(deps).catch(async (error: unknown) => {
         deps.logger.warn({ err: error }, 'flush failed; trying again shortly');
         await scheduleDeferredFlush(deps, new Date(Date.now() + 5_000 + Math.random() * 5_000));
-      }),
+      });
+    },
     // Sweeps run every minute like the pollers: a failure is their health, not a dead letter.
     // Also the webhooks a dead process had claimed (jobs/inbox.ts): enqueued again.
     [TASK.republishOverdueBatches]: () =>

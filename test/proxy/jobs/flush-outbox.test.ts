@@ -4,7 +4,9 @@
  * the next flush instead of trickling out one tiny batch at a time.
  */
 import { flushOutbox } from '../../../proxy/src/jobs/batches';
-import { scheduleFlush } from '../../../proxy/src/jobs/enqueue';
+import { COALESCE_MS, scheduleFlush } from '../../../proxy/src/jobs/enqueue';
+import { buildTaskList } from '../../../proxy/src/jobs/tasks';
+import { TASK } from '../../../proxy/src/jobs/task-names';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from '../../../proxy/src/jobs/deps';
 import { CHANGE_BATCH_MAX_CHARACTERS, countUnbatched, putOutboxItem } from '../../../proxy/src/store/batches';
 import { FLOWS } from '../../../proxy/src/sync';
@@ -113,27 +115,45 @@ describe('flushOutbox', () => {
     expect(calls).toEqual([[3], [5]]);
   });
 
-  it('schedules a flush at once for a few changes, a second later in a burst', async () => {
-    const dueInMs = async () =>
+  it("a burst's flush takes the changes committed while it waits", async () => {
+    await put('tsk_a');
+    const calls: number[][] = [];
+    const deps = depsPublishing((events) => {
+      calls.push(events.map((event) => Number(event.Record_Count__c)));
+      return Promise.resolve();
+    });
+    const flush = buildTaskList(deps)[TASK.flushOutbox] as (
+      payload: unknown,
+      helpers: unknown,
+    ) => Promise<void>;
+    const running = flush({ coalesceMs: 2_000 }, {});
+    await put('tsk_b');
+    await running;
+    expect(calls).toEqual([[2]]);
+  });
+
+  it('schedules a flush at once for a few changes; in a burst it waits in the job to gather a batch', async () => {
+    const flushJob = async () =>
       (
-        await db.pool.query<{ ms: number }>(
-          "SELECT extract(epoch FROM run_at - now())::float * 1000 AS ms FROM graphile_worker.jobs WHERE key = 'flush_outbox'",
+        await db.pool.query<{ ms: number; coalesce_ms: number | null }>(
+          `SELECT extract(epoch FROM run_at - now())::float * 1000 AS ms, (payload->>'coalesceMs')::int AS coalesce_ms
+             FROM graphile_worker._private_jobs WHERE key = 'flush_outbox'`,
         )
-      ).rows[0]?.ms;
+      ).rows[0];
     const flushRan = () =>
       db.pool.query("DELETE FROM graphile_worker._private_jobs WHERE key = 'flush_outbox'");
     await scheduleFlush({ pool: db.pool });
-    expect(await dueInMs()).toBeLessThanOrEqual(50);
-    // Nine more changes within the second (the pending flush keeps its time and takes them).
-    for (let change = 0; change < 9; change++) await scheduleFlush({ pool: db.pool });
-    expect(await dueInMs()).toBeLessThanOrEqual(50);
-    // That flush ran; the burst goes on: the next flush waits to gather a batch.
+    expect(await flushJob()).toEqual({ ms: expect.any(Number), coalesce_ms: null });
+    expect((await flushJob())!.ms).toBeLessThanOrEqual(50);
+    // Eight more changes within the second (the pending flush keeps its time and takes them).
+    for (let change = 0; change < 8; change++) await scheduleFlush({ pool: db.pool });
+    expect(await flushJob()).toEqual({ ms: expect.any(Number), coalesce_ms: null });
+    // That flush ran; the burst goes on (the tenth change within the second): the next flush is due at once too (a later run_at would
+    // wait for the worker's next poll, a second) and waits COALESCE_MS in the job to gather a batch.
     await flushRan();
     await scheduleFlush({ pool: db.pool });
-    expect(await dueInMs()).toBeGreaterThan(500);
-    // While that flush is due, more changes need no call at all: it will take them.
-    await flushRan();
-    await scheduleFlush({ pool: db.pool });
-    expect(await dueInMs()).toBeUndefined();
+    const burst = (await flushJob())!;
+    expect(burst.ms).toBeLessThanOrEqual(50);
+    expect(burst.coalesce_ms).toBe(COALESCE_MS);
   });
 });
