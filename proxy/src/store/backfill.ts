@@ -322,23 +322,6 @@ export async function openBulkJobs(db: Queryable, runId: number): Promise<Backfi
   }));
 }
 
-/**
- * Custompms ids of a flow whose Salesforce write is in flight through the incremental sync (the
- * outbox): the backfill leaves those records to it.
- */
-export async function idsInOutbox(
-  db: Queryable,
-  flow: FlowName,
-  custompmsIds: readonly string[],
-): Promise<Set<string>> {
-  if (custompmsIds.length === 0) return new Set();
-  const result = await db.query<{ custompms_id: string }>(
-    'SELECT custompms_id FROM outbox WHERE flow = $1 AND custompms_id = ANY($2)',
-    [flow, custompmsIds],
-  );
-  return new Set(result.rows.map((row) => row.custompms_id));
-}
-
 /** The `task` of the problems a run records (`sync_problems.task`); `payload.runId` names the run. */
 export const BACKFILL_PROBLEM_TASK = 'backfill';
 

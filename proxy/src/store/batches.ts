@@ -44,6 +44,20 @@ export interface ChangeBatch {
 export const CHANGE_BATCH_MAX_CHARACTERS = 1_500_000;
 
 /**
+ * A newer plan replaces an unsent one; a row already in a batch keeps its write and is flagged
+ * `resync` (synced again once that batch completes). Never an older version over a newer one.
+ */
+const REPLACE_UNSENT = `ON CONFLICT (flow, custompms_id) DO UPDATE SET
+       kind = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.kind ELSE outbox.kind END,
+       record = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.record ELSE outbox.record END,
+       plan = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.plan ELSE outbox.plan END,
+       custompms_version = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.custompms_version
+                                ELSE outbox.custompms_version END,
+       resync = outbox.batch_id IS NOT NULL,
+       created_at = CASE WHEN outbox.batch_id IS NULL THEN now() ELSE outbox.created_at END
+     WHERE outbox.custompms_version <= EXCLUDED.custompms_version`;
+
+/**
  * Adds or replaces the pending Salesforce write for one record (newest plan wins). A row already
  * in flight in a batch is not replaced: it is flagged, and the record is synced again when that
  * batch completes (`completeBatch` returns it).
@@ -52,15 +66,7 @@ export async function putOutboxItem(db: Queryable, item: OutboxItem): Promise<vo
   await db.query(
     `INSERT INTO outbox (flow, custompms_id, kind, record, plan, custompms_version)
      VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (flow, custompms_id) DO UPDATE SET
-       kind = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.kind ELSE outbox.kind END,
-       record = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.record ELSE outbox.record END,
-       plan = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.plan ELSE outbox.plan END,
-       custompms_version = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.custompms_version
-                                ELSE outbox.custompms_version END,
-       resync = outbox.batch_id IS NOT NULL,
-       created_at = CASE WHEN outbox.batch_id IS NULL THEN now() ELSE outbox.created_at END
-     WHERE outbox.custompms_version <= EXCLUDED.custompms_version`,
+     ${REPLACE_UNSENT}`,
     [
       item.flow,
       item.custompmsId,
@@ -89,15 +95,7 @@ export async function putOutboxItems(db: Queryable, items: readonly OutboxItem[]
   await db.query(
     `INSERT INTO outbox (flow, custompms_id, kind, record, plan, custompms_version)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::integer[])
-     ON CONFLICT (flow, custompms_id) DO UPDATE SET
-       kind = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.kind ELSE outbox.kind END,
-       record = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.record ELSE outbox.record END,
-       plan = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.plan ELSE outbox.plan END,
-       custompms_version = CASE WHEN outbox.batch_id IS NULL THEN EXCLUDED.custompms_version
-                                ELSE outbox.custompms_version END,
-       resync = outbox.batch_id IS NOT NULL,
-       created_at = CASE WHEN outbox.batch_id IS NULL THEN now() ELSE outbox.created_at END
-     WHERE outbox.custompms_version <= EXCLUDED.custompms_version`,
+     ${REPLACE_UNSENT}`,
     [
       rows.map((item) => item.flow),
       rows.map((item) => item.custompmsId),

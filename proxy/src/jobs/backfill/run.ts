@@ -5,7 +5,8 @@
  */
 import type { FlowDefinition, FlowName, SyncContext } from '../../sync';
 import type { CustompmsRecord } from '../../custompms/types';
-import { idsInOutbox, withBackfillLock, ZERO_COUNTERS } from '../../store/backfill';
+import { withBackfillLock, ZERO_COUNTERS } from '../../store/backfill';
+import { inOutboxMany } from '../../store/batches';
 import { linksByCustompmsIds } from '../../store/links';
 import type { SyncDeps } from '../deps';
 import { refreshOrgMapping } from '../org-mapping';
@@ -156,7 +157,7 @@ async function decidePage(
   const links = new Map(
     (await linksByCustompmsIds(deps.pool, flow.name, ids)).map((link) => [link.custompmsId!, link]),
   );
-  const busy = await idsInOutbox(deps.pool, flow.name, ids);
+  const busy = await inOutboxMany(deps.pool, flow.name, ids);
   const counterparts =
     flow.salesforceObject === 'Division'
       ? await divisionCounterparts(state, records, links)

@@ -12,7 +12,6 @@ import {
   backfillFailureReasons,
   completeBackfillRun,
   countUnassignedItems,
-  idsInOutbox,
   openBackfillRun,
   openBulkJobs,
   putBackfillItems,
@@ -20,6 +19,7 @@ import {
   saveBackfillProgress,
   type BackfillItem,
 } from '../../store/backfill';
+import { inOutboxMany } from '../../store/batches';
 import { linksByCustompmsIds } from '../../store/links';
 import { saveLinks } from '../../store/links-bulk';
 import { lockForTransaction, withAdvisoryLocks } from '../../store/locks';
@@ -334,7 +334,7 @@ async function stillCurrent(
   const now = new Map(
     (await linksByCustompmsIds(db, flow, ids)).map((link) => [link.custompmsId!, JSON.stringify(link)]),
   );
-  const busy = await idsInOutbox(db, flow, ids);
+  const busy = await inOutboxMany(db, flow, ids);
   return decisions.map((decision): Decision => {
     const before = seen.links.get(decision.id);
     const same = (before ? JSON.stringify(before) : undefined) === now.get(decision.id);
