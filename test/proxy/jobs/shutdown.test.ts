@@ -63,7 +63,9 @@ describe('shutdown', () => {
       shutdown.abort(new Error('the worker is shutting down'));
       await expect(call).rejects.toMatchObject({ errorCode: 'SALESFORCE_CALL_ABORTED' });
       // Nothing more is sent once aborted.
-      await expect(client.call(async (conn) => conn.query('SELECT Id FROM Task LIMIT 1'))).rejects.toMatchObject({
+      await expect(
+        client.call(async (conn) => conn.query('SELECT Id FROM Task LIMIT 1')),
+      ).rejects.toMatchObject({
         errorCode: 'SALESFORCE_CALL_ABORTED',
       });
     } finally {

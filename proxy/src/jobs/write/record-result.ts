@@ -3,7 +3,7 @@
  * backfill, so both record alike: success folds the result into the link and stores it; failure
  * is a problem (and, on a Task, its sync status set to Error).
  */
-import { applyWriteResult, withLaterSides, type FlowName, type Link, type SyncContext } from '../../sync';
+import { applyWriteResult, withLaterSides, type Link, type SyncContext } from '../../sync';
 import type { OutboxItem } from '../../store/batches';
 import { findLink, linksByCustompmsIds, saveLink } from '../../store/links';
 import { saveLinks, type LinkToSave } from '../../store/links-bulk';
@@ -165,7 +165,7 @@ async function storedLinks(db: Queryable, items: readonly WrittenItem[]): Promis
   const found = new Map<string, Link>();
   for (const flow of new Set(items.map((item) => item.flow))) {
     const ids = items.filter((item) => item.flow === flow).map((item) => item.custompmsId);
-    for (const link of await linksByCustompmsIds(db, flow as FlowName, ids))
+    for (const link of await linksByCustompmsIds(db, flow, ids))
       if (link.custompmsId) found.set(`${flow}:${link.custompmsId}`, link);
   }
   return found;
