@@ -240,8 +240,6 @@ async function plannedSince(deps: SyncDeps, items: readonly OutboxItem[]): Promi
   return new Date((planned.rows[0]?.created_at ?? deps.now()).getTime() - 60_000);
 }
 
-/** Task items of a batch whose record was deleted on either side since the batch was cut. */
-
 /**
  * Divisions this batch's records may already have created in an earlier attempt whose answer was
  * lost (a Division has no external id, and a create is never retried blindly): Divisions the
