@@ -94,7 +94,7 @@ async function planAndApplyLocked(
   options: { counterpart?: Change | null; attempt?: number } = {},
 ): Promise<ApplyOutcome> {
   const salesforce = await deps.salesforce();
-  const stored: StoredLink | undefined = await findLink(deps.pool, {
+  let stored: StoredLink | undefined = await findLink(deps.pool, {
     flow: flow.name,
     custompmsId: change.side === 'custompms' ? change.id : null,
     salesforceId: change.side === 'salesforce' ? change.id : null,
@@ -107,8 +107,10 @@ async function planAndApplyLocked(
     ...(flow.name === 'customers' && change.side === 'salesforce' ? { divisionIds: [change.id] } : {}),
   });
   const custompmsRecord = change.side === 'custompms' ? change.record : options.counterpart?.record;
-  const link =
-    (await foldOwnCustompmsWrite(deps, flow, context, stored, custompmsRecord)) ?? stored?.link ?? null;
+  const folded = await foldOwnCustompmsWrite(deps, flow, context, stored, custompmsRecord);
+  // Stored now: a write made from here is journalled on the folded link's versions.
+  if (folded && stored) stored = { ...stored, link: folded, custompmsWrites: [] };
+  const link = stored?.link ?? null;
   const plan = planChange({ flow, context, link, change, counterpart: options.counterpart ?? null });
   const ids = {
     custompmsId: change.side === 'custompms' ? change.id : (link?.custompmsId ?? null),
