@@ -6,9 +6,12 @@
  */
 import { enqueueCustompmsSync } from '../../proxy/src/jobs/enqueue';
 import { pollTasks } from '../../proxy/src/jobs/pollers';
+import { applySalesforceTask } from '../../proxy/src/jobs/salesforce-changes';
+import { putOutboxItem } from '../../proxy/src/store/batches';
 import { insertInboxMessages } from '../../proxy/src/store/inbox';
 import { adminConnection, linkedId, quiet, startWorld, type World } from '../support/e2e';
 import { eventually } from '../support/eventually';
+import { pendingWrite } from '../support/pending-write';
 
 async function syncedTask(world: World, label: string) {
   const { controls } = world.cpms;
@@ -304,5 +307,51 @@ describe('a Custompms write whose answer never came back', () => {
     expect(row!.Subject).toBe('Second edit');
     const conflicts = await world.db.pool.query('SELECT 1 FROM conflicts WHERE custompms_id = $1', [task.id]);
     expect(conflicts.rowCount).toBe(0);
+  });
+});
+
+describe('a Task edited before the result of its create is recorded', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('waits for the link instead of pairing the records on their times', async () => {
+    const project = world.cpms.controls.create('projects', {
+      customer_id: world.cpms.controls.create('customers', { name: 'Pending Co', is_active: true }).id,
+      name: 'Pending create',
+      status: 'active',
+    });
+    const taskId = await linkedId(world, 'projects', project.id);
+    await quiet(world);
+    // As if the create were still on its way: its outbox row is there, its link not yet.
+    await world.db.pool.query("DELETE FROM links WHERE flow = 'projects' AND custompms_id = $1", [
+      project.id,
+    ]);
+    await putOutboxItem(world.db.pool, {
+      flow: 'projects',
+      custompmsId: project.id,
+      kind: 'task',
+      record: { Custompms_Id__c: project.id, Subject: 'Pending create' },
+      plan: pendingWrite('projects', project.id),
+      custompmsVersion: 1,
+    });
+    world.cpms.controls.clearRequests();
+    const stamp = new Date(world.clock.now()).toISOString();
+    await expect(
+      applySalesforceTask(world.deps, {
+        Id: taskId,
+        Subject: 'Edited in the same second',
+        Custompms_Id__c: project.id,
+        Custompms_Type__c: 'Project',
+        SystemModstamp: stamp,
+        LastModifiedDate: stamp,
+      }),
+    ).rejects.toMatchObject({ code: 'TASK_CREATE_PENDING' });
+    // Nothing was read or written in Custompms: the retry meets the link once it is stored.
+    expect(world.cpms.controls.requests()).toEqual([]);
   });
 });

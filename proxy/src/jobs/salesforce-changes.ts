@@ -6,6 +6,7 @@
  */
 import type { Change, FlowDefinition, Link, RawRecord } from '../sync';
 import { CustompmsNotFoundError } from '../custompms/errors';
+import { inOutbox } from '../store/batches';
 import { findLinkBySalesforceId, storedLinksBySalesforceIds } from '../store/links';
 import { soqlString } from '../salesforce/operations';
 import { flowOfType, planAndApply } from './apply';
@@ -61,6 +62,15 @@ async function custompmsCounterpart(
   } catch (error) {
     if (error instanceof CustompmsNotFoundError) return null;
     throw error;
+  }
+}
+
+/** A Salesforce change for a Task whose create by the sync has not had its result recorded yet. */
+export class TaskCreatePendingError extends Error {
+  readonly code = 'TASK_CREATE_PENDING';
+  constructor(taskId: string, custompmsId: string) {
+    super(`the result of the sync's create of Task ${taskId} (${custompmsId}) is not recorded yet; retried`);
+    this.name = 'TaskCreatePendingError';
   }
 }
 
@@ -125,6 +135,11 @@ export async function applySalesforceTask(deps: SyncDeps, message: RawRecord): P
   let counterpart: Change | null = null;
   const named = sObject.Custompms_Id__c;
   if (typeof named === 'string' && named !== '' && !linked) {
+    // The sync's own create of this Task, its result not recorded yet: pairing now would compare
+    // the user's edit with the Custompms record on times (and a Salesforce time is only to the
+    // second). Retried once the result is stored, the edit meets the link instead.
+    if (await inOutbox(deps.pool, flow.name, named))
+      throw new TaskCreatePendingError(String(sObject.Id), named);
     counterpart = await custompmsCounterpart(deps, flow, named);
   }
   const outcome = await planAndApply(deps, flow, change, { counterpart, linked: linked ?? null });
