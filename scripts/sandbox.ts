@@ -194,7 +194,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const worker = await startWorker({
     pool: database.pool,
     logger,
-    concurrency: 4,
+    concurrency: config.worker.concurrency,
     taskList: buildTaskList(deps),
     crontab: pollerCrontab(1),
   });
