@@ -5,10 +5,11 @@
  * deletes nothing; more deletes than the brake allows pause and raise MASS_DELETE_PAUSED.
  */
 import { enqueueCustompmsSync } from '../../proxy/src/jobs/enqueue';
-import { pollTasks } from '../../proxy/src/jobs/pollers';
+import { pollDivisions, pollTasks } from '../../proxy/src/jobs/pollers';
 import { applySalesforceTask } from '../../proxy/src/jobs/salesforce-changes';
 import { putOutboxItem } from '../../proxy/src/store/batches';
 import { insertInboxMessages } from '../../proxy/src/store/inbox';
+import { parseJsonRecord } from '../emulators/salesforce/data/values';
 import { adminConnection, linkedId, quiet, startWorld, type World } from '../support/e2e';
 import { eventually } from '../support/eventually';
 import { pendingWrite } from '../support/pending-write';
@@ -353,5 +354,35 @@ describe('a Task edited before the result of its create is recorded', () => {
     ).rejects.toMatchObject({ code: 'TASK_CREATE_PENDING' });
     // Nothing was read or written in Custompms: the retry meets the link once it is stored.
     expect(world.cpms.controls.requests()).toEqual([]);
+  });
+});
+
+describe('the Division poller', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it("leaves the proxy's own Division writes alone (their results record them)", async () => {
+    const customer = world.cpms.controls.create('customers', { name: 'Own write Co', is_active: true });
+    const divisionId = await linkedId(world, 'customers', customer.id);
+    await quiet(world);
+    // A rename the proxy wrote whose result is not recorded yet (its writer died): read by the
+    // poller, it would look like a user's rename and go back to Custompms over newer edits there.
+    const { integrationUserId } = await world.deps.salesforce();
+    const division = world.sf.org.schema.object('Division')!;
+    world.sf.org.transaction(integrationUserId, (tx) =>
+      tx.update('Division', [
+        { id: divisionId, input: parseJsonRecord(division, { Name: 'Written by the proxy' }) },
+      ]),
+    );
+    world.cpms.controls.edit('customers', customer.id, { name: 'Renamed in Custompms since' });
+    world.cpms.controls.clearRequests();
+    await pollDivisions(world.deps);
+    expect(world.cpms.controls.requests().filter((entry) => entry.method !== 'GET')).toEqual([]);
+    expect(world.cpms.controls.record('customers', customer.id)!.name).toBe('Renamed in Custompms since');
   });
 });

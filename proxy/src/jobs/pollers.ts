@@ -70,8 +70,11 @@ export async function pollDivisions(deps: SyncDeps): Promise<number> {
   let latest = watermark;
   let seen = 0;
   for await (const division of salesforce.operations.query<RawRecord & { SystemModstamp: string }>(
+    // Not the proxy's own writes, as for Tasks: read before their results are recorded, our own
+    // Division rename would look like a user's and go back over a newer Custompms rename.
     `SELECT Id, Name, IsActive, SystemModstamp, LastModifiedDate, LastModifiedById FROM Division ` +
-      `WHERE SystemModstamp > ${soqlDateTime(since)} ORDER BY SystemModstamp, Id`,
+      `WHERE SystemModstamp > ${soqlDateTime(since)} ` +
+      `AND LastModifiedById != ${soqlString(salesforce.integrationUserId)} ORDER BY SystemModstamp, Id`,
   )) {
     await planAndApply(deps, flow, salesforceChange(division));
     const stamp = new Date(division.SystemModstamp).toISOString();
