@@ -4,6 +4,7 @@
  * API calls the job costs.
  */
 import type { Connection } from 'jsforce';
+import { eventually } from '../../support/eventually';
 import { connect, rejection, fullAccessUser } from './helpers';
 import { LATENCY_PROFILES } from './latency';
 import { startSalesforceEmulator, type SalesforceEmulator } from './server';
@@ -219,8 +220,12 @@ describe('Bulk API 2.0 ingest timing (latency profile)', () => {
         return job;
       }),
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    for (const job of jobs) expect((await job.check()).state).toBe('InProgress');
+    // Past their queue time, all three are processed at once (12,000 records take ~3 s).
+    await eventually(
+      async () =>
+        (await Promise.all(jobs.map((job) => job.check()))).every((info) => info.state === 'InProgress'),
+      'all three jobs InProgress at once',
+    );
     for (const job of jobs) await job.abort();
     // Alone: 50 ms + 250 ms; beside three jobs still holding their shares it would take 1,050 ms.
     const [after] = await load('timing after abort', [1_000]);

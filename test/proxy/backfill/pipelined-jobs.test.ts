@@ -66,21 +66,27 @@ describe('backfill (several Bulk API 2.0 jobs in flight)', () => {
     const order: string[] = [];
     let running = 0;
     let most = 0;
-    const work = (name: string, ms: number) => async () => {
-      running++;
-      most = Math.max(most, running);
-      await new Promise((resolve) => setTimeout(resolve, ms));
-      order.push(name);
-      running--;
-      return name;
-    };
+    // The first transaction holds its turn until everything else is queued behind it.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const work =
+      (name: string, until: Promise<void> = Promise.resolve()) =>
+      async () => {
+        running++;
+        most = Math.max(most, running);
+        await until;
+        order.push(name);
+        running--;
+        return name;
+      };
     const all = [
-      exclusive(work('results 1', 20)),
-      exclusive(work('results 2', 1)),
+      exclusive(work('results 1', held)),
+      exclusive(work('results 2')),
       exclusive(() => Promise.reject(new Error('results 3 failed'))),
-      exclusive(work('results 4', 1)),
-      exclusive(work('page', 1), { first: true }),
+      exclusive(work('results 4')),
+      exclusive(work('page'), { first: true }),
     ];
+    release();
     const outcomes = await Promise.allSettled(all);
     expect(most).toBe(1);
     expect(order).toEqual(['results 1', 'page', 'results 2', 'results 4']);
