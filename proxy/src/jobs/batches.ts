@@ -416,17 +416,20 @@ async function deferTransientFailure(
 }
 
 /**
- * Reads back the SystemModstamp of the Tasks just written (one query per batch): the link then
- * knows which of its fields that version wrote, so an older outbound message, still carrying
- * the values from before, cannot undo them. Read after the write, the stamp may be a later
- * user edit's; the sync core only uses it to ignore those fields in *older* notifications.
+ * Reads back the SystemModstamp of the Tasks just written that their result does not carry (one
+ * query per batch; the writer usually reports it): the link then knows which of its fields that
+ * version wrote, so an older outbound message, still carrying the values from before, cannot undo
+ * them. Read after the write, the stamp may be a later user edit's; the sync core only uses it to
+ * ignore those fields in *older* notifications.
  */
 async function withModstamps(
   operations: SalesforceOperations,
   results: BatchResult[],
 ): Promise<BatchResult[]> {
   const ids = results
-    .filter((result) => result.kind === 'task' && result.success && result.salesforceId)
+    .filter(
+      (result) => result.kind === 'task' && result.success && result.salesforceId && !result.systemModstamp,
+    )
     .map((result) => result.salesforceId!);
   if (ids.length === 0) return results;
   const stamps = new Map<string, string>();

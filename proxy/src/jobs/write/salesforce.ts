@@ -18,7 +18,7 @@ export interface BatchResult {
   salesforceId?: string | null;
   created?: boolean;
   errors?: { statusCode: string; message: string; fields?: string[] }[];
-  /** The record's SystemModstamp read back after the write (not part of the Apex contract). */
+  /** The record's SystemModstamp after the write, when the writer reports it (else read back). */
   systemModstamp?: string;
 }
 
