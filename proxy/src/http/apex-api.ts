@@ -28,6 +28,15 @@ export interface ApexApiOptions {
 }
 
 const salesforceId = z.string().regex(/^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/, 'a Salesforce id');
+/**
+ * A written Task's SystemModstamp as Apex serialises a Datetime (`2026-11-28T02:20:42.000Z`); an
+ * offset is accepted too. It becomes the link's Salesforce version, so a value that is no instant
+ * is refused, not stored (the sync would otherwise drop it silently and read the stamp back).
+ */
+const systemModstamp = z.iso.datetime({
+  offset: true,
+  error: 'an ISO-8601 date-time such as 2026-11-28T02:20:42.000Z',
+});
 
 export const batchResultsSchema = z.object({
   results: z
@@ -38,6 +47,7 @@ export const batchResultsSchema = z.object({
         success: z.boolean(),
         salesforceId: salesforceId.nullish(),
         created: z.boolean().optional(),
+        systemModstamp: systemModstamp.nullish(),
         errors: z
           .array(
             z.object({ statusCode: z.string(), message: z.string(), fields: z.array(z.string()).optional() }),

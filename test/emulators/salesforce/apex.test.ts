@@ -17,6 +17,7 @@ import {
   fullAccessUser,
 } from './helpers';
 import { DEFAULT_FORCE_APP } from './org';
+import { STANDARD_USER } from './security/profiles';
 import { startSalesforceEmulator, type SalesforceEmulator } from './server';
 
 const API_KEY = 'k'.repeat(40);
@@ -133,6 +134,11 @@ describe('Apex side of the contract (transliterated force-app classes)', () => {
       errors: [{ statusCode: 'INVALID_FIELD', fields: ['Unknown__c'] }],
     });
     expect(byKey['task-10']).not.toHaveProperty('salesforceId');
+    // A written Task reports its SystemModstamp (as Apex serialises a Datetime); a failure and a
+    // Division report none (null, left out of the JSON).
+    for (const key of ['cust-1', 'task-9', 'task-10']) {
+      expect(byKey[key]).not.toHaveProperty('systemModstamp');
+    }
 
     const task = await conn.sobject('Task').retrieve(String(byKey['proj-1']!.salesforceId));
     expect(task).toMatchObject({
@@ -141,6 +147,8 @@ describe('Apex side of the contract (transliterated force-app classes)', () => {
       ActivityDate: '2026-12-24',
       LastModifiedById: emulator.org.integrationUserId,
     });
+    expect(byKey['proj-1']!.systemModstamp).toBe(new Date(String(task.SystemModstamp)).toISOString());
+    expect(byKey['proj-1']!.systemModstamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000Z$/);
     const division = await conn.sobject('Division').retrieve(String(byKey['cust-1']!.salesforceId));
     expect(division).toMatchObject({ Name: 'Acme Corp', IsActive: true });
     // Written by the integration user (subscriber config), so the Flow sends no outbound message.
@@ -194,6 +202,52 @@ describe('Apex side of the contract (transliterated force-app classes)', () => {
       "SELECT Subject FROM Task WHERE Custompms_Id__c = 'proj-1'",
     );
     expect(renamed.records[0]!.Subject).toBe('Launch v2');
+  });
+
+  it('reports the SystemModstamp of a Task the integration user cannot see: read in system mode, as it was written', async () => {
+    const username = 'private-owner@emulator.test';
+    const owner = emulator.org.users.create({
+      username,
+      email: username,
+      lastName: 'Owner',
+      profile: STANDARD_USER,
+    });
+    const created = await connect(emulator, fullAccessUser(emulator)).sobject('Task').create({
+      Subject: 'Private',
+      Custompms_Type__c: 'Task',
+      Custompms_Id__c: 'private-1',
+      OwnerId: owner.Id,
+    });
+    const before = emulator.org.db.findById(created.id!)!;
+    expect(
+      emulator.org.users.access(emulator.org.integrationUserId).canSee(before.object, before.record),
+    ).toBe(false);
+    batches.b_private = {
+      status: 200,
+      body: {
+        batchId: 'b_private',
+        tasks: [{ key: 'private-1', record: { Subject: 'Renamed in Custompms' } }],
+      },
+    };
+    await conn.sobject('Custompms_Change__e').create([{ Batch_Id__c: 'b_private' }]);
+    await emulator.org.settle();
+
+    const saved = emulator.org.db.findById(created.id!)!.record;
+    expect(saved.Subject).toBe('Renamed in Custompms');
+    const { results } = JSON.parse(posts('/change-batches/b_private/results')[0]!.body) as {
+      results: Record<string, unknown>[];
+    };
+    expect(results).toEqual([
+      {
+        kind: 'task',
+        key: 'private-1',
+        success: true,
+        salesforceId: created.id,
+        created: false,
+        systemModstamp: new Date(saved.SystemModstamp as number).toISOString(),
+        errors: [],
+      },
+    ]);
   });
 
   it('reports a Task delete and undelete by a user without the bypass, once per event', async () => {

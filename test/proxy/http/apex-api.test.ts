@@ -127,6 +127,54 @@ describe('REST API for the org Apex', () => {
     expect(stored[0]!.payload).toEqual({ batchId: id, ...results });
   });
 
+  it("stores a written Task's SystemModstamp as the org sent it", async () => {
+    const id = await publishedBatch();
+    const results = {
+      results: [
+        {
+          kind: 'task',
+          key: 'prj_1',
+          success: true,
+          salesforceId: '00T000000000001AAA',
+          created: true,
+          systemModstamp: '2026-11-28T02:20:42.000Z',
+        },
+        { kind: 'division', key: 'cus_1', success: true, salesforceId: '02d000000000001AAA', created: true },
+      ],
+    };
+    await request(app)
+      .post(`/salesforce/v1/change-batches/${id}/results`)
+      .set('Authorization', `Bearer ${KEY}`)
+      .send(results)
+      .expect(204);
+    const stored = await listInboxMessages(db.pool, 'salesforce.results');
+    // What recordBatchResults gets: the stamp untouched, none where none was sent.
+    expect(stored[0]!.payload).toEqual({ batchId: id, ...results });
+  });
+
+  it('refuses a stamp that is not a date-time with a clear 422, and stores nothing', async () => {
+    const id = await publishedBatch();
+    for (const systemModstamp of ['yesterday', '2026-02-30T10:00:00.000Z', 1764296442000]) {
+      const res = await request(app)
+        .post(`/salesforce/v1/change-batches/${id}/results`)
+        .set('Authorization', `Bearer ${KEY}`)
+        .send({
+          results: [
+            { kind: 'task', key: 'prj_1', success: true, salesforceId: '00T000000000001AAA', systemModstamp },
+          ],
+        })
+        .expect(422);
+      expect(res.type).toBe('application/problem+json');
+      expect(res.body.errors).toEqual([
+        {
+          path: 'results.0.systemModstamp',
+          message: 'an ISO-8601 date-time such as 2026-11-28T02:20:42.000Z',
+        },
+      ]);
+    }
+    expect(await listInboxMessages(db.pool)).toHaveLength(0);
+  });
+
   it('validates bodies with a clear 422', async () => {
     const id = await publishedBatch();
     const res = await request(app)

@@ -185,6 +185,10 @@ export class RecordResult {
   success: boolean;
   salesforceId: string | null = null;
   created = false;
+  // A written Task's SystemModstamp after the write (JSON: ISO-8601 UTC, e.g. 2026-11-28T02:20:42.000Z),
+  // so the proxy need not query it; null for a failure and for a Division (then left out of the JSON).
+  // Apex Datetime: a Date here, serialised as Apex serialises a Datetime (apexJsonSerialize).
+  systemModstamp: Date | null = null;
   errors: RecordError[];
 
   constructor(kind: string, key: string, errors: RecordError[] | null) {
@@ -252,11 +256,13 @@ export class TaskDeletion {
 
 /**
  * Apex `JSON.serialize(value, suppressApexObjectNulls)`: Apex objects serialize their fields in
- * declaration order; with suppression, null fields of Apex objects (not of maps) are left out.
+ * declaration order; with suppression, null fields of Apex objects (not of maps) are left out. A
+ * Datetime (a `Date` here) is written in UTC with milliseconds, `"2026-11-28T02:20:42.000Z"`.
  */
 export function apexJsonSerialize(value: unknown, suppressApexObjectNulls: boolean): string {
   const convert = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(convert);
+    if (v instanceof Date) return v.toISOString();
     if (v !== null && typeof v === 'object') {
       const isApexObject = Object.getPrototypeOf(v) !== Object.prototype;
       const out: Record<string, unknown> = {};

@@ -1,8 +1,9 @@
 /**
  * Mirrors force-app/main/default/classes/CustompmsRecordWriter.cls, line for line: turns the
  * proxy's field maps into SObjects (converting JSON values by the field's SOAP type), writes them
- * with partial success, and turns every outcome into a RecordResult. The DML runs in system mode
- * from the inner `without sharing` SystemModeDml (a Task reassigned to a user the integration user
+ * with partial success, and turns every outcome into a RecordResult (a written Task's with its
+ * SystemModstamp, read in one query after the DML). The DML and that query run in system mode from
+ * the inner `without sharing` SystemModeDml (a Task reassigned to a user the integration user
  * cannot see still syncs); only reviewed fields, or fields the running user may edit, are written.
  */
 import { RecordError, RecordResult, type BatchEntry } from './CustompmsProxyClient';
@@ -128,6 +129,7 @@ export class CustompmsRecordWriter {
       tasks.push(record);
     }
     const saved = SystemModeDml.upsertTasks(apex, tasks);
+    const written = SystemModeDml.modstamps(apex, CustompmsRecordWriter.writtenIds(saved));
     for (let i = 0; i < saved.length; i++) {
       const outcome = saved[i]!;
       const result = new RecordResult(
@@ -135,6 +137,9 @@ export class CustompmsRecordWriter {
         prepared.keys[i]!,
         CustompmsRecordWriter.toErrors(outcome.getErrors()),
       );
+      // Only written Tasks are in the map: a failure (no id) stays without a stamp.
+      const stamp = written.get(outcome.getId())?.SystemModstamp;
+      result.systemModstamp = typeof stamp === 'number' ? new Date(stamp) : null;
       results.push(
         outcome.isSuccess() && outcome.isCreated()
           ? result.inserted(outcome.getId())
@@ -270,6 +275,16 @@ export class CustompmsRecordWriter {
     return results;
   }
 
+  private static writtenIds(saved: DatabaseResult[]): Set<string> {
+    const ids = new Set<string>();
+    for (const outcome of saved) {
+      if (outcome.isSuccess()) {
+        ids.add(outcome.getId()!);
+      }
+    }
+    return ids;
+  }
+
   private static toErrors(errors: DatabaseError[]): RecordError[] {
     const converted: RecordError[] = [];
     for (const error of errors) {
@@ -310,6 +325,19 @@ class SystemModeDml {
 
   static upsertTasks(apex: Apex, tasks: SObject[]): DatabaseResult[] {
     return apex.Database.upsert(tasks, 'Custompms_Id__c', false, SystemModeDml.MODE);
+  }
+
+  // Apex: [SELECT Id, SystemModstamp FROM Task WHERE Id IN :ids WITH SYSTEM_MODE]. The emulator's
+  // SOQL has no bind variables: the ids (the org's own) are written into the query.
+  static modstamps(apex: Apex, ids: Set<string>): Map<string | null, SObject> {
+    if (ids.size === 0) {
+      return new Map();
+    }
+    const rows = apex.soql(
+      `SELECT Id, SystemModstamp FROM Task WHERE Id IN (${[...ids].map((id) => `'${id}'`).join(', ')})`,
+      SystemModeDml.MODE,
+    );
+    return new Map(rows.map((row) => [row.Id as string, row]));
   }
 }
 
