@@ -5,10 +5,11 @@
  * scripts/deploy-org.ts and the real sf CLI (progress on stderr). Prints one JSON line with the
  * URLs and credentials on stdout, then runs until stopped (Ctrl-C).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type pg from 'pg';
@@ -19,6 +20,7 @@ import { buildTaskList, pollerCrontab } from '../proxy/src/jobs/tasks';
 import { startWorker } from '../proxy/src/jobs/worker';
 import { createLogger } from '../proxy/src/logger';
 import { openDatabase } from '../proxy/src/store/database';
+import { freePort } from '../proxy/src/store/embedded-postgres';
 import { migrate } from '../proxy/src/store/migrate';
 import { startSalesforceEmulator } from '../test/emulators/salesforce';
 import { DEFAULT_OUTBOUND } from '../test/emulators/salesforce/automation/outbound';
@@ -117,6 +119,13 @@ export interface SandboxOptions {
   databaseUrl?: string;
   /** Both emulators' latency profile (their latency.ts; benchmarks): `zero` (default) or `realistic`. */
   latency?: 'zero' | 'realistic';
+  /**
+   * Where the proxy runs: `0` (default) in this process beside the emulators; `1` one process
+   * (`server.ts`, its worker inside) or `2` two (`server.ts` + `worker.ts`, as the Procfile's web
+   * and worker dynos), each with its own CPU share as in production, where the emulated systems
+   * are other machines (benchmarks).
+   */
+  proxyProcesses?: 0 | 1 | 2;
 }
 
 /** Starts the whole stack (also used by `npm run demo`). */
@@ -161,10 +170,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   if (!options.databaseUrl) rmSync(config.database.embeddedDir, { recursive: true, force: true });
   const database = await openDatabase(config.database, logger);
   await migrate(database.pool);
-  const app = createApp({ config, logger, pool: database.pool });
-  const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1');
-  await once(server, 'listening');
-  const proxyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let server: Server | undefined;
+  let proxyUrl: string;
+  if (options.proxyProcesses) {
+    proxyUrl = `http://127.0.0.1:${process.env.PORT ?? (await freePort())}`;
+  } else {
+    server = createApp({ config, logger, pool: database.pool }).listen(
+      Number(process.env.PORT ?? 0),
+      '127.0.0.1',
+    );
+    await once(server, 'listening');
+    proxyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
   const outboundMessageUrl = `${proxyUrl}/salesforce/v1/outbound-messages/${outboundToken}`;
   // The console signs in through the org's own app (SALESFORCE_CLIENT_ID): its callback URL.
   webLogin(sf.org).registerApp({
@@ -190,14 +207,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     // thing an admin enters in Setup (External Credential principal parameter).
     sf.org.apex.setCredentialParameter('Custompms_Proxy', 'ApiKey', apiKey);
   }
-  const deps = createSyncDeps(config, database.pool, logger);
-  const worker = await startWorker({
-    pool: database.pool,
-    logger,
-    concurrency: config.worker.concurrency,
-    taskList: buildTaskList(deps),
-    crontab: pollerCrontab(1),
-  });
+  const proxyEnv = { ...env, DATABASE_URL: database.connectionString, PUBLIC_URL: proxyUrl };
+  const worker = options.proxyProcesses
+    ? undefined
+    : await startWorker({
+        pool: database.pool,
+        logger,
+        concurrency: config.worker.concurrency,
+        taskList: buildTaskList(createSyncDeps(config, database.pool, logger)),
+        crontab: pollerCrontab(1),
+      });
+  const children = options.proxyProcesses
+    ? await startProxyProcesses(options.proxyProcesses, proxyEnv, proxyUrl)
+    : [];
   const info: SandboxInfo = {
     proxyUrl,
     salesforceUrl: sf.url,
@@ -213,15 +235,58 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     consolePassword: DEFAULT_PASSWORD,
   };
   const stop = async () => {
-    await worker.stop();
-    server.closeAllConnections();
-    server.close();
+    await worker?.stop();
+    server?.closeAllConnections();
+    server?.close();
+    await Promise.all(
+      children.map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }),
+    );
     await cpms.stop();
     await sf.close();
     await database.close();
   };
-  const proxyEnv = { ...env, DATABASE_URL: database.connectionString, PUBLIC_URL: proxyUrl };
   return { info, salesforce: sf, custompms: cpms, pool: database.pool, proxyEnv, stop };
+}
+
+/**
+ * The proxy as its own processes (`SandboxOptions.proxyProcesses`), from the TypeScript source as
+ * `npm run chaos` runs it; resolves once it answers /healthz. Their output goes to stderr.
+ */
+async function startProxyProcesses(
+  count: 1 | 2,
+  env: Record<string, string>,
+  proxyUrl: string,
+): Promise<ChildProcess[]> {
+  const root = path.resolve(__dirname, '..');
+  const base = {
+    ...process.env,
+    ...env,
+    NODE_ENV: 'development',
+    DATABASE_SSL: 'off',
+    PORT: new URL(proxyUrl).port,
+  };
+  const start = (file: string, extra: Record<string, string>) =>
+    spawn(process.execPath, ['--import', 'tsx', path.join(root, 'proxy/src', file)], {
+      cwd: root,
+      env: { ...base, ...extra },
+      stdio: ['ignore', process.stderr, process.stderr],
+    });
+  const children =
+    count === 1
+      ? [start('server.ts', { RUN_WORKER: 'true' })]
+      : [start('server.ts', { RUN_WORKER: 'false' }), start('worker.ts', {})];
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const exited = children.find((child) => child.exitCode !== null);
+    if (exited) throw new Error(`a proxy process exited with ${exited.exitCode} before it was up`);
+    if ((await fetch(`${proxyUrl}/healthz`).catch(() => undefined))?.ok) return children;
+    if (Date.now() > deadline) throw new Error('the proxy processes did not answer /healthz within 120 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 const USAGE = `Usage: npm run sandbox

@@ -15,6 +15,7 @@
  * within 30 s is counted as timed out (and left out of the percentiles).
  *
  *   npx tsx scripts/bench/incremental.ts [tasks=2000] [--api] [--profile zero|realistic] [--samples 200]
+ *     [--processes 0|1|2]
  *
  * `--api` uses the direct write path (sObject Collections) instead of events + Apex; `--profile`
  * is both emulators' latency model (their latency.ts).
@@ -32,9 +33,13 @@ the latency of single edits each way.
   --profile NAME    zero (default) or realistic: both emulators' latency model
   --samples N       single edits measured each way (default 200; 0: none)
   --burst-only      the burst alone (same as --samples 0)
+  --explain-slow MS Custompms → Salesforce samples slower than MS reported with their timeline
+  --processes N     0 (default): the proxy in this process beside the emulators; 1: its own
+                    process; 2: web and worker processes (as on Heroku)
   -h, --help`;
 
 const POLL_MS = 2;
+let explainSlowMs: number | undefined;
 const SAMPLE_TIMEOUT_MS = 30_000;
 
 function percentile(sorted: readonly number[], q: number): number {
@@ -130,6 +135,7 @@ async function latencies(
   toSalesforce: number[];
   toCustompms: number[];
   timedOut: { toSalesforce: number; toCustompms: number };
+  slow: unknown[];
 }> {
   const { controls } = sandbox.custompms;
   const org = sandbox.salesforce.org;
@@ -149,14 +155,26 @@ async function latencies(
   const toCustompms: number[] = [];
   const timedOut = { toSalesforce: 0, toCustompms: 0 };
   const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+  const slow: unknown[] = [];
   for (let k = 0; k < samples; k++) {
     const id = ids[k % ids.length]!;
     const salesforceId = salesforceIdOf.get(id)!;
     const title = `Custompms edit ${k}`;
+    // What the worker had queued when the edit was made (explains a slow sample).
+    const backlog = explainSlowMs === undefined ? undefined : await jobBacklog(sandbox.pool);
+    const editedAt = new Date();
     const started = performance.now();
     controls.edit('tasks', id, { title });
     if (await until(() => subject(salesforceId) === title, `Custompms edit ${k} in Salesforce`)) {
-      toSalesforce.push(performance.now() - started);
+      const ms = performance.now() - started;
+      toSalesforce.push(ms);
+      if (explainSlowMs !== undefined && ms > explainSlowMs)
+        slow.push({
+          sample: k,
+          ms: Math.round(ms),
+          backlog,
+          ...(await timelineSince(sandbox.pool, editedAt)),
+        });
     } else timedOut.toSalesforce++;
     await settle();
   }
@@ -173,7 +191,37 @@ async function latencies(
     } else timedOut.toCustompms++;
     await settle();
   }
-  return { toSalesforce, toCustompms, timedOut };
+  return { toSalesforce, toCustompms, timedOut, slow };
+}
+
+/** `--explain-slow`: the worker's queued jobs by task. */
+async function jobBacklog(pool: pg.Pool): Promise<Record<string, number>> {
+  const jobs = await pool.query<{ task_identifier: string; n: number }>(
+    `SELECT t.identifier AS task_identifier, count(*)::int AS n FROM graphile_worker._private_jobs j
+       JOIN graphile_worker._private_tasks t ON t.id = j.task_id GROUP BY 1`,
+  );
+  return Object.fromEntries(jobs.rows.map((row) => [row.task_identifier, row.n]));
+}
+
+/** `--explain-slow`: what happened since an edit, in ms from it (inbox rows, batches, pollers). */
+async function timelineSince(pool: pg.Pool, since: Date): Promise<Record<string, unknown>> {
+  const ms = (column: string) => `round(extract(epoch FROM ${column} - $1::timestamptz) * 1000)::int`;
+  const inbox = await pool.query(
+    `SELECT source, ${ms('received_at')} AS received, ${ms('processed_at')} AS processed
+       FROM inbox_messages WHERE received_at >= $1 ORDER BY id LIMIT 20`,
+    [since],
+  );
+  const batches = await pool.query(
+    `SELECT jsonb_array_length(items) AS size, ${ms('created_at')} AS created, ${ms('published_at')} AS published,
+            ${ms('fetched_at')} AS fetched, ${ms('completed_at')} AS completed
+       FROM change_batches WHERE created_at >= $1 ORDER BY created_at LIMIT 20`,
+    [since],
+  );
+  const pollers = await pool.query(
+    `SELECT poller, ${ms('last_run_at')} AS "lastRun" FROM poller_health WHERE last_run_at >= $1::timestamptz - interval '10 seconds'`,
+    [since],
+  );
+  return { inbox: inbox.rows, batches: batches.rows, pollers: pollers.rows };
 }
 
 /**
@@ -205,6 +253,8 @@ async function main(): Promise<void> {
       profile: { type: 'string' },
       samples: { type: 'string' },
       'burst-only': { type: 'boolean' },
+      'explain-slow': { type: 'string' },
+      processes: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -215,13 +265,20 @@ async function main(): Promise<void> {
   if (profile !== 'zero' && profile !== 'realistic') {
     exitWithUsageError(USAGE, `--profile must be zero or realistic, not "${profile}"`);
   }
+  explainSlowMs =
+    values['explain-slow'] === undefined
+      ? undefined
+      : nonNegative(USAGE, '--explain-slow', values['explain-slow'], 0);
   const samples = values['burst-only'] ? 0 : nonNegative(USAGE, '--samples', values.samples, 200);
+  const processes = nonNegative(USAGE, '--processes', values.processes, 0);
+  if (processes > 2) exitWithUsageError(USAGE, '--processes must be 0, 1 or 2');
   if (values.api) process.env.SALESFORCE_WRITE_PATH = 'api';
   const sandbox = await startSandbox({
     dataDir: '.data/bench-incremental',
     deploy: 'in-process',
     logLevel: process.env.BENCH_LOG_LEVEL ?? 'error',
     latency: profile,
+    proxyProcesses: processes as 0 | 1 | 2,
   });
   try {
     const { controls } = sandbox.custompms;
@@ -246,32 +303,31 @@ async function main(): Promise<void> {
       created.push(task);
     }
     const expected = 1 + projects.length + tasks;
-    const conn = new Connection({
-      instanceUrl: sandbox.info.salesforceUrl,
-      accessToken: sandbox.info.salesforceAccessToken,
-      version: '65.0',
-    });
-    let synced = 0;
+    // Done when every project and task has its Task in the org, Synced (read in-process: no API
+    // calls, 20 ms resolution).
+    const taskTable = sandbox.salesforce.org.db.table('Task');
+    const externalId = taskTable.object.index.get('custompms_id__c')!;
+    const pending = new Set([...projects, ...created].map((record) => record.id));
     const deadline = Date.now() + 30 * 60_000;
-    while (synced < expected - 1) {
-      if (Date.now() > deadline) throw new Error(`only ${synced} of ${expected - 1} Tasks after 30 min`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const count = await conn.query<{ expr0: number }>(
-        "SELECT COUNT() FROM Task WHERE Custompms_Sync_Status__c = 'Synced'",
-      );
-      synced = count.totalSize;
+    while (pending.size > 0) {
+      if (Date.now() > deadline) throw new Error(`${pending.size} Tasks not Synced after 30 min`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const id of pending) {
+        const [taskId] = taskTable.lookup(externalId, id);
+        if (taskId && taskTable.get(taskId)?.Custompms_Sync_Status__c === 'Synced') pending.delete(id);
+      }
     }
     const seconds = (performance.now() - started) / 1000;
     const usage = sandbox.salesforce.apiUsage();
-    // The benchmark's own COUNT() polls are API calls too; take them out.
-    const polls = Math.ceil(seconds / 0.5);
-    const spent = usage.used - usageBefore - polls;
+    const spent = usage.used - usageBefore;
     const batches = await sandbox.pool.query<{ n: string; records: string; biggest: number }>(
       'SELECT count(*) AS n, sum(jsonb_array_length(items)) AS records, max(jsonb_array_length(items)) AS biggest FROM change_batches',
     );
     // Where the burst's time went: the inbox and the batches, in ms from the start.
     const timeline = await sandbox.pool.query<Record<string, number | null>>(
       `SELECT
+         (SELECT round(extract(epoch FROM min(received_at) - $1::timestamptz) * 1000) FROM inbox_messages
+           WHERE source = 'custompms.webhook') AS "firstWebhookReceivedMs",
          (SELECT round(extract(epoch FROM max(received_at) - $1::timestamptz) * 1000) FROM inbox_messages
            WHERE source = 'custompms.webhook') AS "lastWebhookReceivedMs",
          (SELECT round(extract(epoch FROM max(processed_at) - $1::timestamptz) * 1000) FROM inbox_messages
@@ -290,6 +346,7 @@ async function main(): Promise<void> {
     const report = {
       writePath: process.env.SALESFORCE_WRITE_PATH ?? 'apex',
       profile,
+      proxyProcesses: processes,
       records: expected,
       seconds: Number(seconds.toFixed(1)),
       recordsPerSecond: Math.round(expected / seconds),
@@ -308,6 +365,7 @@ async function main(): Promise<void> {
             latencyCustompmsToSalesforce: {
               ...summary(latency.toSalesforce),
               timedOut: latency.timedOut.toSalesforce,
+              ...(explainSlowMs !== undefined ? { slow: latency.slow } : {}),
             },
             latencySalesforceToCustompms: {
               ...summary(latency.toCustompms),

@@ -1,7 +1,8 @@
 /**
  * `POST /custompms/v1/webhooks`: Custompms tells us a record changed. The route reads the raw
  * body (its own parser, on this route only), verifies the signature, stores the event in the
- * durable inbox de-duplicated on the event id, and answers 202 only after the insert committed.
+ * durable inbox de-duplicated on the event id (deliveries arriving together share one statement:
+ * `GroupedInboxWriter`), and answers 202 only after the insert committed.
  * Anything refused is answered with problem+json and leaves no row behind; a store failure
  * answers 503 so Custompms retries.
  */
@@ -16,7 +17,7 @@ import {
   WebhookBodyTooLargeError,
   WebhookVerificationError,
 } from '../custompms/webhook-signature';
-import { insertInboxMessages } from '../store/inbox';
+import { GroupedInboxWriter } from '../store/inbox';
 import { sendProblem } from './problem';
 
 export const CUSTOMPMS_WEBHOOK_PATH = '/custompms/v1/webhooks';
@@ -39,6 +40,8 @@ export interface CustompmsWebhookRouterOptions {
 /** The webhook receiver; mount it on the app (`createApp({ routers: [...] })`). */
 export function custompmsWebhookRouter(options: CustompmsWebhookRouterOptions): Router {
   const router = Router();
+  // A burst's webhooks are stored a group per statement (group commit), each answered once its row is durable.
+  const inbox = new GroupedInboxWriter(options.pool);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const secrets = options.secrets.filter((secret) => secret.trim() !== '');
   const logFor = (req: Request): Pick<Logger, 'warn' | 'error' | 'info'> | undefined => {
@@ -69,10 +72,11 @@ export function custompmsWebhookRouter(options: CustompmsWebhookRouterOptions): 
       }
 
       try {
-        const result = await insertInboxMessages(options.pool, [
-          { source: 'custompms.webhook', dedupeKey: event.id, payload: event },
-        ]);
-        const duplicate = result.duplicates > 0;
+        const { duplicate } = await inbox.insert({
+          source: 'custompms.webhook',
+          dedupeKey: event.id,
+          payload: event,
+        });
         logFor(req)?.info(
           { eventId: event.id, eventType: event.type, duplicate },
           'custompms webhook stored',

@@ -24,6 +24,7 @@ export async function enqueueCustompmsSync(
   type: FlowDefinition['custompmsType'],
   id: string,
   delayMs = 0,
+  priority?: number,
 ): Promise<void> {
   const key = custompmsRecordKey(type, id);
   await enqueueJob(
@@ -31,9 +32,19 @@ export async function enqueueCustompmsSync(
     TASK.syncCustompmsRecord,
     { type, id },
     // No queue per record (graphile-worker's slowest path): the record's advisory lock orders its work.
-    { jobKey: `cpms:${key}`, runAt: new Date(Date.now() + delayMs) },
+    {
+      jobKey: `cpms:${key}`,
+      runAt: new Date(Date.now() + delayMs),
+      ...(priority === undefined ? {} : { priority }),
+    },
   );
 }
+
+/**
+ * The priority of what a safety-net poller found (after the default 0 of live changes): a change
+ * whose webhook was lost is late already, and must not delay the changes arriving now.
+ */
+export const POLLED_PRIORITY = 1;
 
 /**
  * The priority of work that unblocks others (graphile-worker runs lower first; default 0): the

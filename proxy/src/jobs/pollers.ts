@@ -5,15 +5,15 @@
  */
 import type { RawRecord } from '../sync';
 import { insertInboxMessages } from '../store/inbox';
-import { findLinkBySalesforceId } from '../store/links';
+import { findLinkBySalesforceId, linksByCustompmsIds } from '../store/links';
 import { getApiUsage, saveApiUsage } from '../store/api-usage';
 import { getWatermark, setWatermark } from '../store/watermarks';
 import { soqlDateTime, soqlString } from '../salesforce/operations';
 import { apiBudget, pollerDue, SALESFORCE_POLLERS } from './api-budget';
 import { planAndApply } from './apply';
 import type { SyncDeps } from './deps';
-import { enqueueCustompmsSync } from './enqueue';
-import { applySalesforceTask, TASK_FIELDS } from './salesforce-changes';
+import { enqueueCustompmsSync, POLLED_PRIORITY } from './enqueue';
+import { applySalesforceTasks, TASK_FIELDS } from './salesforce-changes';
 import { salesforceChange } from './salesforce-changes';
 import { hiddenTaskFields, refreshTaskFieldAccess } from './task-field-access';
 import type { TaskName } from './task-names';
@@ -24,7 +24,15 @@ function behind(iso: string, ms: number): Date {
   return new Date(Math.max(0, new Date(iso).getTime() - ms));
 }
 
-/** Custompms `updated_since` and tombstones: catches every webhook that was lost. */
+/** Records of one `updated_since` read checked against their links at once. */
+const POLL_CHECK_SIZE = 200;
+
+/**
+ * Custompms `updated_since` and tombstones: catches every webhook that was lost. A record whose
+ * version its link already has (its webhook was applied, or it is the proxy's own write) is not
+ * synced again: after a burst the window lists every record of it, and a job each would hold
+ * back the live changes behind them. The others are synced in the background (`POLLED_PRIORITY`).
+ */
 export async function pollCustompms(deps: SyncDeps): Promise<number> {
   const client = deps.custompms();
   let seen = 0;
@@ -32,14 +40,32 @@ export async function pollCustompms(deps: SyncDeps): Promise<number> {
     const name = `custompms.${flow.custompmsCollection}.updated_at`;
     const watermark = (await getWatermark(deps.pool, name)) ?? EPOCH;
     let latest = watermark;
+    let listed: { id: string; version: unknown }[] = [];
+    const syncUnapplied = async () => {
+      const links = await linksByCustompmsIds(
+        deps.pool,
+        flow.name,
+        listed.map((record) => record.id),
+      );
+      const applied = new Map(links.map((link) => [link.custompmsId, link.custompms.version]));
+      for (const record of listed) {
+        const version = applied.get(record.id);
+        if (typeof version === 'number' && typeof record.version === 'number' && record.version <= version)
+          continue;
+        await enqueueCustompmsSync(deps, flow.custompmsType, record.id, 0, POLLED_PRIORITY);
+      }
+      listed = [];
+    };
     for await (const record of client.list(flow.custompmsCollection, {
       updatedSince: behind(watermark, deps.settings.pollOverlapMs),
     })) {
       const updatedAt = (record as { updated_at: string }).updated_at;
-      await enqueueCustompmsSync(deps, flow.custompmsType, record.id);
+      listed.push({ id: record.id, version: (record as { version?: unknown }).version });
+      if (listed.length >= POLL_CHECK_SIZE) await syncUnapplied();
       if (updatedAt > latest) latest = updatedAt;
       seen++;
     }
+    if (listed.length > 0) await syncUnapplied();
     if (latest !== watermark) await setWatermark(deps.pool, name, latest);
   }
   const tombstoneMark = (await getWatermark(deps.pool, 'custompms.deleted_at')) ?? EPOCH;
@@ -50,7 +76,7 @@ export async function pollCustompms(deps: SyncDeps): Promise<number> {
     const flow = Object.values(deps.definition).find(
       (candidate) => candidate.custompmsType === tombstone.type,
     );
-    if (flow) await enqueueCustompmsSync(deps, flow.custompmsType, tombstone.id);
+    if (flow) await enqueueCustompmsSync(deps, flow.custompmsType, tombstone.id, 0, POLLED_PRIORITY);
     if (tombstone.deleted_at > latestTombstone) latestTombstone = tombstone.deleted_at;
     seen++;
   }
@@ -103,6 +129,15 @@ export async function pollTasks(deps: SyncDeps): Promise<number> {
   let latest = stored ?? deps.now().toISOString();
   let seen = 0;
   const fields = [...TASK_FIELDS.filter((field) => !hidden.has(field)), 'IsDeleted'];
+  // Edits are applied as an outbound message's are, a set at a time (after a burst the window holds
+  // every Task of it, most already applied); any failure fails the run, so the watermark stays.
+  let edits: RawRecord[] = [];
+  const applyEdits = async () => {
+    const outcomes = await applySalesforceTasks(deps, edits);
+    edits = [];
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
   for await (const row of salesforce.operations.query<
     RawRecord & { SystemModstamp: string; IsDeleted: boolean }
   >(
@@ -139,8 +174,10 @@ export async function pollTasks(deps: SyncDeps): Promise<number> {
       continue;
     }
     const { IsDeleted: _deleted, ...task } = row;
-    await applySalesforceTask(deps, task);
+    edits.push(task);
+    if (edits.length >= POLL_CHECK_SIZE) await applyEdits();
   }
+  if (edits.length > 0) await applyEdits();
   if (latest !== stored) await setWatermark(deps.pool, name, latest);
   await recordApiUsage(deps);
   return seen;

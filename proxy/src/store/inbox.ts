@@ -201,3 +201,73 @@ export async function anyUnclaimedWebhook(pool: pg.Pool): Promise<boolean> {
   );
   return (result.rowCount ?? 0) > 0;
 }
+
+/** Statements a `GroupedInboxWriter` keeps in flight at once (of the pool's connections). */
+const GROUPED_IN_FLIGHT = 2;
+/** Most messages one grouped statement stores. */
+const GROUPED_MAX_ROWS = 500;
+
+/**
+ * Group commit for a route that receives one message per request (Custompms webhooks): a message
+ * arriving while earlier inserts are in flight waits for one of them and is stored with the
+ * others that arrived meanwhile, in one statement. An idle receiver stores each message at once;
+ * a burst's 1,000 webhooks become a few dozen statements (and inbox jobs) instead of 1,000. Each
+ * caller is answered when its own row has committed, so nothing is acknowledged before it is
+ * durable; a failed statement fails every message in it (each sender retries).
+ */
+export class GroupedInboxWriter {
+  #waiting: {
+    message: InboxMessageInput;
+    resolve: (answer: { duplicate: boolean }) => void;
+    reject: (error: Error) => void;
+  }[] = [];
+  #inFlight = 0;
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** Stores one message; resolves with whether it was a duplicate once it is committed. */
+  insert(message: InboxMessageInput): Promise<{ duplicate: boolean }> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ message, resolve, reject });
+      this.#next();
+    });
+  }
+
+  #next(): void {
+    if (this.#inFlight >= GROUPED_IN_FLIGHT || this.#waiting.length === 0) return;
+    const group = this.#waiting.splice(0, GROUPED_MAX_ROWS);
+    this.#inFlight++;
+    void this.#store(group.map((entry) => entry.message))
+      .then(
+        (duplicates) => {
+          for (const [index, entry] of group.entries()) entry.resolve({ duplicate: duplicates[index]! });
+        },
+        (error: unknown) => {
+          const failure = error instanceof Error ? error : new Error(`inbox insert failed: ${String(error)}`);
+          for (const entry of group) entry.reject(failure);
+        },
+      )
+      .finally(() => {
+        this.#inFlight--;
+        this.#next();
+      });
+  }
+
+  /** One statement; per message, whether it was a duplicate (of a stored row or of one before it). */
+  async #store(messages: InboxMessageInput[]): Promise<boolean[]> {
+    const result = await this.pool.query<{ source: InboxSource; dedupe_key: string }>(
+      `INSERT INTO inbox_messages (source, dedupe_key, payload, record_key)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[])
+       ON CONFLICT (source, dedupe_key) DO NOTHING
+       RETURNING source, dedupe_key`,
+      [
+        messages.map((message) => message.source),
+        messages.map((message) => message.dedupeKey),
+        messages.map((message) => JSON.stringify(message.payload)),
+        messages.map((message) => message.recordKey ?? null),
+      ],
+    );
+    const inserted = new Set(result.rows.map((row) => `${row.source}\u0000${row.dedupe_key}`));
+    return messages.map((message) => !inserted.delete(`${message.source}\u0000${message.dedupeKey}`));
+  }
+}

@@ -1,8 +1,8 @@
 /**
  * Webhook delivery as Custompms does it: each event POSTed to the configured URL, signed with
  * the shared signer (one `v1` per secret), re-signed on every attempt, retried with exponential
- * backoff until a 2xx answer or the attempts run out. Loss, duplication and latency come from
- * the fault injector.
+ * backoff until a 2xx answer or the attempts run out, at most `maxInFlight` at once (a burst's
+ * deliveries queue behind them). Loss, duplication and latency come from the fault injector.
  */
 import type { WebhookEvent } from '../../../proxy/src/custompms/types';
 import { SIGNATURE_HEADER, signWebhookPayload } from '../../../proxy/src/custompms/webhook-signature';
@@ -20,6 +20,11 @@ export interface WebhookTarget {
   maxDelayMs?: number;
   /** Per-attempt timeout. Default 5000 ms. */
   timeoutMs?: number;
+  /**
+   * Deliveries in flight at once to this target (docs/custompms-api.md: at most 10, over
+   * keep-alive connections); the others wait their turn. Default 10.
+   */
+  maxInFlight?: number;
 }
 
 export interface DeliveryAttempt {
@@ -44,6 +49,9 @@ export class WebhookDispatcher {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #controller = new AbortController();
   #pending = 0;
+  #inFlight = 0;
+  /** Deliveries waiting for one in flight to finish. */
+  #queued: (() => void)[] = [];
   #idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -109,6 +117,7 @@ export class WebhookDispatcher {
 
   stop(): void {
     this.#controller.abort();
+    for (const wake of this.#queued.splice(0)) wake();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
   }
@@ -147,7 +156,7 @@ export class WebhookDispatcher {
           ? 0
           : Math.min(target.maxDelayMs ?? 30_000, (target.baseDelayMs ?? 200) * 2 ** (attempt - 2)));
       if (wait > 0 && !(await this.#sleep(wait))) return 'stopped';
-      if (this.#controller.signal.aborted) return 'stopped';
+      if (!(await this.#turn(target))) return 'stopped';
       const record: DeliveryAttempt = {
         eventId: event.id,
         eventType: event.type,
@@ -174,9 +183,23 @@ export class WebhookDispatcher {
         if (this.#controller.signal.aborted) return 'stopped';
         record.error = error instanceof Error ? error.message : String(error);
         this.#attempts.push(record);
+      } finally {
+        this.#inFlight--;
+        this.#queued.shift()?.();
       }
     }
     return 'failed';
+  }
+
+  /** Waits for a free delivery slot and takes it; false if the dispatcher stopped first. */
+  async #turn(target: WebhookTarget): Promise<boolean> {
+    while (this.#inFlight >= (target.maxInFlight ?? 10)) {
+      if (this.#controller.signal.aborted) return false;
+      await new Promise<void>((resolve) => this.#queued.push(resolve));
+    }
+    if (this.#controller.signal.aborted) return false;
+    this.#inFlight++;
+    return true;
   }
 
   /** Resolves true after `ms`, false if the dispatcher stopped first. */

@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { createApp } from '../../../proxy/src/app';
 import { loadConfig } from '../../../proxy/src/config';
 import { CustompmsClient, parseEventType, type WebhookEvent } from '../../../proxy/src/custompms';
@@ -12,6 +13,7 @@ import { CUSTOMPMS_WEBHOOK_PATH, custompmsWebhookRouter } from '../../../proxy/s
 import { listInboxMessages } from '../../../proxy/src/store/inbox';
 import { type CustompmsEmulator, startCustompmsEmulator } from '../../emulators/custompms/server';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { eventually } from '../../support/eventually';
 import { captureLogs } from '../../support/logs';
 
 const TOKEN = 'e2e-token';
@@ -117,5 +119,47 @@ describe('Custompms webhooks into the proxy inbox', () => {
     await emulator.controls.flushWebhooks();
     expect(emulator.controls.deliveries().map((attempt) => attempt.status)).toEqual([401, 401, 401]);
     expect(await inboxEvents()).toEqual([]);
+  });
+
+  it('a burst is delivered at most maxInFlight at a time, every event stored once', async () => {
+    // A receiver that holds each delivery until released, counting those in flight.
+    let inFlight = 0;
+    let peak = 0;
+    const held: (() => void)[] = [];
+    const slow = express();
+    slow.post('/hook', (_req, res) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      held.push(() => {
+        inFlight--;
+        res.status(202).end();
+      });
+    });
+    const slowServer = await new Promise<Server>((resolve) => {
+      const listening = slow.listen(0, '127.0.0.1', () => resolve(listening));
+    });
+    try {
+      emulator.controls.setWebhook({
+        url: `http://127.0.0.1:${(slowServer.address() as AddressInfo).port}/hook`,
+        secret: OLD_SECRET,
+        maxInFlight: 3,
+      });
+      for (let index = 0; index < 12; index++)
+        emulator.controls.create('customers', { name: `Burst ${index}` });
+      const flushed = emulator.controls.flushWebhooks();
+      let answered = 0;
+      while (answered < 12) {
+        await eventually(() => held.length > 0, `delivery ${answered + 1} held by the receiver`);
+        expect(inFlight).toBeLessThanOrEqual(3);
+        held.shift()!();
+        answered++;
+      }
+      await flushed;
+      expect(peak).toBe(3);
+      expect(emulator.controls.deliveries().filter((attempt) => attempt.status === 202)).toHaveLength(12);
+    } finally {
+      for (const release of held) release();
+      await new Promise<void>((resolve) => slowServer.close(() => resolve()));
+    }
   });
 });
