@@ -6,6 +6,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 import { metrics } from '../metrics';
+import { outboxAwaited } from '../store/batches';
 import { requeueStaleClaims } from '../store/inbox';
 import { jobSuperseded } from '../store/jobs';
 import { recordProblem } from '../store/problems';
@@ -118,10 +119,11 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
     // Never exhausts its attempts: a job key whose job died for good would hold every later flush.
     // Unsent batches are already back in the outbox; the flush is simply scheduled again.
     // `coalesceMs`: a burst's flush waits that long in the job (not as a later run_at, which the
-    // worker would only see at its next poll, a second) so the changes arriving meanwhile share it.
+    // worker would only see at its next poll, a second) so the changes arriving meanwhile share it —
+    // unless others wait for a change it holds (the head of a customer → project → task burst).
     [TASK.flushOutbox]: async (payload) => {
       const coalesceMs = Number((payload as { coalesceMs?: unknown } | null)?.coalesceMs ?? 0);
-      if (coalesceMs > 0) await delay(Math.min(coalesceMs, 5_000));
+      if (coalesceMs > 0 && !(await outboxAwaited(deps.pool))) await delay(Math.min(coalesceMs, 5_000));
       await flushOutbox(deps).catch(async (error: unknown) => {
         deps.logger.warn({ err: error }, 'flush failed; trying again shortly');
         await scheduleDeferredFlush(deps, new Date(Date.now() + 5_000 + Math.random() * 5_000));

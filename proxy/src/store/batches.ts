@@ -113,6 +113,21 @@ export async function countUnbatched(db: Queryable): Promise<number> {
 }
 
 /**
+ * Whether a change waiting in the outbox is one other changes wait for (a customer's Division its
+ * projects need, a project's Task its tasks need): holding it back to fill its batch would hold
+ * them all back.
+ */
+export async function outboxAwaited(db: Queryable): Promise<boolean> {
+  const result = await db.query<{ awaited: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM outbox o
+         JOIN waiting_changes w ON w.waits_for_flow = o.flow AND w.waits_for_id = o.custompms_id
+        WHERE o.batch_id IS NULL) AS awaited`,
+  );
+  return result.rows[0]?.awaited === true;
+}
+
+/**
  * Moves up to `size` unbatched rows into a new batch (divisions first: tasks reference them).
  * Call inside a transaction; SKIP LOCKED lets two workers build batches side by side.
  */

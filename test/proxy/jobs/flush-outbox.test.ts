@@ -8,7 +8,12 @@ import { COALESCE_MS, scheduleFlush } from '../../../proxy/src/jobs/enqueue';
 import { buildTaskList } from '../../../proxy/src/jobs/tasks';
 import { TASK } from '../../../proxy/src/jobs/task-names';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from '../../../proxy/src/jobs/deps';
-import { CHANGE_BATCH_MAX_CHARACTERS, countUnbatched, putOutboxItem } from '../../../proxy/src/store/batches';
+import {
+  addWaitingChanges,
+  CHANGE_BATCH_MAX_CHARACTERS,
+  countUnbatched,
+  putOutboxItem,
+} from '../../../proxy/src/store/batches';
 import { FLOWS } from '../../../proxy/src/sync';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { captureLogs } from '../../support/logs';
@@ -130,6 +135,27 @@ describe('flushOutbox', () => {
     await put('tsk_b');
     await running;
     expect(calls).toEqual([[2]]);
+  });
+
+  it("a burst's flush does not wait when other changes wait for one it holds", async () => {
+    await put('tsk_parent');
+    // Sorted as a project for the test's sake: a task waits for this outbox row.
+    await db.pool.query("UPDATE outbox SET flow = 'projects' WHERE custompms_id = 'tsk_parent'");
+    await addWaitingChanges(db.pool, [
+      { flow: 'tasks', custompmsId: 'tsk_child', waitsForFlow: 'projects', waitsForId: 'tsk_parent' },
+    ]);
+    const calls: number[][] = [];
+    const deps = depsPublishing((events) => {
+      calls.push(events.map((event) => Number(event.Record_Count__c)));
+      return Promise.resolve();
+    });
+    const flush = buildTaskList(deps)[TASK.flushOutbox] as (
+      payload: unknown,
+      helpers: unknown,
+    ) => Promise<void>;
+    // Waiting 60 s would time the test out: the flush sends at once instead.
+    await flush({ coalesceMs: 60_000 }, {});
+    expect(calls).toEqual([[1]]);
   });
 
   it('schedules a flush at once for a few changes; in a burst it waits in the job to gather a batch', async () => {
