@@ -5,8 +5,9 @@
  * webhook reaches the proxy, the changes are coalesced into batches (≤200 records, one
  * Custompms_Change__e each, ≤200 events per publish call) and the org's Apex pulls them. Reports
  * the time until every record is linked, and the Salesforce API calls the proxy spent (the
- * emulator's daily-usage counter), per record. Then the other way (`salesforceBurst`): every
- * Task's Subject edited in the org at once, until Custompms shows each edit.
+ * emulator's daily-usage counter), per record. Then every task edited in Custompms at once
+ * (`custompmsEditBurst`: linked records, no dependency chain), and the other way
+ * (`salesforceBurst`): every Task's Subject edited in the org at once, until Custompms shows each.
  *
  * Latency: then `--samples` single edits one at a time each way — a title edited in Custompms
  * until the Task's Subject shows it in the org, and a Subject edited in Salesforce (REST, as the
@@ -20,6 +21,8 @@
  * `--api` uses the direct write path (sObject Collections) instead of events + Apex; `--profile`
  * is both emulators' latency model (their latency.ts).
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { Connection } from 'jsforce';
 import pg from 'pg';
 import { exitWithUsageError, nonNegative, parseCommandLine, positiveInteger } from '../lib/cli';
@@ -73,6 +76,42 @@ async function until(check: () => boolean, what: string): Promise<boolean> {
 }
 
 /**
+ * A burst of edits: every task retitled in Custompms at once (linked records, so no dependency
+ * chain: the changes go out in full batches side by side), until every Task's Subject shows it.
+ */
+async function custompmsEditBurst(
+  sandbox: Sandbox,
+  tasks: readonly { id: string }[],
+): Promise<{ records: number; seconds: number; recordsPerSecond: number; salesforceApiCalls: number }> {
+  const { controls } = sandbox.custompms;
+  const taskTable = sandbox.salesforce.org.db.table('Task');
+  const externalId = taskTable.object.index.get('custompms_id__c')!;
+  const title = (id: string) => `Custompms burst ${id}`;
+  const usageBefore = sandbox.salesforce.apiUsage().used;
+  const started = performance.now();
+  for (const task of tasks) controls.edit('tasks', task.id, { title: title(task.id) });
+  const pending = new Set(tasks.map((task) => task.id));
+  const deadline = performance.now() + 10 * 60_000;
+  while (pending.size > 0) {
+    if (performance.now() > deadline)
+      throw new Error(`${pending.size} Custompms edits not in Salesforce after 10 min`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const id of pending) {
+      const [taskId] = taskTable.lookup(externalId, id);
+      if (!taskId || taskTable.get(taskId)?.Subject !== title(id)) break;
+      pending.delete(id);
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    records: tasks.length,
+    seconds: Number(seconds.toFixed(1)),
+    recordsPerSecond: Math.round(tasks.length / seconds),
+    salesforceApiCalls: sandbox.salesforce.apiUsage().used - usageBefore,
+  };
+}
+
+/**
  * The other direction under a burst: every task's Subject edited in the org at once (sObject
  * Collections, 200 per call, as a user's mass update would), until Custompms shows every edit.
  * The org sends them as outbound messages of up to 100 notifications.
@@ -114,7 +153,10 @@ async function salesforceBurst(
   while (pending.size > 0) {
     if (performance.now() > deadline)
       throw new Error(`${pending.size} org edits not in Custompms after 10 min`);
-    for (const id of pending) if (controls.record('tasks', id)?.title === title(id)) pending.delete(id);
+    for (const id of pending) {
+      if (controls.record('tasks', id)?.title !== title(id)) break;
+      pending.delete(id);
+    }
     if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const seconds = (performance.now() - started) / 1000;
@@ -192,6 +234,24 @@ async function latencies(
     await settle();
   }
   return { toSalesforce, toCustompms, timedOut, slow };
+}
+
+/**
+ * `BENCH_CPU_PROF=<file>`: a CPU profile of this process over the Custompms burst alone (start-up
+ * left out), for Chrome DevTools or any .cpuprofile reader.
+ */
+async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }
 
 /** `--explain-slow`: the worker's queued jobs by task. */
@@ -283,6 +343,7 @@ async function main(): Promise<void> {
   try {
     const { controls } = sandbox.custompms;
     const usageBefore = sandbox.salesforce.apiUsage().used;
+    const profiler = process.env.BENCH_CPU_PROF ? await startProfiler() : undefined;
     const started = performance.now();
     const startedAt = new Date();
     const customer = controls.create('customers', { name: 'Bench customer', is_active: true });
@@ -312,12 +373,16 @@ async function main(): Promise<void> {
     while (pending.size > 0) {
       if (Date.now() > deadline) throw new Error(`${pending.size} Tasks not Synced after 30 min`);
       await new Promise((resolve) => setTimeout(resolve, 20));
+      // In order, up to the first not done yet: each poll costs little, and the last one still
+      // sees the moment every record is done.
       for (const id of pending) {
         const [taskId] = taskTable.lookup(externalId, id);
-        if (taskId && taskTable.get(taskId)?.Custompms_Sync_Status__c === 'Synced') pending.delete(id);
+        if (!taskId || taskTable.get(taskId)?.Custompms_Sync_Status__c !== 'Synced') break;
+        pending.delete(id);
       }
     }
     const seconds = (performance.now() - started) / 1000;
+    if (profiler) await profiler.stop(process.env.BENCH_CPU_PROF!);
     const usage = sandbox.salesforce.apiUsage();
     const spent = usage.used - usageBefore;
     const batches = await sandbox.pool.query<{ n: string; records: string; biggest: number }>(
@@ -340,6 +405,7 @@ async function main(): Promise<void> {
     );
     const burstQueries = process.env.BENCH_QUERY_STATS ? topQueries() : undefined;
     queryStats.clear();
+    const editBurst = await custompmsEditBurst(sandbox, created);
     const toCustompms = await salesforceBurst(sandbox, created);
     const orgBurstQueries = process.env.BENCH_QUERY_STATS ? topQueries() : undefined;
     const latency = samples > 0 ? await latencies(sandbox, created, samples) : undefined;
@@ -358,6 +424,7 @@ async function main(): Promise<void> {
       biggestBatch: batches.rows[0]!.biggest,
       callsByCategory: usage.byCategory,
       timeline: timeline.rows[0],
+      custompmsEditBurst: editBurst,
       salesforceBurst: toCustompms,
       ...(burstQueries ? { burstQueries, orgBurstQueries } : {}),
       ...(latency

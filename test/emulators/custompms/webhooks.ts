@@ -4,6 +4,8 @@
  * backoff until a 2xx answer or the attempts run out, at most `maxInFlight` at once (a burst's
  * deliveries queue behind them). Loss, duplication and latency come from the fault injector.
  */
+import http from 'node:http';
+import https from 'node:https';
 import type { WebhookEvent } from '../../../proxy/src/custompms/types';
 import { SIGNATURE_HEADER, signWebhookPayload } from '../../../proxy/src/custompms/webhook-signature';
 import type { FaultInjector } from './faults';
@@ -50,6 +52,7 @@ export class WebhookDispatcher {
   readonly #controller = new AbortController();
   #pending = 0;
   #inFlight = 0;
+  readonly #agents: { http: http.Agent; https?: https.Agent } = { http: new http.Agent({ keepAlive: true }) };
   /** Deliveries waiting for one in flight to finish. */
   #queued: (() => void)[] = [];
   #idleWaiters: (() => void)[] = [];
@@ -117,6 +120,8 @@ export class WebhookDispatcher {
 
   stop(): void {
     this.#controller.abort();
+    this.#agents.http.destroy();
+    this.#agents.https?.destroy();
     for (const wake of this.#queued.splice(0)) wake();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
@@ -165,20 +170,17 @@ export class WebhookDispatcher {
         at: this.clock(),
       };
       try {
-        const response = await fetch(target.url, {
-          method: 'POST',
-          headers: {
+        record.status = await this.#post(
+          target,
+          {
             'content-type': 'application/json',
             'user-agent': 'Custompms-Webhooks/1.0 (reference server)',
             [SIGNATURE_HEADER]: signWebhookPayload(body, secrets, { now: this.clock }),
           },
           body,
-          signal: AbortSignal.any([this.#controller.signal, AbortSignal.timeout(target.timeoutMs ?? 5_000)]),
-        });
-        await response.arrayBuffer();
-        record.status = response.status;
+        );
         this.#attempts.push(record);
-        if (response.ok) return 'delivered';
+        if (record.status >= 200 && record.status < 300) return 'delivered';
       } catch (error) {
         if (this.#controller.signal.aborted) return 'stopped';
         record.error = error instanceof Error ? error.message : String(error);
@@ -189,6 +191,37 @@ export class WebhookDispatcher {
       }
     }
     return 'failed';
+  }
+
+  /**
+   * One POST over a kept-alive connection (node:http: a burst's deliveries cost this process far
+   * less than fetch's streams would, and this process also plays Salesforce in the benchmarks);
+   * resolves with the status once the answer is read, rejects on a timeout, an error or a stop.
+   */
+  #post(target: WebhookTarget, headers: Record<string, string>, body: string): Promise<number> {
+    const url = new URL(target.url);
+    const secure = url.protocol === 'https:';
+    const agent = secure ? (this.#agents.https ??= new https.Agent({ keepAlive: true })) : this.#agents.http;
+    return new Promise((resolve, reject) => {
+      const request = (secure ? https : http).request(
+        url,
+        {
+          method: 'POST',
+          agent,
+          headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+          signal: this.#controller.signal,
+          timeout: target.timeoutMs ?? 5_000,
+        },
+        (response) => {
+          response.resume();
+          response.once('end', () => resolve(response.statusCode ?? 0));
+          response.once('error', reject);
+        },
+      );
+      request.once('timeout', () => request.destroy(new Error('webhook delivery timed out')));
+      request.once('error', reject);
+      request.end(body);
+    });
   }
 
   /** Waits for a free delivery slot and takes it; false if the dispatcher stopped first. */
