@@ -21,7 +21,8 @@
  * `--api` uses the direct write path (sObject Collections) instead of events + Apex; `--profile`
  * is both emulators' latency model (their latency.ts).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { Connection } from 'jsforce';
 import pg from 'pg';
@@ -75,6 +76,21 @@ async function until(check: () => boolean, what: string): Promise<boolean> {
   return true;
 }
 
+type ApiUsage = ReturnType<Sandbox['salesforce']['apiUsage']>;
+
+/** The Salesforce API calls between two readings of the org's usage, in all and by category. */
+function callsSince(
+  before: ApiUsage,
+  after: ApiUsage,
+): { salesforceApiCalls: number; callsByCategory: Record<string, number> } {
+  const byCategory: Record<string, number> = {};
+  for (const [category, calls] of Object.entries(after.byCategory)) {
+    const spent = calls - (before.byCategory[category] ?? 0);
+    if (spent > 0) byCategory[category] = spent;
+  }
+  return { salesforceApiCalls: after.used - before.used, callsByCategory: byCategory };
+}
+
 /**
  * A burst of edits: every task retitled in Custompms at once (linked records, so no dependency
  * chain: the changes go out in full batches side by side), until every Task's Subject shows it.
@@ -82,12 +98,18 @@ async function until(check: () => boolean, what: string): Promise<boolean> {
 async function custompmsEditBurst(
   sandbox: Sandbox,
   tasks: readonly { id: string }[],
-): Promise<{ records: number; seconds: number; recordsPerSecond: number; salesforceApiCalls: number }> {
+): Promise<{
+  records: number;
+  seconds: number;
+  recordsPerSecond: number;
+  salesforceApiCalls: number;
+  callsByCategory: Record<string, number>;
+}> {
   const { controls } = sandbox.custompms;
   const taskTable = sandbox.salesforce.org.db.table('Task');
   const externalId = taskTable.object.index.get('custompms_id__c')!;
   const title = (id: string) => `Custompms burst ${id}`;
-  const usageBefore = sandbox.salesforce.apiUsage().used;
+  const usageBefore = sandbox.salesforce.apiUsage();
   const started = performance.now();
   for (const task of tasks) controls.edit('tasks', task.id, { title: title(task.id) });
   const pending = new Set(tasks.map((task) => task.id));
@@ -107,7 +129,7 @@ async function custompmsEditBurst(
     records: tasks.length,
     seconds: Number(seconds.toFixed(1)),
     recordsPerSecond: Math.round(tasks.length / seconds),
-    salesforceApiCalls: sandbox.salesforce.apiUsage().used - usageBefore,
+    ...callsSince(usageBefore, sandbox.salesforce.apiUsage()),
   };
 }
 
@@ -237,8 +259,8 @@ async function latencies(
 }
 
 /**
- * `BENCH_CPU_PROF=<file>`: a CPU profile of this process over the Custompms burst alone (start-up
- * left out), for Chrome DevTools or any .cpuprofile reader.
+ * `BENCH_CPU_PROF=<dir>`: CPU profiles of this process over each burst alone (start-up left out:
+ * `<dir>/<burst>.cpuprofile`), for Chrome DevTools or any .cpuprofile reader.
  */
 async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
   const session = new Session();
@@ -248,6 +270,7 @@ async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
   return {
     async stop(file) {
       const { profile } = await session.post('Profiler.stop');
+      mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(file, JSON.stringify(profile));
       session.disconnect();
     },
@@ -342,8 +365,9 @@ async function main(): Promise<void> {
   });
   try {
     const { controls } = sandbox.custompms;
-    const usageBefore = sandbox.salesforce.apiUsage().used;
-    const profiler = process.env.BENCH_CPU_PROF ? await startProfiler() : undefined;
+    const usageBefore = sandbox.salesforce.apiUsage();
+    const profileDir = process.env.BENCH_CPU_PROF;
+    const profiler = profileDir ? await startProfiler() : undefined;
     const started = performance.now();
     const startedAt = new Date();
     const customer = controls.create('customers', { name: 'Bench customer', is_active: true });
@@ -382,9 +406,9 @@ async function main(): Promise<void> {
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    if (profiler) await profiler.stop(process.env.BENCH_CPU_PROF!);
+    if (profiler) await profiler.stop(path.join(profileDir!, 'custompms-burst.cpuprofile'));
     const usage = sandbox.salesforce.apiUsage();
-    const spent = usage.used - usageBefore;
+    const { salesforceApiCalls: spent, callsByCategory } = callsSince(usageBefore, usage);
     const batches = await sandbox.pool.query<{ n: string; records: string; biggest: number }>(
       'SELECT count(*) AS n, sum(jsonb_array_length(items)) AS records, max(jsonb_array_length(items)) AS biggest FROM change_batches',
     );
@@ -405,8 +429,14 @@ async function main(): Promise<void> {
     );
     const burstQueries = process.env.BENCH_QUERY_STATS ? topQueries() : undefined;
     queryStats.clear();
-    const editBurst = await custompmsEditBurst(sandbox, created);
-    const toCustompms = await salesforceBurst(sandbox, created);
+    const profiled = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+      const phase = profileDir ? await startProfiler() : undefined;
+      const result = await run();
+      await phase?.stop(path.join(profileDir!, `${name}.cpuprofile`));
+      return result;
+    };
+    const editBurst = await profiled('custompms-edit-burst', () => custompmsEditBurst(sandbox, created));
+    const toCustompms = await profiled('salesforce-burst', () => salesforceBurst(sandbox, created));
     const orgBurstQueries = process.env.BENCH_QUERY_STATS ? topQueries() : undefined;
     const latency = samples > 0 ? await latencies(sandbox, created, samples) : undefined;
     const report = {
@@ -418,11 +448,11 @@ async function main(): Promise<void> {
       recordsPerSecond: Math.round(expected / seconds),
       salesforceApiCalls: spent,
       apiCallsPerRecord: Number((spent / expected).toFixed(3)),
-      publishedEvents: usage.publishedEvents,
+      publishedEvents: usage.publishedEvents - usageBefore.publishedEvents,
       batches: Number(batches.rows[0]!.n),
       recordsPerBatch: Number((Number(batches.rows[0]!.records) / Number(batches.rows[0]!.n)).toFixed(1)),
       biggestBatch: batches.rows[0]!.biggest,
-      callsByCategory: usage.byCategory,
+      callsByCategory,
       timeline: timeline.rows[0],
       custompmsEditBurst: editBurst,
       salesforceBurst: toCustompms,

@@ -21,7 +21,6 @@ import {
   type Write,
 } from '../sync';
 import { MAX_BATCH_READ } from '../custompms/client';
-import { anyUnclaimedWebhook } from '../store/inbox';
 import {
   addWaitingChanges,
   anyWaitingFor,
@@ -223,12 +222,11 @@ export async function planSet(
     },
   );
   if (queued > 0) {
-    // Flushed at once when waiting cannot help or costs the most: a full batch waits, nothing
-    // more is waiting to be synced (the burst's last set), or other changes wait for these
-    // records to be linked. Else the adaptive wait lets a burst fill its batches.
+    // Flushed at once when waiting cannot help or costs the most: a full batch waits, or other
+    // changes wait for these records to be linked. Else the adaptive wait lets a burst fill its
+    // batches (and ends as soon as nothing more is on its way: gatherBurst).
     const now =
       (await countUnbatched(deps.pool)) >= deps.settings.batchSize ||
-      !(await anyUnclaimedWebhook(deps.pool)) ||
       (flow.name !== 'tasks' && (await anyWaitingFor(deps.pool, flow.name, queuedIds)));
     await scheduleFlush(deps, { changes: queued, full: now });
   }

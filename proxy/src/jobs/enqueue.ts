@@ -4,8 +4,10 @@
  * that waited for a record to be linked. `recordLockKey` names the advisory lock that serialises
  * everything touching one record's link (store/locks.ts).
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { FlowDefinition } from '../sync';
-import { releaseWaitingChanges } from '../store/batches';
+import { countUnbatched, releaseWaitingChanges } from '../store/batches';
+import { anyUnprocessedInbox } from '../store/inbox';
 import { enqueueJob } from '../store/jobs';
 import type { SyncDeps } from './deps';
 import { TASK } from './task-names';
@@ -66,6 +68,24 @@ const RATE_WINDOW_MS = 1_000;
 export const COALESCE_MS = 300;
 /** Changes within RATE_WINDOW_MS that make a burst. Below it a flush runs at once. */
 const BURST_CHANGES = 10;
+/** How often a burst's flush looks at what it has gathered. */
+const GATHER_POLL_MS = 50;
+
+/**
+ * A burst's flush, before it sends: gathers changes until a batch is full, nothing more is on its
+ * way (the outbox did not grow since the last look and no inbox message waits), or `until`. A
+ * burst then leaves in a few publish calls of full batches, and its end leaves at once.
+ */
+export async function gatherBurst(deps: Pick<SyncDeps, 'pool' | 'settings'>, until: number): Promise<void> {
+  let seen = -1;
+  while (Date.now() < until) {
+    const waiting = await countUnbatched(deps.pool);
+    if (waiting >= deps.settings.batchSize) return;
+    if (waiting === seen && !(await anyUnprocessedInbox(deps.pool))) return;
+    seen = waiting;
+    await delay(Math.max(1, Math.min(GATHER_POLL_MS, until - Date.now())));
+  }
+}
 
 /**
  * Schedules the outbox flush, adaptively: at once for a change or a few; in a burst (BURST_CHANGES

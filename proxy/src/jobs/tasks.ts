@@ -6,12 +6,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 import { metrics } from '../metrics';
-import { outboxAwaited } from '../store/batches';
+import { countUnbatched, outboxAwaited } from '../store/batches';
 import { requeueStaleClaims } from '../store/inbox';
 import { jobSuperseded } from '../store/jobs';
 import { recordProblem } from '../store/problems';
 import { flushOutbox, republishOverdue } from './batches';
-import { scheduleDeferredFlush } from './enqueue';
+import { gatherBurst, scheduleDeferredFlush } from './enqueue';
 import { syncCustompmsRecords } from './apply-set';
 import { syncCustompmsRecord } from './custompms-changes';
 import type { SyncDeps } from './deps';
@@ -118,16 +118,28 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
     },
     // Never exhausts its attempts: a job key whose job died for good would hold every later flush.
     // Unsent batches are already back in the outbox; the flush is simply scheduled again.
-    // `coalesceMs`: a burst's flush waits that long in the job (not as a later run_at, which the
-    // worker would only see at its next poll, a second) so the changes arriving meanwhile share it —
-    // unless others wait for a change it holds (the head of a customer → project → task burst).
+    // `coalesceMs`: a burst's flush gathers changes in the job for up to that long (not as a later
+    // run_at, which the worker would only see at its next poll, a second) so they share its publish
+    // call — unless others wait for a change it holds (the head of a customer → project → task
+    // burst). Changes put before its due time scheduled no flush of their own (scheduleFlush): if it
+    // sent early, it sends what they left once that time has passed.
     [TASK.flushOutbox]: async (payload) => {
-      const coalesceMs = Number((payload as { coalesceMs?: unknown } | null)?.coalesceMs ?? 0);
-      if (coalesceMs > 0 && !(await outboxAwaited(deps.pool))) await delay(Math.min(coalesceMs, 5_000));
-      await flushOutbox(deps).catch(async (error: unknown) => {
-        deps.logger.warn({ err: error }, 'flush failed; trying again shortly');
-        await scheduleDeferredFlush(deps, new Date(Date.now() + 5_000 + Math.random() * 5_000));
-      });
+      const coalesceMs = Math.min(
+        Number((payload as { coalesceMs?: unknown } | null)?.coalesceMs ?? 0),
+        5_000,
+      );
+      const due = Date.now() + coalesceMs;
+      const flush = () =>
+        flushOutbox(deps).catch(async (error: unknown) => {
+          deps.logger.warn({ err: error }, 'flush failed; trying again shortly');
+          await scheduleDeferredFlush(deps, new Date(Date.now() + 5_000 + Math.random() * 5_000));
+        });
+      if (coalesceMs > 0 && !(await outboxAwaited(deps.pool))) await gatherBurst(deps, due);
+      await flush();
+      if (Date.now() < due) {
+        await delay(due - Date.now());
+        if ((await countUnbatched(deps.pool)) > 0) await flush();
+      }
     },
     // Sweeps run every minute like the pollers: a failure is their health, not a dead letter.
     // Also the webhooks a dead process had claimed (jobs/inbox.ts): enqueued again.

@@ -193,12 +193,9 @@ export async function requeueStaleClaims(pool: pg.Pool, staleMs: number): Promis
   return Number(result.rows[0]?.n ?? 0);
 }
 
-/** Whether a webhook waits in the inbox that no run has claimed (more changes on their way). */
-export async function anyUnclaimedWebhook(pool: pg.Pool): Promise<boolean> {
-  const result = await pool.query(
-    `SELECT 1 FROM inbox_messages WHERE processed_at IS NULL AND source = 'custompms.webhook'
-       AND claim_id IS NULL LIMIT 1`,
-  );
+/** Whether any inbox message waits to be processed (its work may put changes in the outbox). */
+export async function anyUnprocessedInbox(pool: pg.Pool): Promise<boolean> {
+  const result = await pool.query('SELECT 1 FROM inbox_messages WHERE processed_at IS NULL LIMIT 1');
   return (result.rowCount ?? 0) > 0;
 }
 

@@ -4,7 +4,7 @@
  * the next flush instead of trickling out one tiny batch at a time.
  */
 import { flushOutbox } from '../../../proxy/src/jobs/batches';
-import { COALESCE_MS, scheduleFlush } from '../../../proxy/src/jobs/enqueue';
+import { COALESCE_MS, gatherBurst, scheduleFlush } from '../../../proxy/src/jobs/enqueue';
 import { buildTaskList } from '../../../proxy/src/jobs/tasks';
 import { TASK } from '../../../proxy/src/jobs/task-names';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from '../../../proxy/src/jobs/deps';
@@ -16,6 +16,7 @@ import {
 } from '../../../proxy/src/store/batches';
 import { FLOWS } from '../../../proxy/src/sync';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { eventually } from '../../support/eventually';
 import { captureLogs } from '../../support/logs';
 import { pendingWrite } from '../../support/pending-write';
 
@@ -137,25 +138,76 @@ describe('flushOutbox', () => {
     expect(calls).toEqual([[2]]);
   });
 
-  it("a burst's flush does not wait when other changes wait for one it holds", async () => {
+  /** The pool, counting the outbox counts a flush makes (gatherBurst looks at the outbox that way). */
+  function countingOutboxLooks() {
+    const looks = { n: 0 };
+    const pool = new Proxy(db.pool, {
+      get(target, property, receiver) {
+        if (property !== 'query') return Reflect.get(target, property, receiver) as unknown;
+        return (text: string, values?: unknown[]) => {
+          if (typeof text === 'string' && text.includes('count(*) AS n FROM outbox')) looks.n++;
+          return target.query(text, values);
+        };
+      },
+    });
+    return { pool, looks };
+  }
+
+  it("a burst's flush does not gather when other changes wait for one it holds", async () => {
     await put('tsk_parent');
     // Sorted as a project for the test's sake: a task waits for this outbox row.
     await db.pool.query("UPDATE outbox SET flow = 'projects' WHERE custompms_id = 'tsk_parent'");
     await addWaitingChanges(db.pool, [
       { flow: 'tasks', custompmsId: 'tsk_child', waitsForFlow: 'projects', waitsForId: 'tsk_parent' },
     ]);
-    const calls: number[][] = [];
-    const deps = depsPublishing((events) => {
-      calls.push(events.map((event) => Number(event.Record_Count__c)));
-      return Promise.resolve();
-    });
+    const { pool, looks } = countingOutboxLooks();
+    const looksAtPublish: number[] = [];
+    const deps = {
+      ...depsPublishing(async () => {
+        looksAtPublish.push(looks.n);
+        // A change put while the flush was due: it scheduled no flush of its own (scheduleFlush).
+        if (looksAtPublish.length === 1) await put('tsk_late');
+      }),
+      pool,
+    };
     const flush = buildTaskList(deps)[TASK.flushOutbox] as (
       payload: unknown,
       helpers: unknown,
     ) => Promise<void>;
-    // Waiting 60 s would time the test out: the flush sends at once instead.
-    await flush({ coalesceMs: 60_000 }, {});
-    expect(calls).toEqual([[1]]);
+    await flush({ coalesceMs: COALESCE_MS }, {});
+    // Sent without a look at what else might come (nothing gathered); once its due time passed,
+    // the flush sent the change put meanwhile too.
+    expect(looksAtPublish).toEqual([0, 1]);
+    expect(await countUnbatched(db.pool)).toBe(0);
+  });
+
+  describe('gatherBurst', () => {
+    const settings = { ...DEFAULT_SYNC_SETTINGS, batchSize: 5 };
+    // A minute: a gather that did not end on its own would time the test out.
+    const aMinute = () => Date.now() + 60_000;
+
+    it('ends when a batch is full', async () => {
+      for (let index = 0; index < 5; index++) await put(`tsk_full_${index}`);
+      await gatherBurst({ pool: db.pool, settings }, aMinute());
+      expect(await countUnbatched(db.pool)).toBe(5);
+    });
+
+    it('ends when nothing more is on its way, and gathers while the inbox holds work', async () => {
+      await put('tsk_1');
+      await db.pool.query(
+        "INSERT INTO inbox_messages (source, dedupe_key, payload) VALUES ('custompms.webhook', 'evt_pending', '{}')",
+      );
+      const { pool, looks } = countingOutboxLooks();
+      let ended = false;
+      const gathering = gatherBurst({ pool, settings }, aMinute()).then(() => (ended = true));
+      // Several looks with an unprocessed message in the inbox: still gathering.
+      await eventually(() => looks.n >= 3, 'three looks at the outbox');
+      expect(ended).toBe(false);
+      await put('tsk_2');
+      await db.pool.query("UPDATE inbox_messages SET processed_at = now() WHERE dedupe_key = 'evt_pending'");
+      await gathering;
+      expect(await countUnbatched(db.pool)).toBe(2);
+    });
   });
 
   it('schedules a flush at once for a few changes; in a burst it waits in the job to gather a batch', async () => {
