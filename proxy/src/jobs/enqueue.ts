@@ -65,24 +65,29 @@ const RATE_WINDOW_MS = 1_000;
  * How long a burst's flush waits, in its job, for more changes to share its batch (one API call
  * per up to 200 records): short enough for a change's latency to stay well under a second.
  */
-export const COALESCE_MS = 300;
+export const COALESCE_MS = 500;
 /** Changes within RATE_WINDOW_MS that make a burst. Below it a flush runs at once. */
 const BURST_CHANGES = 10;
 /** How often a burst's flush looks at what it has gathered. */
 const GATHER_POLL_MS = 50;
+/** No new change in the outbox for this long, and none in the inbox: the burst is over. */
+const QUIET_MS = 150;
 
 /**
  * A burst's flush, before it sends: gathers changes until a batch is full, nothing more is on its
- * way (the outbox did not grow since the last look and no inbox message waits), or `until`. A
+ * way (the outbox did not grow for QUIET_MS and no inbox message waits), or `until`. A
  * burst then leaves in a few publish calls of full batches, and its end leaves at once.
  */
 export async function gatherBurst(deps: Pick<SyncDeps, 'pool' | 'settings'>, until: number): Promise<void> {
   let seen = -1;
+  let grewAt = Date.now();
   while (Date.now() < until) {
     const waiting = await countUnbatched(deps.pool);
     if (waiting >= deps.settings.batchSize) return;
-    if (waiting === seen && !(await anyUnprocessedInbox(deps.pool))) return;
-    seen = waiting;
+    if (waiting !== seen) {
+      seen = waiting;
+      grewAt = Date.now();
+    } else if (Date.now() - grewAt >= QUIET_MS && !(await anyUnprocessedInbox(deps.pool))) return;
     await delay(Math.max(1, Math.min(GATHER_POLL_MS, until - Date.now())));
   }
 }

@@ -3,7 +3,6 @@
  * pollers. Each task retries with graphile-worker's exponential backoff; on its last attempt a
  * failure is also parked as a dead letter an admin can see and replay.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 import { metrics } from '../metrics';
 import { countUnbatched, outboxAwaited } from '../store/batches';
@@ -122,7 +121,8 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
     // run_at, which the worker would only see at its next poll, a second) so they share its publish
     // call — unless others wait for a change it holds (the head of a customer → project → task
     // burst). Changes put before its due time scheduled no flush of their own (scheduleFlush): if it
-    // sent early, it sends what they left once that time has passed.
+    // sent early, it goes on gathering until then, sending each full batch, or what waits once
+    // nothing more is on its way or the time has passed.
     [TASK.flushOutbox]: async (payload) => {
       const coalesceMs = Math.min(
         Number((payload as { coalesceMs?: unknown } | null)?.coalesceMs ?? 0),
@@ -136,8 +136,8 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
         });
       if (coalesceMs > 0 && !(await outboxAwaited(deps.pool))) await gatherBurst(deps, due);
       await flush();
-      if (Date.now() < due) {
-        await delay(due - Date.now());
+      while (Date.now() < due) {
+        await gatherBurst(deps, due);
         if ((await countUnbatched(deps.pool)) > 0) await flush();
       }
     },
