@@ -5,6 +5,7 @@
  * Bulk API 2.0 service (queue time, processing rate), the event bus and the Apex runtime.
  */
 import type { RouteCategory } from './faults';
+import { categorize } from './http/common';
 
 export interface LatencyProfile {
   name: string;
@@ -64,7 +65,10 @@ export function roundTripMs(profile: LatencyProfile, category: RouteCategory): n
   return profile.rttMs[category] ?? profile.rttMs.default;
 }
 
-/** Records a synchronous DML request carries (Collections: its `records` or `ids`; sObject: one). */
+/**
+ * Records a synchronous DML request carries (Collections: its `records` or `ids`; sObject: one;
+ * Composite: what its subrequests carry, each priced as the same call on its own).
+ */
 export function recordsInRequest(
   category: RouteCategory,
   method: string,
@@ -74,10 +78,23 @@ export function recordsInRequest(
   if (method === 'GET' || method === 'HEAD') return 0;
   if (category === 'sobjects') return 1;
   if (category !== 'composite') return 0;
+  const requests = (body as { compositeRequest?: unknown } | undefined)?.compositeRequest;
+  if (Array.isArray(requests)) return requests.reduce((sum: number, sub) => sum + subrequestRecords(sub), 0);
   const records = (body as { records?: unknown } | undefined)?.records;
   if (Array.isArray(records)) return records.length;
   const ids = (query as { ids?: unknown } | undefined)?.ids;
   if (typeof ids === 'string') return ids.split(',').length;
-  const requests = (body as { compositeRequest?: unknown } | undefined)?.compositeRequest;
-  return Array.isArray(requests) ? requests.length : 1;
+  return 1;
+}
+
+function subrequestRecords(sub: unknown): number {
+  const { method, url, body } = (sub ?? {}) as { method?: unknown; url?: unknown; body?: unknown };
+  if (typeof method !== 'string' || typeof url !== 'string') return 0;
+  const match = /^\/services\/data\/v[^/?]+(\/[^?]*)?(?:\?(.*))?$/.exec(url);
+  if (!match) return 0;
+  const path = match[1] ?? '/';
+  // A nested composite is refused before it runs; it carries nothing.
+  if (/^\/composite\/?$/.test(path)) return 0;
+  const query = Object.fromEntries(new URLSearchParams(match[2] ?? ''));
+  return recordsInRequest(categorize(path), method, body, query);
 }

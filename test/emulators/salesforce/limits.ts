@@ -2,7 +2,10 @@
  * Org limits the emulator enforces and reports: the daily API request allowance (every
  * authenticated REST call counts, Bulk API 2.0 requests included — job creation, upload, close,
  * each poll, each results download — as Salesforce counts them), Bulk API batches (one per 10,000
- * records of an ingest job) and published platform events. `Sforce-Limit-Info: api-usage=N/M`
+ * records of an ingest job) and published platform events. A Composite request is one call, however
+ * many subrequests it carries (REST API Developer Guide, "Send Multiple Requests Using Composite":
+ * "The entire series of requests counts as a single call toward your API limits"); its
+ * subrequests are counted apart. `Sforce-Limit-Info: api-usage=N/M`
  * goes on every REST answer (REST API Developer Guide, "Limit Info Header").
  */
 
@@ -26,12 +29,18 @@ export interface ApiUsageSnapshot {
   byCategory: Record<string, number>;
   bulkBatches: number;
   publishedEvents: number;
+  /**
+   * Subrequests carried by Composite requests: not API calls ("The entire series of requests
+   * counts as a single call toward your API limits"), counted for what the calls carried.
+   */
+  compositeSubrequests: number;
 }
 
 export class OrgLimits {
   private used = 0;
   private bulkBatches = 0;
   private publishedEvents = 0;
+  private compositeSubrequests = 0;
   private byCategory = new Map<string, number>();
 
   constructor(public options: LimitsOptions = DEFAULT_LIMITS) {}
@@ -60,6 +69,11 @@ export class OrgLimits {
     this.publishedEvents += count;
   }
 
+  /** A Composite request's subrequests (the request itself was counted as one call). */
+  countCompositeSubrequests(count: number): void {
+    this.compositeSubrequests += count;
+  }
+
   snapshot(): ApiUsageSnapshot {
     return {
       used: this.used,
@@ -67,6 +81,7 @@ export class OrgLimits {
       byCategory: Object.fromEntries(this.byCategory),
       bulkBatches: this.bulkBatches,
       publishedEvents: this.publishedEvents,
+      compositeSubrequests: this.compositeSubrequests,
     };
   }
 
@@ -75,6 +90,7 @@ export class OrgLimits {
     this.used = used;
     this.bulkBatches = 0;
     this.publishedEvents = 0;
+    this.compositeSubrequests = 0;
     this.byCategory = new Map();
   }
 

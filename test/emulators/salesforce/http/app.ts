@@ -10,7 +10,8 @@ import { ApiError, invalidSession } from '../errors';
 import { recordsInRequest, roundTripMs } from '../latency';
 import type { SalesforceOrg } from '../org';
 import { bulk2Router } from './bulk2';
-import { categorize, parseVersion, sendJson, type RequestContext } from './common';
+import { compositeRouter } from './composite';
+import { bearer, categorize, parseVersion, sendJson, type RequestContext } from './common';
 import { metadataRestRouter, metadataSoapRouter } from './metadata';
 import { restRouter } from './rest';
 import { toolingRouter } from './tooling';
@@ -26,12 +27,6 @@ function versionLabel(n: number): string {
   const season = seasons[((index % 3) + 3) % 3]!;
   const year = 26 + Math.floor(index / 3) - (season === 'Winter' ? 1 : 0);
   return `${season} '${String(year).padStart(2, '0')}`;
-}
-
-function bearer(req: Request): string | undefined {
-  const header = req.get('authorization');
-  const match = header ? /^(?:Bearer|OAuth)\s+(\S+)$/i.exec(header) : null;
-  return match?.[1];
 }
 
 export function createEmulatorApp(org: SalesforceOrg): express.Express {
@@ -222,6 +217,7 @@ export function createEmulatorApp(org: SalesforceOrg): express.Express {
   });
   data.use(metadataRestRouter());
   data.use(toolingRouter());
+  data.use(compositeRouter());
   data.use(restRouter());
   data.use(bulk2Router());
   app.use('/services/data/:version', data);

@@ -4,7 +4,7 @@
  */
 import type { Request, Response } from 'express';
 import { ApiError } from '../errors';
-import type { RunAs } from '../data/database';
+import type { RunAs, Transaction } from '../data/database';
 import type { UserAccess } from '../security/access';
 import type { RequestFaults, RouteCategory } from '../faults';
 import type { SalesforceOrg } from '../org';
@@ -16,10 +16,22 @@ export interface RequestContext {
   /** The session user's permissions and record access. */
   access: UserAccess;
   faults: RequestFaults;
+  /**
+   * The transaction a Composite request runs its subrequests in (http/composite.ts): DML joins
+   * it instead of committing on its own, so `allOrNone` can roll the whole request back.
+   */
+  tx?: Transaction;
 }
 
 export function context(res: Response): RequestContext {
   return res.locals.sf as RequestContext;
+}
+
+/** The access token of `Authorization: Bearer …` (or `OAuth …`, as older clients send it). */
+export function bearer(req: Request): string | undefined {
+  const header = req.get('authorization');
+  const match = header ? /^(?:Bearer|OAuth)\s+(\S+)$/i.exec(header) : null;
+  return match?.[1];
 }
 
 export function sendJson(res: Response, status: number, body: unknown): void {

@@ -3,8 +3,13 @@
  * (create, retrieve, update, delete), upsert and retrieve by external id (201 created / 200
  * updated / 300 several matches), describe, get updated / get deleted, sObject Collections
  * (≤200 records, `allOrNone`, results in request order), query / queryAll with paging, limits.
+ *
+ * The resources are one route table (`REST_ROUTES`): the Express router serves it to direct
+ * calls, and a Composite request (http/composite.ts) dispatches its subrequests to the same
+ * handlers through `matchRestRoute`, so a subrequest is answered exactly as the same call on
+ * its own would be.
  */
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request } from 'express';
 import { ApiError, ApiErrorList, notFound, recordError, type RecordError } from '../errors';
 import { canonicalId } from '../ids';
 import type { DmlOptions, SaveResult, Transaction } from '../data/database';
@@ -16,9 +21,100 @@ import { SoqlError } from '../soql/lexer';
 import { compileQuery, executeQuery } from '../soql/executor';
 import { USER_MODE } from '../security/access';
 import { formatDateTime, parseDateTime } from '../time';
-import { context, methodNotAllowed, param, queryParam, sendJson, type RequestContext } from './common';
+import { context, methodNotAllowed, sendJson, type RequestContext } from './common';
 
 const MAX_COLLECTION = 200;
+
+/** What a REST handler reads of a request: a direct call's, or a Composite subrequest's. */
+export interface RestCall {
+  /** Upper case. */
+  method: string;
+  /** The path under `/services/data/vNN.0` (`/sobjects/Task/00T…`). */
+  path: string;
+  /** Path parameters, decoded. */
+  params: Record<string, string>;
+  /** Query parameters given once, decoded. */
+  query: Record<string, string>;
+  body: unknown;
+  header(name: string): string | undefined;
+}
+
+/** A handler's answer: status, JSON body (none for 204) and extra headers. */
+export interface RestAnswer {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+type RestHandler = (ctx: RequestContext, call: RestCall) => RestAnswer;
+
+/**
+ * What a Composite request may call (REST API Developer Guide, "Send Multiple Requests Using
+ * Composite": "All sObject resources (/services/data/vXX.X/sobjects/) …, The Query resource …,
+ * The QueryAll resource …, The sObject Collections resource (/services/data/vXX.X/composite/sobjects).
+ * Available in API version 43.0 and later"); `no` for the rest (limits, the root, …).
+ */
+export type CompositeUse = 'sobjects' | 'query' | 'collections' | 'no';
+
+interface RestRoute {
+  /** `*` for every method; GET routes also answer HEAD, as Express routes do. */
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  composite: CompositeUse;
+  handler: RestHandler;
+}
+
+function route(method: string, path: string, composite: CompositeUse, handler: RestHandler): RestRoute {
+  const names: string[] = [];
+  // Express semantics: literal segments match case-insensitively, `:name` one segment, and a
+  // trailing slash is optional.
+  const source = path
+    .split('/')
+    .map((segment) => {
+      if (!segment.startsWith(':')) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(segment.slice(1));
+      return '([^/]+)';
+    })
+    .join('/');
+  return { method, pattern: new RegExp(`^${source}/?$`, 'i'), names, composite, handler };
+}
+
+/** The route a method and path reach, first match wins (as Express registers them). */
+export function matchRestRoute(
+  method: string,
+  path: string,
+): { handler: RestHandler; params: Record<string, string>; composite: CompositeUse } | undefined {
+  const verb = method.toUpperCase();
+  for (const candidate of REST_ROUTES) {
+    if (
+      candidate.method !== '*' &&
+      candidate.method !== verb &&
+      !(candidate.method === 'GET' && verb === 'HEAD')
+    )
+      continue;
+    const match = candidate.pattern.exec(path);
+    if (!match) continue;
+    const params: Record<string, string> = {};
+    try {
+      candidate.names.forEach((name, index) => {
+        params[name] = decodeURIComponent(match[index + 1]!);
+      });
+    } catch {
+      return undefined;
+    }
+    return { handler: candidate.handler, params, composite: candidate.composite };
+  }
+  return undefined;
+}
+
+/**
+ * Runs `fn` in the request's transaction: its own (committed when it returns), or the Composite
+ * request's it belongs to (committed, or rolled back, with the whole request).
+ */
+function transact<T>(ctx: RequestContext, fn: (tx: Transaction) => T): T {
+  return ctx.tx ? fn(ctx.tx) : ctx.org.db.transaction(ctx.user, fn);
+}
 
 /**
  * The object as the running user's API sees it (security/access.ts): an object the user has no
@@ -43,8 +139,8 @@ function dmlOptions(ctx: RequestContext, allOrNone: boolean): DmlOptions {
   };
 }
 
-function bodyRecord(req: Request): Record<string, unknown> {
-  const body: unknown = req.body;
+function bodyRecord(call: RestCall): Record<string, unknown> {
+  const body: unknown = call.body;
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     throw new ApiError(400, 'JSON_PARSER_ERROR', 'The request body must be a JSON object');
   }
@@ -118,9 +214,9 @@ function selectedFields(object: ObjectDef, fields: string | undefined) {
   });
 }
 
-function replicationWindow(req: Request, ctx: RequestContext): { start: number; end: number } {
-  const rawStart = queryParam(req, 'start');
-  const rawEnd = queryParam(req, 'end');
+function replicationWindow(call: RestCall, ctx: RequestContext): { start: number; end: number } {
+  const rawStart = call.query.start;
+  const rawEnd = call.query.end;
   if (!rawStart || !rawEnd)
     throw new ApiError(400, 'MISSING_ARGUMENT', `${rawStart ? 'end' : 'start'} was not specified`);
   const start = parseDateTime(rawStart);
@@ -146,20 +242,127 @@ function replicationWindow(req: Request, ctx: RequestContext): { start: number; 
   return { start: s, end: e };
 }
 
-function batchSize(req: Request): number {
-  const header = req.get('sforce-query-options') ?? '';
+function batchSize(call: RestCall): number {
+  const header = call.header('sforce-query-options') ?? '';
   const match = /batchSize\s*=\s*(\d+)/i.exec(header);
   if (!match) return 2000;
   return Math.min(2000, Math.max(200, Number(match[1])));
 }
 
-export function restRouter(): Router {
-  const router = Router({ mergeParams: true });
+const json = (status: number, body: unknown, headers?: Record<string, string>): RestAnswer =>
+  headers ? { status, body, headers } : { status, body };
+const noContent: RestAnswer = { status: 204 };
 
-  router.get('/', (_req, res) => {
-    const { version } = context(res);
-    const base = `/services/data/v${version}`;
-    sendJson(res, 200, {
+// sObject Collections
+function collectionRecords(call: RestCall): { allOrNone: boolean; records: Record<string, unknown>[] } {
+  const body = bodyRecord(call);
+  if (!Array.isArray(body.records)) throw new ApiError(400, 'JSON_PARSER_ERROR', 'records must be a list');
+  const records = body.records as Record<string, unknown>[];
+  if (records.length > MAX_COLLECTION) {
+    throw new ApiError(
+      400,
+      'EXCEEDED_ID_LIMIT',
+      'record limit reached. cannot submit more than 200 records into this call',
+    );
+  }
+  return { allOrNone: body.allOrNone === true, records };
+}
+
+function typeOfRecord(
+  ctx: RequestContext,
+  record: Record<string, unknown>,
+  fallback?: string,
+): ObjectDef | RecordError {
+  const attributes = record.attributes as { type?: unknown } | undefined;
+  const name = typeof attributes?.type === 'string' ? attributes.type : fallback;
+  if (!name) return recordError('INVALID_TYPE', 'sObject type is required in attributes', []);
+  const object = ctx.org.schema.object(name);
+  return object && ctx.access.canAccessObject(object)
+    ? ctx.access.view(object)
+    : recordError('INVALID_TYPE', `sObject type '${name}' is not supported.`, []);
+}
+
+function groupResults(
+  ctx: RequestContext,
+  records: Record<string, unknown>[],
+  allOrNone: boolean,
+  fallbackType: string | undefined,
+  apply: (
+    tx: Transaction,
+    object: ObjectDef,
+    items: { index: number; record: Record<string, unknown> }[],
+  ) => SaveResult[],
+): Record<string, unknown>[] {
+  const results: (Record<string, unknown> | undefined)[] = new Array(records.length);
+  transact(ctx, (tx) => {
+    const savepoint = tx.savepoint();
+    // Consecutive records of one type go in one statement, as Salesforce chunks them.
+    let i = 0;
+    while (i < records.length) {
+      const type = typeOfRecord(ctx, records[i]!, fallbackType);
+      if (!('name' in type)) {
+        results[i] = { success: false, errors: [type] };
+        i += 1;
+        continue;
+      }
+      const items: { index: number; record: Record<string, unknown> }[] = [];
+      while (i < records.length) {
+        const next = typeOfRecord(ctx, records[i]!, fallbackType);
+        if (!('name' in next) || next.name !== type.name) break;
+        items.push({ index: i, record: records[i]! });
+        i += 1;
+      }
+      const saved = apply(tx, type, items);
+      items.forEach((item, k) => {
+        results[item.index] = wireResult(type, saved[k]!);
+      });
+    }
+    if (allOrNone && results.some((r) => r && r.success !== true)) {
+      tx.rollbackTo(savepoint);
+      for (let k = 0; k < results.length; k += 1) {
+        if (results[k]?.success === true) {
+          results[k] = {
+            success: false,
+            errors: [
+              recordError(
+                'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+                'Record rolled back because not all records were valid and the request was using AllOrNone header',
+              ),
+            ],
+          };
+        }
+      }
+    }
+  });
+  return results.map((r) => r ?? { success: false, errors: [] });
+}
+
+// Query
+function runQuery(ctx: RequestContext, call: RestCall, resource: 'query' | 'queryAll'): RestAnswer {
+  const q = call.query.q;
+  if (!q) throw new ApiError(400, 'MALFORMED_QUERY', 'A query string must be provided (parameter q)');
+  try {
+    // SOQL binds against the user's view of the schema (FLS) and sees only their records.
+    const compiled = compileQuery(q, ctx.access.schemaView(), ctx.org.db, ctx.org.clock.now());
+    const object = compiled.object;
+    const rows = executeQuery(compiled, ctx.org.db, resource === 'queryAll', (row) =>
+      ctx.access.canSee(object, row),
+    );
+    return json(200, ctx.org.queries.first(compiled, rows, resource, ctx.version, batchSize(call)));
+  } catch (error) {
+    if (error instanceof SoqlError) throw new ApiError(400, error.errorCode, error.message);
+    throw error;
+  }
+}
+
+function nextPage(ctx: RequestContext, call: RestCall): RestAnswer {
+  return json(200, ctx.org.queries.next(call.params.locator!, ctx.version, batchSize(call)));
+}
+
+const REST_ROUTES: readonly RestRoute[] = [
+  route('GET', '/', 'no', (ctx) => {
+    const base = `/services/data/v${ctx.version}`;
+    return json(200, {
       sobjects: `${base}/sobjects`,
       query: `${base}/query`,
       queryAll: `${base}/queryAll`,
@@ -167,54 +370,48 @@ export function restRouter(): Router {
       limits: `${base}/limits`,
       'jobs/ingest': `${base}/jobs/ingest`,
     });
-  });
+  }),
 
-  router.get('/limits', (_req, res) => {
-    sendJson(res, 200, context(res).org.limits.resource());
-  });
+  route('GET', '/limits', 'no', (ctx) => json(200, ctx.org.limits.resource())),
 
-  router.get('/sobjects', (_req, res) => {
-    const ctx = context(res);
-    sendJson(res, 200, {
+  route('GET', '/sobjects', 'sobjects', (ctx) =>
+    json(200, {
       encoding: 'UTF-8',
       maxBatchSize: 200,
       sobjects: [...ctx.org.schema.objects.values()]
         .filter((o) => ctx.access.canAccessObject(o))
         .map((o) => describeGlobalEntry(ctx.access.view(o), ctx.version)),
-    });
-  });
+    }),
+  ),
 
-  router.get('/sobjects/:type/describe', (req, res) => {
-    const ctx = context(res);
-    const object = objectOf(ctx, param(req, 'type'));
+  route('GET', '/sobjects/:type/describe', 'sobjects', (ctx, call) => {
+    const object = objectOf(ctx, call.params.type!);
     const ids = (name: string): string[] =>
       [...ctx.org.db.table(name).rows.values()]
         .filter((r) => r.IsDeleted !== true)
         .map((r) => r.Id as string);
-    sendJson(res, 200, describeObject(object, ctx.version, ids));
-  });
+    return json(200, describeObject(object, ctx.version, ids));
+  }),
 
-  router.get('/sobjects/:type/updated', (req, res) => {
-    const ctx = context(res);
-    const object = objectOf(ctx, param(req, 'type'));
+  route('GET', '/sobjects/:type/updated', 'sobjects', (ctx, call) => {
+    const object = objectOf(ctx, call.params.type!);
     if (!object.replicateable)
       throw new ApiError(400, 'INVALID_TYPE', `sObject type '${object.name}' is not replicable`);
-    const { start, end } = replicationWindow(req, ctx);
+    const { start, end } = replicationWindow(call, ctx);
     const ids: string[] = [];
     for (const row of ctx.org.db.table(object.name).rows.values()) {
       const stamp = row.SystemModstamp as number;
       if (row.IsDeleted !== true && stamp >= start && stamp < end && ctx.access.canSee(object, row))
         ids.push(row.Id as string);
     }
-    sendJson(res, 200, { ids, latestDateCovered: formatDateTime(end) });
-  });
+    return json(200, { ids, latestDateCovered: formatDateTime(end) });
+  }),
 
-  router.get('/sobjects/:type/deleted', (req, res) => {
-    const ctx = context(res);
-    const object = objectOf(ctx, param(req, 'type'));
+  route('GET', '/sobjects/:type/deleted', 'sobjects', (ctx, call) => {
+    const object = objectOf(ctx, call.params.type!);
     if (!object.replicateable)
       throw new ApiError(400, 'INVALID_TYPE', `sObject type '${object.name}' is not replicable`);
-    const { start, end } = replicationWindow(req, ctx);
+    const { start, end } = replicationWindow(call, ctx);
     const table = ctx.org.db.table(object.name);
     const deletedRecords: { id: string; deletedDate: string }[] = [];
     for (const [id, at] of table.deletedAt) {
@@ -223,66 +420,56 @@ export function restRouter(): Router {
         deletedRecords.push({ id, deletedDate: formatDateTime(at) });
       }
     }
-    sendJson(res, 200, {
+    return json(200, {
       deletedRecords,
       earliestDateAvailable: formatDateTime(Math.floor(ctx.org.createdAt / 60_000) * 60_000),
       latestDateCovered: formatDateTime(end),
     });
-  });
+  }),
 
-  router.get('/sobjects/:type', (req, res) => {
-    const ctx = context(res);
-    const object = objectOf(ctx, param(req, 'type'));
-    sendJson(res, 200, { objectDescribe: describeGlobalEntry(object, ctx.version), recentItems: [] });
-  });
+  route('GET', '/sobjects/:type', 'sobjects', (ctx, call) => {
+    const object = objectOf(ctx, call.params.type!);
+    return json(200, { objectDescribe: describeGlobalEntry(object, ctx.version), recentItems: [] });
+  }),
 
-  router.post('/sobjects/:type', (req, res) => {
-    const ctx = context(res);
-    const object = objectOf(ctx, param(req, 'type'));
+  route('POST', '/sobjects/:type', 'sobjects', (ctx, call) => {
+    const object = objectOf(ctx, call.params.type!);
     if (!object.createable) throw methodNotAllowed('POST', ['HEAD', 'GET']);
-    const input = singleInput(object, bodyRecord(req));
-    const [result] = ctx.org.db.transaction(ctx.user, (tx) =>
-      tx.insert(object.name, [input], dmlOptions(ctx, true)),
-    );
+    const input = singleInput(object, bodyRecord(call));
+    const [result] = transact(ctx, (tx) => tx.insert(object.name, [input], dmlOptions(ctx, true)));
     failOnErrors(result!);
-    sendJson(res, 201, wireResult(object, result!));
-  });
+    // The new record's URL in Location (REST API Developer Guide, "Composite Subrequest Result"
+    // shows it on a create: "Location" : "/services/data/v…/sobjects/Account/001…").
+    return json(201, wireResult(object, result!), {
+      Location: recordUrl(ctx.version, object.name, result!.id),
+    });
+  }),
 
-  router.all('/sobjects/:type/:id', (req, res) => {
-    const ctx = context(res);
-    const object = objectOf(ctx, param(req, 'type'));
+  route('*', '/sobjects/:type/:id', 'sobjects', (ctx, call) => {
+    const object = objectOf(ctx, call.params.type!);
     const allowed = rowAllowed(object);
-    const method = req.method.toUpperCase();
+    const method = call.method;
     if (!allowed.includes(method)) throw methodNotAllowed(method, allowed);
-    const row = findRow(ctx, object, param(req, 'id'), method === 'GET' || method === 'HEAD');
+    const row = findRow(ctx, object, call.params.id!, method === 'GET' || method === 'HEAD');
     const id = row.Id as string;
     if (method === 'GET' || method === 'HEAD') {
-      sendJson(
-        res,
-        200,
-        recordJson(object, row, ctx.version, selectedFields(object, queryParam(req, 'fields'))),
-      );
-      return;
+      return json(200, recordJson(object, row, ctx.version, selectedFields(object, call.query.fields)));
     }
     if (method === 'PATCH') {
-      const input = singleInput(object, bodyRecord(req));
-      const [result] = ctx.org.db.transaction(ctx.user, (tx) =>
-        tx.update(object.name, [{ id, input }], dmlOptions(ctx, true)),
-      );
+      const input = singleInput(object, bodyRecord(call));
+      const [result] = transact(ctx, (tx) => tx.update(object.name, [{ id, input }], dmlOptions(ctx, true)));
       failOnErrors(result!);
-      res.status(204).end();
-      return;
+      return noContent;
     }
-    const [result] = ctx.org.db.transaction(ctx.user, (tx) => tx.delete([id], dmlOptions(ctx, true)));
+    const [result] = transact(ctx, (tx) => tx.delete([id], dmlOptions(ctx, true)));
     failOnErrors(result!);
-    res.status(204).end();
-  });
+    return noContent;
+  }),
 
-  router.all('/sobjects/:type/:field/:value', (req, res) => {
-    const ctx = context(res);
-    const object = objectOf(ctx, param(req, 'type'));
-    const fieldName = param(req, 'field');
-    const value = param(req, 'value');
+  route('*', '/sobjects/:type/:field/:value', 'sobjects', (ctx, call) => {
+    const object = objectOf(ctx, call.params.type!);
+    const fieldName = call.params.field!;
+    const value = call.params.value!;
     const def = object.index.get(fieldName.toLowerCase());
     if (!def || !(def.externalId || def.idLookup)) {
       throw new ApiError(
@@ -292,7 +479,7 @@ export function restRouter(): Router {
       );
     }
     const table = ctx.org.db.table(object.name);
-    const method = req.method.toUpperCase();
+    const method = call.method;
     const all =
       def.name === 'Id'
         ? [canonicalId(value) ?? ''].filter((id) => table.get(id)?.IsDeleted === false)
@@ -301,39 +488,27 @@ export function restRouter(): Router {
     // DML layer refuses one the user cannot edit.
     const matches = method === 'PATCH' ? all : all.filter((id) => ctx.access.canSee(object, table.get(id)!));
     if (matches.length > 1) {
-      sendJson(
-        res,
+      return json(
         300,
         matches.map((id) => recordUrl(ctx.version, object.name, id)),
       );
-      return;
     }
     if (method === 'GET' || method === 'HEAD') {
       if (!matches.length) throw notFound();
-      sendJson(
-        res,
+      return json(
         200,
-        recordJson(
-          object,
-          table.get(matches[0]!)!,
-          ctx.version,
-          selectedFields(object, queryParam(req, 'fields')),
-        ),
+        recordJson(object, table.get(matches[0]!)!, ctx.version, selectedFields(object, call.query.fields)),
       );
-      return;
     }
     if (method === 'DELETE') {
       if (!object.deletable) throw methodNotAllowed('DELETE', ['HEAD', 'GET', 'PATCH']);
       if (!matches.length) throw notFound();
-      const [result] = ctx.org.db.transaction(ctx.user, (tx) =>
-        tx.delete([matches[0]!], dmlOptions(ctx, true)),
-      );
+      const [result] = transact(ctx, (tx) => tx.delete([matches[0]!], dmlOptions(ctx, true)));
       failOnErrors(result!);
-      res.status(204).end();
-      return;
+      return noContent;
     }
     if (method !== 'PATCH') throw methodNotAllowed(method, ['HEAD', 'GET', 'PATCH', 'DELETE']);
-    const body = bodyRecord(req);
+    const body = bodyRecord(call);
     const input = singleInput(object, body);
     const given = input.values.get(def.name);
     if (given !== undefined && String(given).toLowerCase() !== value.toLowerCase()) {
@@ -345,153 +520,72 @@ export function restRouter(): Router {
       );
     }
     input.values.set(def.name, value);
-    const [result] = ctx.org.db.transaction(ctx.user, (tx) =>
-      tx.upsert(object.name, def.name, [input], dmlOptions(ctx, true)),
-    );
+    const [result] = transact(ctx, (tx) => tx.upsert(object.name, def.name, [input], dmlOptions(ctx, true)));
     failOnErrors(result!);
     const body200 = { id: result!.id, success: true, errors: [], created: result!.created === true };
-    if (result!.created) sendJson(res, 201, body200);
-    else if (Number(ctx.version) >= 46) sendJson(res, 200, body200);
-    else res.status(204).end();
-  });
+    if (result!.created)
+      return json(201, body200, { Location: recordUrl(ctx.version, object.name, result!.id) });
+    if (Number(ctx.version) >= 46) return json(200, body200);
+    return noContent;
+  }),
 
-  // sObject Collections
-  const collectionRecords = (req: Request): { allOrNone: boolean; records: Record<string, unknown>[] } => {
-    const body = bodyRecord(req);
-    if (!Array.isArray(body.records)) throw new ApiError(400, 'JSON_PARSER_ERROR', 'records must be a list');
-    const records = body.records as Record<string, unknown>[];
-    if (records.length > MAX_COLLECTION) {
-      throw new ApiError(
-        400,
-        'EXCEEDED_ID_LIMIT',
-        'record limit reached. cannot submit more than 200 records into this call',
-      );
-    }
-    return { allOrNone: body.allOrNone === true, records };
-  };
-
-  const typeOfRecord = (
-    ctx: RequestContext,
-    record: Record<string, unknown>,
-    fallback?: string,
-  ): ObjectDef | RecordError => {
-    const attributes = record.attributes as { type?: unknown } | undefined;
-    const name = typeof attributes?.type === 'string' ? attributes.type : fallback;
-    if (!name) return recordError('INVALID_TYPE', 'sObject type is required in attributes', []);
-    const object = ctx.org.schema.object(name);
-    return object && ctx.access.canAccessObject(object)
-      ? ctx.access.view(object)
-      : recordError('INVALID_TYPE', `sObject type '${name}' is not supported.`, []);
-  };
-
-  const groupResults = (
-    ctx: RequestContext,
-    records: Record<string, unknown>[],
-    allOrNone: boolean,
-    fallbackType: string | undefined,
-    apply: (
-      tx: Transaction,
-      object: ObjectDef,
-      items: { index: number; record: Record<string, unknown> }[],
-    ) => SaveResult[],
-  ): Record<string, unknown>[] => {
-    const results: (Record<string, unknown> | undefined)[] = new Array(records.length);
-    ctx.org.db.transaction(ctx.user, (tx) => {
-      const savepoint = tx.savepoint();
-      // Consecutive records of one type go in one statement, as Salesforce chunks them.
-      let i = 0;
-      while (i < records.length) {
-        const type = typeOfRecord(ctx, records[i]!, fallbackType);
-        if (!('name' in type)) {
-          results[i] = { success: false, errors: [type] };
-          i += 1;
-          continue;
-        }
-        const items: { index: number; record: Record<string, unknown> }[] = [];
-        while (i < records.length) {
-          const next = typeOfRecord(ctx, records[i]!, fallbackType);
-          if (!('name' in next) || next.name !== type.name) break;
-          items.push({ index: i, record: records[i]! });
-          i += 1;
-        }
-        const saved = apply(tx, type, items);
-        items.forEach((item, k) => {
-          results[item.index] = wireResult(type, saved[k]!);
-        });
-      }
-      if (allOrNone && results.some((r) => r && r.success !== true)) {
-        tx.rollbackTo(savepoint);
-        for (let k = 0; k < results.length; k += 1) {
-          if (results[k]?.success === true) {
-            results[k] = {
-              success: false,
-              errors: [
-                recordError(
-                  'ALL_OR_NONE_OPERATION_ROLLED_BACK',
-                  'Record rolled back because not all records were valid and the request was using AllOrNone header',
-                ),
-              ],
-            };
-          }
-        }
-      }
-    });
-    return results.map((r) => r ?? { success: false, errors: [] });
-  };
-
-  router.post('/composite/sobjects', (req, res) => {
-    const ctx = context(res);
-    const { allOrNone, records } = collectionRecords(req);
-    const results = groupResults(ctx, records, allOrNone, undefined, (tx, object, items) =>
-      tx.insert(
-        object.name,
-        items.map((item) => parseJsonRecord(object, item.record)),
-        dmlOptions(ctx, false),
+  route('POST', '/composite/sobjects', 'collections', (ctx, call) => {
+    const { allOrNone, records } = collectionRecords(call);
+    return json(
+      200,
+      groupResults(ctx, records, allOrNone, undefined, (tx, object, items) =>
+        tx.insert(
+          object.name,
+          items.map((item) => parseJsonRecord(object, item.record)),
+          dmlOptions(ctx, false),
+        ),
       ),
     );
-    sendJson(res, 200, results);
-  });
+  }),
 
-  router.patch('/composite/sobjects', (req, res) => {
-    const ctx = context(res);
-    const { allOrNone, records } = collectionRecords(req);
-    const results = groupResults(ctx, records, allOrNone, undefined, (tx, object, items) =>
-      tx.update(
-        object.name,
-        items.map((item) => {
-          const { id, Id, ...rest } = item.record;
-          const rawId = Id ?? id;
-          const input = parseJsonRecord(object, rest);
-          if (typeof rawId !== 'string' || !rawId)
-            input.errors.push(recordError('MISSING_ARGUMENT', 'Id not specified in an update call', ['Id']));
-          return { id: typeof rawId === 'string' ? rawId : '', input };
-        }),
-        dmlOptions(ctx, false),
+  route('PATCH', '/composite/sobjects', 'collections', (ctx, call) => {
+    const { allOrNone, records } = collectionRecords(call);
+    return json(
+      200,
+      groupResults(ctx, records, allOrNone, undefined, (tx, object, items) =>
+        tx.update(
+          object.name,
+          items.map((item) => {
+            const { id, Id, ...rest } = item.record;
+            const rawId = Id ?? id;
+            const input = parseJsonRecord(object, rest);
+            if (typeof rawId !== 'string' || !rawId)
+              input.errors.push(
+                recordError('MISSING_ARGUMENT', 'Id not specified in an update call', ['Id']),
+              );
+            return { id: typeof rawId === 'string' ? rawId : '', input };
+          }),
+          dmlOptions(ctx, false),
+        ),
       ),
     );
-    sendJson(res, 200, results);
-  });
+  }),
 
-  router.patch('/composite/sobjects/:type/:field', (req, res) => {
-    const ctx = context(res);
+  route('PATCH', '/composite/sobjects/:type/:field', 'collections', (ctx, call) => {
     if (Number(ctx.version) < 46) throw notFound();
-    const object = objectOf(ctx, param(req, 'type'));
-    const field = param(req, 'field');
-    const { allOrNone, records } = collectionRecords(req);
-    const results = groupResults(ctx, records, allOrNone, object.name, (tx, target, items) =>
-      tx.upsert(
-        target.name,
-        field,
-        items.map((item) => parseJsonRecord(target, item.record)),
-        dmlOptions(ctx, false),
+    const object = objectOf(ctx, call.params.type!);
+    const field = call.params.field!;
+    const { allOrNone, records } = collectionRecords(call);
+    return json(
+      200,
+      groupResults(ctx, records, allOrNone, object.name, (tx, target, items) =>
+        tx.upsert(
+          target.name,
+          field,
+          items.map((item) => parseJsonRecord(target, item.record)),
+          dmlOptions(ctx, false),
+        ),
       ),
     );
-    sendJson(res, 200, results);
-  });
+  }),
 
-  router.delete('/composite/sobjects', (req, res) => {
-    const ctx = context(res);
-    const ids = (queryParam(req, 'ids') ?? '').split(',').filter(Boolean);
+  route('DELETE', '/composite/sobjects', 'collections', (ctx, call) => {
+    const ids = (call.query.ids ?? '').split(',').filter(Boolean);
     if (!ids.length) throw new ApiError(400, 'MISSING_ARGUMENT', 'ids parameter is required');
     if (ids.length > MAX_COLLECTION) {
       throw new ApiError(
@@ -500,19 +594,17 @@ export function restRouter(): Router {
         'record limit reached. cannot submit more than 200 records into this call',
       );
     }
-    const allOrNone = queryParam(req, 'allOrNone') === 'true';
-    const results = ctx.org.db.transaction(ctx.user, (tx) => tx.delete(ids, dmlOptions(ctx, allOrNone)));
-    sendJson(
-      res,
+    const allOrNone = call.query.allOrNone === 'true';
+    const results = transact(ctx, (tx) => tx.delete(ids, dmlOptions(ctx, allOrNone)));
+    return json(
       200,
       results.map((r) => wireResult(undefined, r)),
     );
-  });
+  }),
 
-  router.post('/composite/sobjects/:type', (req, res) => {
-    const ctx = context(res);
-    const object = objectOf(ctx, param(req, 'type'));
-    const body = bodyRecord(req);
+  route('POST', '/composite/sobjects/:type', 'collections', (ctx, call) => {
+    const object = objectOf(ctx, call.params.type!);
+    const body = bodyRecord(call);
     const ids = Array.isArray(body.ids) ? (body.ids as unknown[]).map(String) : [];
     const fields = Array.isArray(body.fields) ? (body.fields as unknown[]).map(String).join(',') : undefined;
     const defs = selectedFields(object, fields);
@@ -523,8 +615,7 @@ export function restRouter(): Router {
         'record limit reached. cannot submit more than 2000 records into this call',
       );
     const table = ctx.org.db.table(object.name);
-    sendJson(
-      res,
+    return json(
       200,
       ids.map((raw) => {
         const id = canonicalId(raw);
@@ -534,34 +625,42 @@ export function restRouter(): Router {
           : null;
       }),
     );
-  });
+  }),
 
-  // Query
-  const runQuery = (req: Request, res: Response, resource: 'query' | 'queryAll'): void => {
-    const ctx = context(res);
-    const q = queryParam(req, 'q');
-    if (!q) throw new ApiError(400, 'MALFORMED_QUERY', 'A query string must be provided (parameter q)');
-    try {
-      // SOQL binds against the user's view of the schema (FLS) and sees only their records.
-      const compiled = compileQuery(q, ctx.access.schemaView(), ctx.org.db, ctx.org.clock.now());
-      const object = compiled.object;
-      const rows = executeQuery(compiled, ctx.org.db, resource === 'queryAll', (row) =>
-        ctx.access.canSee(object, row),
-      );
-      sendJson(res, 200, ctx.org.queries.first(compiled, rows, resource, ctx.version, batchSize(req)));
-    } catch (error) {
-      if (error instanceof SoqlError) throw new ApiError(400, error.errorCode, error.message);
-      throw error;
+  route('GET', '/query', 'query', (ctx, call) => runQuery(ctx, call, 'query')),
+  route('GET', '/queryAll', 'query', (ctx, call) => runQuery(ctx, call, 'queryAll')),
+  route('GET', '/query/:locator', 'query', nextPage),
+  route('GET', '/queryAll/:locator', 'query', nextPage),
+];
+
+/** Query parameters given once (a repeated one reads as absent, as `queryParam` has it). */
+function singleValues(query: Request['query']): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const [name, value] of Object.entries(query as Record<string, unknown>))
+    if (typeof value === 'string') values[name] = value;
+  return values;
+}
+
+/** The Express face of `REST_ROUTES` for direct calls; a path it does not serve goes on to the next router. */
+export function restRouter(): Router {
+  const router = Router({ mergeParams: true });
+  router.use((req, res, next) => {
+    const match = matchRestRoute(req.method, req.path);
+    if (!match) {
+      next();
+      return;
     }
-  };
-  router.get('/query', (req, res) => runQuery(req, res, 'query'));
-  router.get('/queryAll', (req, res) => runQuery(req, res, 'queryAll'));
-  const nextPage = (req: Request, res: Response): void => {
-    const ctx = context(res);
-    sendJson(res, 200, ctx.org.queries.next(param(req, 'locator'), ctx.version, batchSize(req)));
-  };
-  router.get('/query/:locator', nextPage);
-  router.get('/queryAll/:locator', nextPage);
-
+    const answer = match.handler(context(res), {
+      method: req.method.toUpperCase(),
+      path: req.path,
+      params: match.params,
+      query: singleValues(req.query),
+      body: req.body,
+      header: (name) => req.get(name),
+    });
+    for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
+    if (answer.body === undefined) res.status(answer.status).end();
+    else sendJson(res, answer.status, answer.body);
+  });
   return router;
 }
