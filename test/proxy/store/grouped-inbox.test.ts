@@ -70,7 +70,11 @@ describe('GroupedInboxWriter', () => {
     const answers = await Promise.all(
       ['evt_dup_b', 'evt_dup_a', 'evt_dup_b', 'evt_dup_c'].map((id) => writer.insert(webhook(id))),
     );
-    expect(answers.map((answer) => answer.duplicate)).toEqual([false, true, true, false]);
+    const [firstB, a, secondB, c] = answers.map((answer) => answer.duplicate);
+    expect(a).toBe(true);
+    expect(c).toBe(false);
+    // Two statements may be in flight at once: either copy of evt_dup_b may land first, never both.
+    expect([firstB, secondB].sort()).toEqual([false, true]);
     expect((await listInboxMessages(db.pool, 'custompms.webhook')).length).toBe(3);
   });
 
