@@ -30,7 +30,7 @@ export interface BatchResult {
   created?: boolean;
   errors?: { statusCode: string; message: string; fields?: string[] }[];
   /** The record's SystemModstamp after the write, when the writer reports it (else read back). */
-  systemModstamp?: string;
+  systemModstamp?: string | null;
 }
 
 export function outboxKind(flow: FlowDefinition): OutboxKind {
