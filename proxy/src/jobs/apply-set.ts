@@ -225,10 +225,11 @@ export async function planSet(
     // Flushed at once when waiting cannot help or costs the most: a full batch waits, or other
     // changes wait for these records to be linked. Else the adaptive wait lets a burst fill its
     // batches (and ends as soon as nothing more is on its way: gatherBurst).
-    const now =
-      (await countUnbatched(deps.pool)) >= deps.settings.batchSize ||
-      (flow.name !== 'tasks' && (await anyWaitingFor(deps.pool, flow.name, queuedIds)));
-    await scheduleFlush(deps, { changes: queued, full: now });
+    await scheduleFlush(deps, {
+      changes: queued,
+      full: (await countUnbatched(deps.pool)) >= deps.settings.batchSize,
+      awaited: flow.name !== 'tasks' && (await anyWaitingFor(deps.pool, flow.name, queuedIds)),
+    });
   }
   deps.logger.debug(
     { flow: flow.name, records: changes.length, queued, perRecord: perRecord.length },

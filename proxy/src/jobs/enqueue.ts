@@ -101,8 +101,13 @@ export async function scheduleFlush(
   options: {
     /** Changes just put into the outbox (a set pass puts many at once). Default 1. */
     changes?: number;
-    /** A full batch waits in the outbox: nothing is gained by waiting, flush at once. */
+    /**
+     * A full batch waits in the outbox: nothing is gained by waiting, flush at once — unless a
+     * burst's flush is gathering already (it sends each full batch itself: gatherBurst).
+     */
     full?: boolean;
+    /** Other changes wait for these to be linked: flush at once. */
+    awaited?: boolean;
   } = {},
 ): Promise<void> {
   const now = Date.now();
@@ -110,7 +115,8 @@ export async function scheduleFlush(
   flushStates.set(deps.pool, state);
   state.recent = state.recent.filter((at) => now - at < RATE_WINDOW_MS);
   for (let n = 0; n < (options.changes ?? 1); n++) state.recent.push(now);
-  if (options.full) {
+  const gathering = now < state.dueAt - FLUSH_MARGIN_MS;
+  if (options.awaited || (options.full && !gathering)) {
     const next = await enqueueJob(
       deps.pool,
       TASK.flushOutbox,
@@ -122,7 +128,7 @@ export async function scheduleFlush(
   }
   // A flush due later than now (with a margin) will take what was just committed: no call needed.
   // That is one database round trip less per change in a burst.
-  if (now < state.dueAt - FLUSH_MARGIN_MS) return;
+  if (gathering) return;
   const wait = state.recent.length >= BURST_CHANGES ? COALESCE_MS : 0;
   const next = await enqueueJob(
     deps.pool,

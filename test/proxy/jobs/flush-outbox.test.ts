@@ -234,5 +234,11 @@ describe('flushOutbox', () => {
     const burst = (await flushJob())!;
     expect(burst.ms).toBeLessThanOrEqual(50);
     expect(burst.coalesce_ms).toBe(COALESCE_MS);
+    // A full batch while that flush gathers: it sends full batches itself, nothing is scheduled.
+    await scheduleFlush({ pool: db.pool }, { full: true });
+    expect((await flushJob())!.coalesce_ms).toBe(COALESCE_MS);
+    // Changes others wait for: a flush at once.
+    await scheduleFlush({ pool: db.pool }, { awaited: true });
+    expect(await flushJob()).toEqual({ ms: expect.any(Number), coalesce_ms: null });
   });
 });
