@@ -80,6 +80,15 @@ async function until(check: () => boolean, what: string): Promise<boolean> {
 
 type ApiUsage = ReturnType<Sandbox['salesforce']['apiUsage']>;
 
+/** A burst's time and the Salesforce API calls the proxy spent on it. */
+interface BurstResult {
+  records: number;
+  seconds: number;
+  recordsPerSecond: number;
+  salesforceApiCalls: number;
+  callsByCategory: Record<string, number>;
+}
+
 /** The Salesforce API calls between two readings of the org's usage, in all and by category. */
 function callsSince(
   before: ApiUsage,
@@ -100,14 +109,7 @@ function callsSince(
 async function custompmsEditBurst(
   sandbox: Sandbox,
   tasks: readonly { id: string }[],
-): Promise<{
-  records: number;
-  seconds: number;
-  recordsPerSecond: number;
-  salesforceApiCalls: number;
-  callsByCategory: Record<string, number>;
-  batchesPublishedSize: number[][];
-}> {
+): Promise<BurstResult & { batchesPublishedSize: number[][] }> {
   const { controls } = sandbox.custompms;
   const taskTable = sandbox.salesforce.org.db.table('Task');
   const externalId = taskTable.object.index.get('custompms_id__c')!;
@@ -154,14 +156,7 @@ async function custompmsEditBurst(
 async function salesforceBurst(
   sandbox: Sandbox,
   tasks: readonly { id: string }[],
-): Promise<{
-  records: number;
-  seconds: number;
-  recordsPerSecond: number;
-  custompmsWrites: number;
-  salesforceApiCalls: number;
-  callsByCategory: Record<string, number>;
-}> {
+): Promise<BurstResult & { custompmsWrites: number }> {
   const { controls } = sandbox.custompms;
   const linksOf = () =>
     sandbox.pool.query<{ custompms_id: string; salesforce_id: string }>(
