@@ -50,12 +50,20 @@ const EVENTS_PER_CALL = 200;
  * the next flush (every put schedules one within a second) instead of leaving one by one in a
  * stream of tiny batches while syncs keep committing.
  */
-export async function flushOutbox(deps: SyncDeps): Promise<number> {
+export async function flushOutbox(
+  deps: SyncDeps,
+  /** Full batches only: a remainder waits for more changes (a burst's flush sends it later). */
+  options: { fullBatchesOnly?: boolean } = {},
+): Promise<number> {
   let handled = 0;
   let drained = false;
   while (!drained) {
     const batches: ChangeBatch[] = [];
     while (batches.length < EVENTS_PER_CALL && !drained) {
+      if (options.fullBatchesOnly && (await countUnbatched(deps.pool)) < deps.settings.batchSize) {
+        drained = true;
+        break;
+      }
       const batch = await withTransaction(deps.pool, (client) => takeBatch(client, deps.settings.batchSize));
       if (batch) batches.push(batch);
       // A batch cut short by its character budget (CHANGE_BATCH_MAX_CHARACTERS) left rows behind.

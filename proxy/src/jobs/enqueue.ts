@@ -75,21 +75,25 @@ const QUIET_MS = 150;
 
 /**
  * A burst's flush, before it sends: gathers changes until a batch is full, nothing more is on its
- * way (the outbox did not grow for QUIET_MS and no inbox message waits), or `until`. A
+ * way (the outbox did not grow for QUIET_MS and no inbox message waits), or `until`; says which. A
  * burst then leaves in a few publish calls of full batches, and its end leaves at once.
  */
-export async function gatherBurst(deps: Pick<SyncDeps, 'pool' | 'settings'>, until: number): Promise<void> {
+export async function gatherBurst(
+  deps: Pick<SyncDeps, 'pool' | 'settings'>,
+  until: number,
+): Promise<'full' | 'quiet' | 'due'> {
   let seen = -1;
   let grewAt = Date.now();
   while (Date.now() < until) {
     const waiting = await countUnbatched(deps.pool);
-    if (waiting >= deps.settings.batchSize) return;
+    if (waiting >= deps.settings.batchSize) return 'full';
     if (waiting !== seen) {
       seen = waiting;
       grewAt = Date.now();
-    } else if (Date.now() - grewAt >= QUIET_MS && !(await anyUnprocessedInbox(deps.pool))) return;
+    } else if (Date.now() - grewAt >= QUIET_MS && !(await anyUnprocessedInbox(deps.pool))) return 'quiet';
     await delay(Math.max(1, Math.min(GATHER_POLL_MS, until - Date.now())));
   }
+  return 'due';
 }
 
 /**

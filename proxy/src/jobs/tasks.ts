@@ -121,25 +121,28 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
     // run_at, which the worker would only see at its next poll, a second) so they share its publish
     // call — unless others wait for a change it holds (the head of a customer → project → task
     // burst). Changes put before its due time scheduled no flush of their own (scheduleFlush): if it
-    // sent early, it goes on gathering until then, sending each full batch, or what waits once
-    // nothing more is on its way or the time has passed.
+    // sent early, it goes on gathering until then, sending full batches as they fill (the rest
+    // waits for more), and what waits once nothing more is on its way or the time has passed.
     [TASK.flushOutbox]: async (payload) => {
       const coalesceMs = Math.min(
         Number((payload as { coalesceMs?: unknown } | null)?.coalesceMs ?? 0),
         5_000,
       );
       const due = Date.now() + coalesceMs;
-      const flush = () =>
-        flushOutbox(deps).catch(async (error: unknown) => {
+      const flush = (fullBatchesOnly = false) =>
+        flushOutbox(deps, { fullBatchesOnly }).catch(async (error: unknown) => {
           deps.logger.warn({ err: error }, 'flush failed; trying again shortly');
           await scheduleDeferredFlush(deps, new Date(Date.now() + 5_000 + Math.random() * 5_000));
         });
-      if (coalesceMs > 0 && !(await outboxAwaited(deps.pool))) await gatherBurst(deps, due);
-      await flush();
+      let gathered =
+        coalesceMs > 0 && !(await outboxAwaited(deps.pool)) ? await gatherBurst(deps, due) : 'due';
+      await flush(gathered === 'full');
       while (Date.now() < due) {
-        await gatherBurst(deps, due);
-        if ((await countUnbatched(deps.pool)) > 0) await flush();
+        gathered = await gatherBurst(deps, due);
+        if ((await countUnbatched(deps.pool)) > 0) await flush(gathered === 'full');
       }
+      // The remainder the last full batches left waiting for more leaves now.
+      if (gathered === 'full' && (await countUnbatched(deps.pool)) > 0) await flush();
     },
     // Sweeps run every minute like the pollers: a failure is their health, not a dead letter.
     // Also the webhooks a dead process had claimed (jobs/inbox.ts): enqueued again.

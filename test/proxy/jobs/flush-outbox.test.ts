@@ -77,6 +77,18 @@ describe('flushOutbox', () => {
     expect(await countUnbatched(db.pool)).toBe(0);
   });
 
+  it('full batches only: the remainder waits for more changes', async () => {
+    for (let index = 0; index < 450; index++) await put(`tsk_${index}`);
+    const calls: number[][] = [];
+    const deps = depsPublishing((events) => {
+      calls.push(events.map((event) => Number(event.Record_Count__c)));
+      return Promise.resolve();
+    });
+    expect(await flushOutbox(deps, { fullBatchesOnly: true })).toBe(2);
+    expect(calls).toEqual([[200, 200]]);
+    expect(await countUnbatched(db.pool)).toBe(50);
+  });
+
   it('cuts batches at the org heap budget: 200 Tasks with a 32,000-character Description leave in five', async () => {
     const description = 'x'.repeat(32_000);
     for (let index = 0; index < 200; index++) {
