@@ -30,6 +30,9 @@ import { parseCommandLine } from './lib/cli';
 
 const secret = (bytes = 24) => randomBytes(bytes).toString('hex');
 
+/** Proxy settings taken from this process's environment (README, Configuration). */
+const TUNING_VARIABLES = ['WORKER_CONCURRENCY', 'CUSTOMPMS_MAX_CONCURRENCY', 'SALESFORCE_API_BUDGET_PERCENT'];
+
 /** What `npm run sandbox` prints: everything a person or a script needs to use the stack. */
 export interface SandboxInfo {
   proxyUrl: string;
@@ -162,6 +165,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     CUSTOMPMS_API_TOKEN: custompmsToken,
     CUSTOMPMS_WEBHOOK_SECRETS: webhookSecret,
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+    // Tuning a benchmark may set.
+    ...Object.fromEntries(
+      TUNING_VARIABLES.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+    ),
   };
   const config = loadConfig(env);
   const logger = createLogger({ level: config.logLevel, name: 'sandbox' });
