@@ -15,6 +15,7 @@ import {
   nextDeferredAt,
   outboxAttempts,
   reclaimStaleOpenBatches,
+  releaseOrphanedOutboxRows,
   replaceBatchItems,
   retryOutboxItemLater,
   supersedeBatch,
@@ -496,6 +497,11 @@ export async function republishOverdue(deps: SyncDeps): Promise<number> {
   );
   if (reclaimed.length > 0)
     deps.logger.warn({ batches: reclaimed.length }, 'unpublished change batches reclaimed');
+  const orphans = await releaseOrphanedOutboxRows(deps.pool, new Date(deps.now().getTime() - 60_000));
+  for (const record of orphans)
+    await enqueueCustompmsSync(deps, deps.definition[record.flow].custompmsType, record.custompmsId);
+  if (orphans.length > 0)
+    deps.logger.warn({ records: orphans.length }, 'outbox rows of completed batches removed; synced again');
   // The safety net under the debounced flush: whatever waits unbatched goes out now.
   if (reclaimed.length > 0 || (await countUnbatched(deps.pool)) > 0) await flushOutbox(deps);
   const overdue = await overdueBatches(deps.pool, deps.now());

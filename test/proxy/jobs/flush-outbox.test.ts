@@ -3,7 +3,7 @@
  * each, one event per batch, ≤200 events per publish call); rows committed meanwhile wait for
  * the next flush instead of trickling out one tiny batch at a time.
  */
-import { flushOutbox } from '../../../proxy/src/jobs/batches';
+import { flushOutbox, republishOverdue } from '../../../proxy/src/jobs/batches';
 import { COALESCE_MS, gatherBurst, scheduleFlush } from '../../../proxy/src/jobs/enqueue';
 import { buildTaskList } from '../../../proxy/src/jobs/tasks';
 import { TASK } from '../../../proxy/src/jobs/task-names';
@@ -75,6 +75,24 @@ describe('flushOutbox', () => {
     const published = await db.pool.query("SELECT 1 FROM change_batches WHERE status = 'published'");
     expect(published.rowCount).toBe(3);
     expect(await countUnbatched(db.pool)).toBe(0);
+  });
+
+  it('the minute sweep removes an outbox row a completed batch left behind and syncs its record again', async () => {
+    await put('tsk_orphan');
+    await db.pool.query(
+      `INSERT INTO change_batches (id, status, items, created_at, completed_at)
+       VALUES ('b_done', 'completed', '[]', now() - interval '5 minutes', now() - interval '5 minutes')`,
+    );
+    await db.pool.query(
+      "UPDATE outbox SET batch_id = 'b_done', resync = true WHERE custompms_id = 'tsk_orphan'",
+    );
+    const deps = depsPublishing(() => Promise.resolve());
+    await republishOverdue(deps);
+    expect((await db.pool.query('SELECT 1 FROM outbox')).rowCount).toBe(0);
+    const jobs = await db.pool.query(
+      "SELECT payload FROM graphile_worker._private_jobs WHERE key = 'cpms:task:tsk_orphan'",
+    );
+    expect(jobs.rows).toEqual([{ payload: { type: 'task', id: 'tsk_orphan' } }]);
   });
 
   it('full batches only: the remainder waits for more changes', async () => {
