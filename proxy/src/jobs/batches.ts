@@ -387,13 +387,19 @@ export async function recordBatchResults(
       }),
   );
   linked.push(...succeeded.map(({ item }) => item));
-  const again = await completeBatch(deps.pool, batch.id);
+  // Completed, and the records changed while in flight queued again, in one transaction: a crash
+  // between the two would lose their newer change.
+  await withTransaction(deps.pool, async (client) => {
+    for (const record of await completeBatch(client, batch.id))
+      await enqueueCustompmsSync(
+        { pool: client },
+        deps.definition[record.flow].custompmsType,
+        record.custompmsId,
+      );
+  });
   for (const flow of new Set(linked.map((item) => item.flow))) {
     const ids = linked.filter((item) => item.flow === flow).map((item) => item.custompmsId);
     await releaseWaiting(deps, deps.definition[flow], ids);
-  }
-  for (const record of again) {
-    await enqueueCustompmsSync(deps, deps.definition[record.flow].custompmsType, record.custompmsId);
   }
   if (deferred > 0) await scheduleDeferred(deps);
   deps.logger.info(

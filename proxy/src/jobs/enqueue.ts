@@ -6,9 +6,10 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FlowDefinition } from '../sync';
-import { countUnbatched, releaseWaitingChanges } from '../store/batches';
+import { countUnbatched, releaseWaitingChanges, unfetchedBatchesDueNow } from '../store/batches';
 import { anyUnprocessedInbox } from '../store/inbox';
 import { enqueueJob } from '../store/jobs';
+import type { Queryable } from '../store/transaction';
 import type { SyncDeps } from './deps';
 import { TASK } from './task-names';
 
@@ -22,7 +23,7 @@ export function recordLockKey(flow: FlowDefinition['name'], custompmsId: string)
 }
 
 export async function enqueueCustompmsSync(
-  deps: Pick<SyncDeps, 'pool'>,
+  deps: { pool: Queryable },
   type: FlowDefinition['custompmsType'],
   id: string,
   delayMs = 0,
@@ -143,6 +144,23 @@ export async function scheduleFlush(
     { jobKey: TASK.flushOutbox, jobKeyMode: 'preserve_run_at', priority: PRIORITY },
   );
   state.dueAt = (next?.getTime() ?? 0) + wait;
+}
+
+/**
+ * At a worker's start: changes a stopped process left unbatched (its flush was gathering, or
+ * failed as the pool closed) get a flush now, and batches the org has not fetched are announced
+ * again now (their callback may have found the stopped proxy), not at the minute sweep.
+ */
+export async function flushLeftovers(deps: Pick<SyncDeps, 'pool'>): Promise<void> {
+  if ((await unfetchedBatchesDueNow(deps.pool)) > 0)
+    await enqueueJob(deps.pool, TASK.republishOverdueBatches, {}, { jobKey: TASK.republishOverdueBatches });
+  if ((await countUnbatched(deps.pool)) === 0) return;
+  await enqueueJob(
+    deps.pool,
+    TASK.flushOutbox,
+    {},
+    { jobKey: TASK.flushOutbox, jobKeyMode: 'replace', priority: PRIORITY },
+  );
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { RawRecord } from '../sync';
 import { insertInboxMessages } from '../store/inbox';
-import { findLinkBySalesforceId, linksByCustompmsIds } from '../store/links';
+import { findLinkBySalesforceId } from '../store/links';
 import { getApiUsage, saveApiUsage } from '../store/api-usage';
 import { getWatermark, setWatermark } from '../store/watermarks';
 import { soqlDateTime, soqlString } from '../salesforce/operations';
@@ -19,19 +19,18 @@ import { hiddenTaskFields, refreshTaskFieldAccess } from './task-field-access';
 import type { TaskName } from './task-names';
 
 const EPOCH = '1970-01-01T00:00:00.000Z';
+/** Task edits the Task poller applies as one set. */
+const POLL_SET_SIZE = 200;
 
 function behind(iso: string, ms: number): Date {
   return new Date(Math.max(0, new Date(iso).getTime() - ms));
 }
 
-/** Records of one `updated_since` read checked against their links at once. */
-const POLL_CHECK_SIZE = 200;
-
 /**
- * Custompms `updated_since` and tombstones: catches every webhook that was lost. A record whose
- * version its link already has (its webhook was applied, or it is the proxy's own write) is not
- * synced again: after a burst the window lists every record of it, and a job each would hold
- * back the live changes behind them. The others are synced in the background (`POLLED_PRIORITY`).
+ * Custompms `updated_since` and tombstones: catches every webhook that was lost. Every record
+ * listed is synced again (the planner drops what was already applied; a link's version alone does
+ * not prove its write reached Salesforce), in the background (`POLLED_PRIORITY`): after a burst
+ * the window lists every record of it, and a job each must not hold back the live changes.
  */
 export async function pollCustompms(deps: SyncDeps): Promise<number> {
   const client = deps.custompms();
@@ -40,32 +39,14 @@ export async function pollCustompms(deps: SyncDeps): Promise<number> {
     const name = `custompms.${flow.custompmsCollection}.updated_at`;
     const watermark = (await getWatermark(deps.pool, name)) ?? EPOCH;
     let latest = watermark;
-    let listed: { id: string; version: unknown }[] = [];
-    const syncUnapplied = async () => {
-      const links = await linksByCustompmsIds(
-        deps.pool,
-        flow.name,
-        listed.map((record) => record.id),
-      );
-      const applied = new Map(links.map((link) => [link.custompmsId, link.custompms.version]));
-      for (const record of listed) {
-        const version = applied.get(record.id);
-        if (typeof version === 'number' && typeof record.version === 'number' && record.version <= version)
-          continue;
-        await enqueueCustompmsSync(deps, flow.custompmsType, record.id, 0, POLLED_PRIORITY);
-      }
-      listed = [];
-    };
     for await (const record of client.list(flow.custompmsCollection, {
       updatedSince: behind(watermark, deps.settings.pollOverlapMs),
     })) {
       const updatedAt = (record as { updated_at: string }).updated_at;
-      listed.push({ id: record.id, version: (record as { version?: unknown }).version });
-      if (listed.length >= POLL_CHECK_SIZE) await syncUnapplied();
+      await enqueueCustompmsSync(deps, flow.custompmsType, record.id, 0, POLLED_PRIORITY);
       if (updatedAt > latest) latest = updatedAt;
       seen++;
     }
-    if (listed.length > 0) await syncUnapplied();
     if (latest !== watermark) await setWatermark(deps.pool, name, latest);
   }
   const tombstoneMark = (await getWatermark(deps.pool, 'custompms.deleted_at')) ?? EPOCH;
@@ -175,7 +156,7 @@ export async function pollTasks(deps: SyncDeps): Promise<number> {
     }
     const { IsDeleted: _deleted, ...task } = row;
     edits.push(task);
-    if (edits.length >= POLL_CHECK_SIZE) await applyEdits();
+    if (edits.length >= POLL_SET_SIZE) await applyEdits();
   }
   if (edits.length > 0) await applyEdits();
   if (latest !== stored) await setWatermark(deps.pool, name, latest);

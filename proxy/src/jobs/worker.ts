@@ -10,6 +10,7 @@ import {
   type TaskList,
   type WorkerEvents,
 } from 'graphile-worker';
+import { flushLeftovers } from './enqueue';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -37,7 +38,7 @@ export async function startWorker(options: {
   /** Receives graphile-worker's events (jobs/heartbeat.ts learns its worker ids from them). */
   events?: WorkerEvents;
 }): Promise<Runner> {
-  return run({
+  const runner = await run({
     pgPool: options.pool,
     concurrency: options.concurrency,
     taskList: options.taskList,
@@ -48,4 +49,6 @@ export async function startWorker(options: {
     pollInterval: 1_000,
     ...(options.events ? { events: options.events } : {}),
   });
+  await flushLeftovers({ pool: options.pool });
+  return runner;
 }

@@ -213,6 +213,19 @@ export async function replaceBatchItems(
   ]);
 }
 
+/**
+ * At a worker's start: published batches the org has not fetched yet are due at once. A process
+ * stopped just after announcing them may have been the proxy the org called back (and found
+ * down); announcing again is harmless (the org claims a batch's fetch once). Returns how many.
+ */
+export async function unfetchedBatchesDueNow(db: Queryable): Promise<number> {
+  const result = await db.query(
+    `UPDATE change_batches SET deadline = least(deadline, now())
+      WHERE status = 'published' AND fetched_at IS NULL AND writer IS NULL`,
+  );
+  return result.rowCount ?? 0;
+}
+
 /** A published batch the org reported it could not apply: due within `seconds`, not at its deadline. */
 export async function bringBatchDeadlineForward(
   db: Queryable,
