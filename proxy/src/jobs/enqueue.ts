@@ -6,7 +6,12 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FlowDefinition } from '../sync';
-import { countUnbatched, releaseWaitingChanges, unfetchedBatchesDueNow } from '../store/batches';
+import {
+  countSendable,
+  countUnbatched,
+  releaseWaitingChanges,
+  unfetchedBatchesDueNow,
+} from '../store/batches';
 import { anyUnprocessedInbox } from '../store/inbox';
 import { enqueueJob } from '../store/jobs';
 import type { Queryable } from '../store/transaction';
@@ -144,6 +149,22 @@ export async function scheduleFlush(
     { jobKey: TASK.flushOutbox, jobKeyMode: 'preserve_run_at', priority: PRIORITY },
   );
   state.dueAt = (next?.getTime() ?? 0) + wait;
+}
+
+/**
+ * The end of a flush job (also when it failed): this process no longer counts on it, and changes
+ * put after its last look get a flush of their own — a flush never ends leaving changes without one.
+ */
+export async function flushEnded(deps: Pick<SyncDeps, 'pool'>, options: { again: boolean }): Promise<void> {
+  const state = flushStates.get(deps.pool);
+  if (state) state.dueAt = 0;
+  if (!options.again || (await countSendable(deps.pool)) === 0) return;
+  await enqueueJob(
+    deps.pool,
+    TASK.flushOutbox,
+    {},
+    { jobKey: TASK.flushOutbox, jobKeyMode: 'preserve_run_at', priority: PRIORITY },
+  );
 }
 
 /**

@@ -13,14 +13,12 @@ import { apiBudget, pollerDue, SALESFORCE_POLLERS } from './api-budget';
 import { planAndApply } from './apply';
 import type { SyncDeps } from './deps';
 import { enqueueCustompmsSync, POLLED_PRIORITY } from './enqueue';
-import { applySalesforceTasks, TASK_FIELDS } from './salesforce-changes';
+import { applySalesforceTask, TASK_FIELDS } from './salesforce-changes';
 import { salesforceChange } from './salesforce-changes';
 import { hiddenTaskFields, refreshTaskFieldAccess } from './task-field-access';
 import type { TaskName } from './task-names';
 
 const EPOCH = '1970-01-01T00:00:00.000Z';
-/** Task edits the Task poller applies as one set. */
-const POLL_SET_SIZE = 200;
 
 function behind(iso: string, ms: number): Date {
   return new Date(Math.max(0, new Date(iso).getTime() - ms));
@@ -110,15 +108,6 @@ export async function pollTasks(deps: SyncDeps): Promise<number> {
   let latest = stored ?? deps.now().toISOString();
   let seen = 0;
   const fields = [...TASK_FIELDS.filter((field) => !hidden.has(field)), 'IsDeleted'];
-  // Edits are applied as an outbound message's are, a set at a time (after a burst the window holds
-  // every Task of it, most already applied); any failure fails the run, so the watermark stays.
-  let edits: RawRecord[] = [];
-  const applyEdits = async () => {
-    const outcomes = await applySalesforceTasks(deps, edits);
-    edits = [];
-    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
-    if (failed) throw failed.reason;
-  };
   for await (const row of salesforce.operations.query<
     RawRecord & { SystemModstamp: string; IsDeleted: boolean }
   >(
@@ -155,10 +144,8 @@ export async function pollTasks(deps: SyncDeps): Promise<number> {
       continue;
     }
     const { IsDeleted: _deleted, ...task } = row;
-    edits.push(task);
-    if (edits.length >= POLL_SET_SIZE) await applyEdits();
+    await applySalesforceTask(deps, task);
   }
-  if (edits.length > 0) await applyEdits();
   if (latest !== stored) await setWatermark(deps.pool, name, latest);
   await recordApiUsage(deps);
   return seen;

@@ -10,7 +10,7 @@ import { requeueStaleClaims } from '../store/inbox';
 import { jobSuperseded } from '../store/jobs';
 import { recordProblem } from '../store/problems';
 import { flushOutbox, republishOverdue } from './batches';
-import { gatherBurst, scheduleDeferredFlush } from './enqueue';
+import { flushEnded, gatherBurst, scheduleDeferredFlush } from './enqueue';
 import { syncCustompmsRecords } from './apply-set';
 import { syncCustompmsRecord } from './custompms-changes';
 import type { SyncDeps } from './deps';
@@ -129,20 +129,30 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
         5_000,
       );
       const due = Date.now() + coalesceMs;
+      let failed = false;
       const flush = (fullBatchesOnly = false) =>
         flushOutbox(deps, { fullBatchesOnly }).catch(async (error: unknown) => {
+          failed = true;
           deps.logger.warn({ err: error }, 'flush failed; trying again shortly');
           await scheduleDeferredFlush(deps, new Date(Date.now() + 5_000 + Math.random() * 5_000));
         });
-      let gathered =
-        coalesceMs > 0 && !(await outboxAwaited(deps.pool)) ? await gatherBurst(deps, due) : 'due';
-      await flush(gathered === 'full');
-      while (Date.now() < due) {
-        gathered = await gatherBurst(deps, due);
-        if ((await countUnbatched(deps.pool)) > 0) await flush(gathered === 'full');
+      try {
+        let gathered =
+          coalesceMs > 0 && !(await outboxAwaited(deps.pool)) ? await gatherBurst(deps, due) : 'due';
+        await flush(gathered === 'full');
+        while (Date.now() < due) {
+          gathered = await gatherBurst(deps, due);
+          if ((await countUnbatched(deps.pool)) > 0) await flush(gathered === 'full');
+        }
+        // The remainder the last full batches left waiting for more leaves now.
+        if (gathered === 'full' && (await countUnbatched(deps.pool)) > 0) await flush();
+      } catch (error) {
+        failed = true;
+        throw error;
+      } finally {
+        // After a failure the deferred flush (or the job's retry) tries again, not at once.
+        await flushEnded(deps, { again: !failed });
       }
-      // The remainder the last full batches left waiting for more leaves now.
-      if (gathered === 'full' && (await countUnbatched(deps.pool)) > 0) await flush();
     },
     // Sweeps run every minute like the pollers: a failure is their health, not a dead letter.
     // Also the webhooks a dead process had claimed (jobs/inbox.ts): enqueued again.

@@ -112,6 +112,14 @@ export async function countUnbatched(db: Queryable): Promise<number> {
   return Number(result.rows[0]?.n ?? 0);
 }
 
+/** Unbatched rows that may be sent now (not held back after a transient refusal). */
+export async function countSendable(db: Queryable): Promise<number> {
+  const result = await db.query<{ n: string }>(
+    'SELECT count(*) AS n FROM outbox WHERE batch_id IS NULL AND (not_before IS NULL OR not_before <= now())',
+  );
+  return Number(result.rows[0]?.n ?? 0);
+}
+
 /**
  * Whether a change waiting in the outbox is one other changes wait for (a customer's Division its
  * projects need, a project's Task its tasks need): holding it back to fill its batch would hold
