@@ -1,8 +1,7 @@
 /**
  * Salesforce-bound batches. `flushOutbox` cuts the outbox into batches and either announces them
  * to the org (apex path: one `Custompms_Change__e` per batch, up to 200 events per API call) or
- * writes them itself (api path: one Composite call per batch, its sObject Collections writes and
- * the read-back of the written Tasks' SystemModstamp). Both paths record
+ * writes them itself (api path: sObject Collections, 200 records per call). Both paths record
  * results through `recordBatchResults`, so links, statuses and problems are kept the same way.
  */
 import {
@@ -38,7 +37,7 @@ import { refreshOrgMapping } from './org-mapping';
 import { buildSyncContext } from './sync-context';
 import { TASK } from './task-names';
 import { recordWriteResult, recordWriteResults } from './write/record-result';
-import { writeBatchInOneCall, type BatchResult } from './write/salesforce';
+import { writeCollections, type BatchResult } from './write/salesforce';
 
 export const CHANGE_EVENT = 'Custompms_Change__e';
 /** How long the api path's own write of a batch may take before the sweep writes it again. */
@@ -161,42 +160,30 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
           items.filter((item) => item.kind === 'task' && !item.plan.write.id),
         )
       : new Map<string, { id: string; deleted: boolean }>();
-  // One Composite call: the four Collections writes, then the read-back of the written Tasks'
-  // SystemModstamp (so `withModstamps` makes no call of its own).
-  const results = await writeBatchInOneCall(
-    salesforce.operations,
-    [
-      { object: 'Division', operation: 'create', items: toCreate },
-      {
-        object: 'Division',
-        operation: 'update',
-        items: [...divisions.filter((item) => item.record.Id), ...found],
-      },
-      // A Task already linked is updated by its Id: if a user deleted it meanwhile, the update fails
-      // (ENTITY_IS_DELETED) instead of an upsert on Custompms_Id__c creating it again.
-      {
-        object: 'Task',
-        operation: 'update',
-        items: items
-          .filter((item) => item.kind === 'task' && item.plan.write.id)
-          .map((item) => ({ ...item, record: { ...item.record, Id: item.plan.write.id } })),
-      },
-      {
-        object: 'Task',
-        operation: 'upsert',
-        items: items.filter(
-          (item) => item.kind === 'task' && !item.plan.write.id && !createdBefore.has(item.custompmsId),
-        ),
-      },
-    ],
+  const results = await writeCollections(salesforce.operations, [
+    { object: 'Division', operation: 'create', items: toCreate },
     {
-      onStampsUnread: (error) =>
-        deps.logger.warn(
-          { batchId: batch.id, errorCode: error.errorCode, error: error.message },
-          'SystemModstamps not read back with the batch write; read separately',
-        ),
+      object: 'Division',
+      operation: 'update',
+      items: [...divisions.filter((item) => item.record.Id), ...found],
     },
-  );
+    // A Task already linked is updated by its Id: if a user deleted it meanwhile, the update fails
+    // (ENTITY_IS_DELETED) instead of an upsert on Custompms_Id__c creating it again.
+    {
+      object: 'Task',
+      operation: 'update',
+      items: items
+        .filter((item) => item.kind === 'task' && item.plan.write.id)
+        .map((item) => ({ ...item, record: { ...item.record, Id: item.plan.write.id } })),
+    },
+    {
+      object: 'Task',
+      operation: 'upsert',
+      items: items.filter(
+        (item) => item.kind === 'task' && !item.plan.write.id && !createdBefore.has(item.custompmsId),
+      ),
+    },
+  ]);
   for (const [custompmsId, task] of createdBefore) {
     results.push({ kind: 'task', key: custompmsId, success: true, salesforceId: task.id, created: true });
   }
