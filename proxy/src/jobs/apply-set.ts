@@ -24,7 +24,7 @@ import { MAX_BATCH_READ } from '../custompms/client';
 import {
   addWaitingChanges,
   anyWaitingFor,
-  countUnbatched,
+  countSendable,
   inOutboxMany,
   putOutboxItems,
   type OutboxItem,
@@ -227,7 +227,7 @@ export async function planSet(
     // batches (and ends as soon as nothing more is on its way: gatherBurst).
     await scheduleFlush(deps, {
       changes: queued,
-      full: (await countUnbatched(deps.pool)) >= deps.settings.batchSize,
+      full: (await countSendable(deps.pool)) >= deps.settings.batchSize,
       awaited: flow.name !== 'tasks' && (await anyWaitingFor(deps.pool, flow.name, queuedIds)),
     });
   }

@@ -6,7 +6,7 @@
  */
 import {
   completeBatch,
-  countUnbatched,
+  countSendable,
   getBatch,
   markBatchPublished,
   overdueBatches,
@@ -60,7 +60,7 @@ export async function flushOutbox(
   while (!drained) {
     const batches: ChangeBatch[] = [];
     while (batches.length < EVENTS_PER_CALL && !drained) {
-      if (options.fullBatchesOnly && (await countUnbatched(deps.pool)) < deps.settings.batchSize) {
+      if (options.fullBatchesOnly && (await countSendable(deps.pool)) < deps.settings.batchSize) {
         drained = true;
         break;
       }
@@ -496,7 +496,7 @@ export async function republishOverdue(deps: SyncDeps): Promise<number> {
   if (orphans.length > 0)
     deps.logger.warn({ records: orphans.length }, 'outbox rows of completed batches removed; synced again');
   // The safety net under the debounced flush: whatever waits unbatched goes out now.
-  if (reclaimed.length > 0 || (await countUnbatched(deps.pool)) > 0) await flushOutbox(deps);
+  if (reclaimed.length > 0 || (await countSendable(deps.pool)) > 0) await flushOutbox(deps);
   const overdue = await overdueBatches(deps.pool, deps.now());
   const again: ChangeBatch[] = [];
   for (const batch of overdue) {

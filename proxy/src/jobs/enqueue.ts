@@ -6,12 +6,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FlowDefinition } from '../sync';
-import {
-  countSendable,
-  countUnbatched,
-  releaseWaitingChanges,
-  unfetchedBatchesDueNow,
-} from '../store/batches';
+import { countSendable, releaseWaitingChanges, unfetchedBatchesDueNow } from '../store/batches';
 import { anyUnprocessedInbox } from '../store/inbox';
 import { enqueueJob } from '../store/jobs';
 import type { Queryable } from '../store/transaction';
@@ -91,7 +86,7 @@ export async function gatherBurst(
   let seen = -1;
   let grewAt = Date.now();
   while (Date.now() < until) {
-    const waiting = await countUnbatched(deps.pool);
+    const waiting = await countSendable(deps.pool);
     if (waiting >= deps.settings.batchSize) return 'full';
     if (waiting !== seen) {
       seen = waiting;
@@ -127,13 +122,7 @@ export async function scheduleFlush(
   for (let n = 0; n < (options.changes ?? 1); n++) state.recent.push(now);
   const gathering = now < state.dueAt - FLUSH_MARGIN_MS;
   if (options.awaited || (options.full && !gathering)) {
-    const next = await enqueueJob(
-      deps.pool,
-      TASK.flushOutbox,
-      {},
-      { jobKey: TASK.flushOutbox, jobKeyMode: 'replace', priority: PRIORITY },
-    );
-    state.dueAt = next?.getTime() ?? 0;
+    state.dueAt = (await flushAtOnce(deps))?.getTime() ?? 0;
     return;
   }
   // A flush due later than now (with a margin) will take what was just committed: no call needed.
@@ -158,13 +147,7 @@ export async function scheduleFlush(
 export async function flushEnded(deps: Pick<SyncDeps, 'pool'>, options: { again: boolean }): Promise<void> {
   const state = flushStates.get(deps.pool);
   if (state) state.dueAt = 0;
-  if (!options.again || (await countSendable(deps.pool)) === 0) return;
-  await enqueueJob(
-    deps.pool,
-    TASK.flushOutbox,
-    {},
-    { jobKey: TASK.flushOutbox, jobKeyMode: 'preserve_run_at', priority: PRIORITY },
-  );
+  if (options.again && (await countSendable(deps.pool)) > 0) await flushAtOnce(deps);
 }
 
 /**
@@ -175,8 +158,12 @@ export async function flushEnded(deps: Pick<SyncDeps, 'pool'>, options: { again:
 export async function flushLeftovers(deps: Pick<SyncDeps, 'pool'>): Promise<void> {
   if ((await unfetchedBatchesDueNow(deps.pool)) > 0)
     await enqueueJob(deps.pool, TASK.republishOverdueBatches, {}, { jobKey: TASK.republishOverdueBatches });
-  if ((await countUnbatched(deps.pool)) === 0) return;
-  await enqueueJob(
+  if ((await countSendable(deps.pool)) > 0) await flushAtOnce(deps);
+}
+
+/** The flush, due now (replacing a pending one; a running one keeps running beside it). */
+function flushAtOnce(deps: Pick<SyncDeps, 'pool'>): Promise<Date | null> {
+  return enqueueJob(
     deps.pool,
     TASK.flushOutbox,
     {},

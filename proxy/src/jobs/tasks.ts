@@ -5,7 +5,7 @@
  */
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 import { metrics } from '../metrics';
-import { countUnbatched, outboxAwaited } from '../store/batches';
+import { countSendable, outboxAwaited } from '../store/batches';
 import { requeueStaleClaims } from '../store/inbox';
 import { jobSuperseded } from '../store/jobs';
 import { recordProblem } from '../store/problems';
@@ -142,10 +142,10 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
         await flush(gathered === 'full');
         while (Date.now() < due) {
           gathered = await gatherBurst(deps, due);
-          if ((await countUnbatched(deps.pool)) > 0) await flush(gathered === 'full');
+          if ((await countSendable(deps.pool)) > 0) await flush(gathered === 'full');
         }
         // The remainder the last full batches left waiting for more leaves now.
-        if (gathered === 'full' && (await countUnbatched(deps.pool)) > 0) await flush();
+        if (gathered === 'full' && (await countSendable(deps.pool)) > 0) await flush();
       } catch (error) {
         failed = true;
         throw error;
