@@ -26,6 +26,8 @@ export interface InsertResult {
   /** Ids of rows inserted now, in input order; duplicates of earlier deliveries are left out. */
   insertedIds: number[];
   duplicates: number;
+  /** Per input message, in order: a duplicate of a stored row or of a message before it. */
+  duplicate: boolean[];
 }
 
 /**
@@ -37,12 +39,12 @@ export async function insertInboxMessages(
   pool: pg.Pool,
   messages: InboxMessageInput[],
 ): Promise<InsertResult> {
-  if (messages.length === 0) return { insertedIds: [], duplicates: 0 };
-  const result = await pool.query<{ id: string }>(
+  if (messages.length === 0) return { insertedIds: [], duplicates: 0, duplicate: [] };
+  const result = await pool.query<{ id: string; source: InboxSource; dedupe_key: string }>(
     `INSERT INTO inbox_messages (source, dedupe_key, payload, record_key)
      SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[])
      ON CONFLICT (source, dedupe_key) DO NOTHING
-     RETURNING id`,
+     RETURNING id, source, dedupe_key`,
     [
       messages.map((message) => message.source),
       messages.map((message) => message.dedupeKey),
@@ -50,9 +52,11 @@ export async function insertInboxMessages(
       messages.map((message) => message.recordKey ?? null),
     ],
   );
+  const inserted = new Set(result.rows.map((row) => `${row.source}\u0000${row.dedupe_key}`));
   return {
     insertedIds: result.rows.map((row) => Number(row.id)),
     duplicates: messages.length - result.rowCount!,
+    duplicate: messages.map((message) => !inserted.delete(`${message.source}\u0000${message.dedupeKey}`)),
   };
 }
 
@@ -252,19 +256,6 @@ export class GroupedInboxWriter {
 
   /** One statement; per message, whether it was a duplicate (of a stored row or of one before it). */
   async #store(messages: InboxMessageInput[]): Promise<boolean[]> {
-    const result = await this.pool.query<{ source: InboxSource; dedupe_key: string }>(
-      `INSERT INTO inbox_messages (source, dedupe_key, payload, record_key)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[])
-       ON CONFLICT (source, dedupe_key) DO NOTHING
-       RETURNING source, dedupe_key`,
-      [
-        messages.map((message) => message.source),
-        messages.map((message) => message.dedupeKey),
-        messages.map((message) => JSON.stringify(message.payload)),
-        messages.map((message) => message.recordKey ?? null),
-      ],
-    );
-    const inserted = new Set(result.rows.map((row) => `${row.source}\u0000${row.dedupe_key}`));
-    return messages.map((message) => !inserted.delete(`${message.source}\u0000${message.dedupeKey}`));
+    return (await insertInboxMessages(this.pool, messages)).duplicate;
   }
 }
