@@ -1,7 +1,8 @@
 /**
  * Salesforce-bound batches. `flushOutbox` cuts the outbox into batches and either announces them
  * to the org (apex path: one `Custompms_Change__e` per batch, up to 200 events per API call) or
- * writes them itself (api path: sObject Collections, 200 records per call). Both paths record
+ * writes them itself (api path: one Composite call per batch, its sObject Collections writes and
+ * the read-back of the written Tasks' SystemModstamp). Both paths record
  * results through `recordBatchResults`, so links, statuses and problems are kept the same way.
  */
 import {
@@ -37,7 +38,7 @@ import { refreshOrgMapping } from './org-mapping';
 import { buildSyncContext } from './sync-context';
 import { TASK } from './task-names';
 import { recordWriteResult, recordWriteResults } from './write/record-result';
-import { writeCollections, type BatchResult } from './write/salesforce';
+import { writeBatchInOneCall, type BatchResult } from './write/salesforce';
 
 export const CHANGE_EVENT = 'Custompms_Change__e';
 /** How long the api path's own write of a batch may take before the sweep writes it again. */
@@ -152,38 +153,64 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
   // Written before (a writer died): a Task the first attempt created is not written again — the
   // upsert would put this batch's values over a user's edits since, or create it again if the
   // user deleted it. Its first result stands (and a deletion since is synced).
+  // Records deleted since are looked up too: a Task an earlier attempt created for one is deleted.
   const createdBefore =
     batch.publishCount > 0
       ? await createdByEarlierAttempt(
           deps,
           salesforce,
-          items.filter((item) => item.kind === 'task' && !item.plan.write.id),
+          batch.items.filter((item) => item.kind === 'task' && !item.plan.write.id),
         )
       : new Map<string, { id: string; deleted: boolean }>();
-  const results = await writeCollections(salesforce.operations, [
-    { object: 'Division', operation: 'create', items: toCreate },
+  await deleteOrphanedCreates(deps, salesforce, batch.id, createdBefore, gone);
+  // One Composite call: the four Collections writes, then the read-back of the written Tasks'
+  // SystemModstamp (so `withModstamps` makes no call of its own).
+  const results = await writeBatchInOneCall(
+    salesforce.operations,
+    [
+      { object: 'Division', operation: 'create', items: toCreate },
+      {
+        object: 'Division',
+        operation: 'update',
+        items: [...divisions.filter((item) => item.record.Id), ...found],
+      },
+      // A Task already linked is updated by its Id: if a user deleted it meanwhile, the update fails
+      // (ENTITY_IS_DELETED) instead of an upsert on Custompms_Id__c creating it again.
+      {
+        object: 'Task',
+        operation: 'update',
+        items: items
+          .filter((item) => item.kind === 'task' && item.plan.write.id)
+          .map((item) => ({ ...item, record: { ...item.record, Id: item.plan.write.id } })),
+      },
+      {
+        object: 'Task',
+        operation: 'upsert',
+        items: items.filter(
+          (item) => item.kind === 'task' && !item.plan.write.id && !createdBefore.has(item.custompmsId),
+        ),
+      },
+    ],
     {
-      object: 'Division',
-      operation: 'update',
-      items: [...divisions.filter((item) => item.record.Id), ...found],
+      onStampsUnread: (error) =>
+        deps.logger.warn(
+          { batchId: batch.id, errorCode: error.errorCode, error: error.message },
+          'SystemModstamps not read back with the batch write; read separately',
+        ),
+      onRefused: (error, call) =>
+        deps.logger.warn(
+          {
+            batchId: batch.id,
+            object: call.object,
+            operation: call.operation,
+            records: call.items.length,
+            errorCode: error.errorCode,
+            error: error.message,
+          },
+          'Salesforce refused a write of the batch as a whole; its records failed, the rest stand',
+        ),
     },
-    // A Task already linked is updated by its Id: if a user deleted it meanwhile, the update fails
-    // (ENTITY_IS_DELETED) instead of an upsert on Custompms_Id__c creating it again.
-    {
-      object: 'Task',
-      operation: 'update',
-      items: items
-        .filter((item) => item.kind === 'task' && item.plan.write.id)
-        .map((item) => ({ ...item, record: { ...item.record, Id: item.plan.write.id } })),
-    },
-    {
-      object: 'Task',
-      operation: 'upsert',
-      items: items.filter(
-        (item) => item.kind === 'task' && !item.plan.write.id && !createdBefore.has(item.custompmsId),
-      ),
-    },
-  ]);
+  );
   for (const [custompmsId, task] of createdBefore) {
     results.push({ kind: 'task', key: custompmsId, success: true, salesforceId: task.id, created: true });
   }
@@ -206,6 +233,38 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
       })),
     );
   }
+}
+
+/**
+ * A batch written again after its writer died: a Task its first attempt created for a record
+ * deleted since (the link never learnt its Id, so the record's deletion could not delete it) is
+ * deleted now and dropped from `createdBefore` — it would otherwise stay in the org for good.
+ */
+async function deleteOrphanedCreates(
+  deps: SyncDeps,
+  salesforce: Awaited<ReturnType<SyncDeps['salesforce']>>,
+  batchId: string,
+  createdBefore: Map<string, { id: string; deleted: boolean }>,
+  gone: ReadonlySet<string>,
+): Promise<void> {
+  const orphans: string[] = [];
+  for (const [custompmsId, task] of createdBefore) {
+    if (!gone.has(`task:${custompmsId}`)) continue;
+    createdBefore.delete(custompmsId);
+    if (!task.deleted) orphans.push(task.id);
+  }
+  if (orphans.length === 0) return;
+  const results = await salesforce.operations.destroy('Task', orphans);
+  const failed = results.filter(
+    (result) => !result.success && !result.errors.some((error) => error.statusCode === 'ENTITY_IS_DELETED'),
+  );
+  // Not deleted: the batch fails and the sweep tries again (nothing is recorded meanwhile).
+  if (failed.length > 0)
+    throw new Error(`Tasks created for records deleted since were not deleted: ${JSON.stringify(failed)}`);
+  deps.logger.warn(
+    { batchId, tasks: orphans },
+    'Tasks an earlier attempt created for deleted records were deleted',
+  );
 }
 
 /**

@@ -1,11 +1,27 @@
 /**
  * The Salesforce calls the sync makes, batched as Salesforce recommends: sObject Collections
- * for up to 200 records per call (SALESFORCE.md "REST efficiency"), one call per 200 platform
- * events, SOQL with paging for polls. Every call runs under the client's retry policy.
+ * for up to 200 records per call (SALESFORCE.md "REST efficiency"), several of them and a query
+ * in one Composite call (`writeBatch`), one call per 200 platform events, SOQL with paging for
+ * polls. Every call runs under the client's retry policy.
  */
 import type { SalesforceClient } from './client';
+import { SalesforceApiError } from './errors';
 
 export const COLLECTION_LIMIT = 200;
+
+/**
+ * Composite (REST API Developer Guide, "Send Multiple Requests Using Composite"): "You can have up
+ * to 25 subrequests in a single call. Up to 5 of these subrequests can be sObject Collections or
+ * query operations, including Query and QueryAll requests." (`writeBatch` sends only those.)
+ */
+export const COMPOSITE_COLLECTIONS_OR_QUERIES_LIMIT = 5;
+/**
+ * The longest url a query subrequest is given: the REST API's limit on a request's URI
+ * (Salesforce Help, "Maximum number of rows returned by SOQL queries over the REST API": "the
+ * maximum length for the combined URI and headers is 16,384 bytes"), kept for the subrequest's
+ * url though it travels in the body.
+ */
+export const COMPOSITE_QUERY_URL_LIMIT = 16_384;
 
 export interface RecordResult {
   success: boolean;
@@ -45,6 +61,84 @@ export function chunk<T>(items: readonly T[], size = COLLECTION_LIMIT): T[][] {
 }
 
 type Fields = Record<string, unknown>;
+
+/** One sObject Collections write of a Composite call (≤200 records, all of one object). */
+export interface CollectionsWrite {
+  operation: 'create' | 'update' | 'upsert';
+  sobject: string;
+  /** `update`: each carries `Id`; `upsert`: each carries `externalIdField`. */
+  records: Fields[];
+  externalIdField?: string;
+}
+
+/** A Composite call's outcome: each write's per-record results, or its failure as a whole; each query's rows. */
+export interface WriteBatchOutcome {
+  writes: ({ results: RecordResult[] } | { error: SalesforceApiError })[];
+  /** The rows of each query's first page (up to 2,000), or its failure. */
+  queries: ({ records: Fields[] } | { error: SalesforceApiError })[];
+}
+
+interface CompositeSubrequest {
+  method: 'GET' | 'POST' | 'PATCH';
+  url: string;
+  referenceId: string;
+  body?: unknown;
+}
+
+interface CompositeSubresponse {
+  body: unknown;
+  httpStatusCode: number;
+  referenceId: string;
+}
+
+/** A subrequest's error answer (`[{ errorCode, message, fields }]`) as the error a direct call throws. */
+function subrequestError(response: CompositeSubresponse | undefined, what: string): SalesforceApiError {
+  if (!response)
+    return new SalesforceApiError('UNKNOWN_ERROR', `no answer for ${what} in the composite response`);
+  const details = (Array.isArray(response.body) ? (response.body as unknown[]) : [])
+    .filter((item): item is Record<string, unknown> => item !== null && typeof item === 'object')
+    .map((item) => ({
+      errorCode:
+        typeof item.errorCode === 'string' ? item.errorCode : `ERROR_HTTP_${response.httpStatusCode}`,
+      message: typeof item.message === 'string' ? item.message : '',
+      ...(Array.isArray(item.fields) ? { fields: item.fields.map(String) } : {}),
+    }));
+  const first = details[0];
+  return new SalesforceApiError(
+    first?.errorCode ?? `ERROR_HTTP_${response.httpStatusCode}`,
+    first?.message || `${what} answered HTTP ${response.httpStatusCode}`,
+    details,
+  );
+}
+
+/** The Collections body jsforce sends for the same call (`sobject().create/update/upsert`). */
+function collectionsSubrequest(
+  base: string,
+  write: CollectionsWrite,
+  referenceId: string,
+): CompositeSubrequest {
+  const records = write.records.map((record) => {
+    const { Id: id, attributes: _attributes, ...rest } = record;
+    const attributes = { type: write.sobject };
+    return write.operation === 'update' ? { id, attributes, ...rest } : { attributes, ...rest };
+  });
+  const body = { allOrNone: false, records };
+  if (write.operation === 'create')
+    return { method: 'POST', url: `${base}/composite/sobjects`, referenceId, body };
+  if (write.operation === 'update')
+    return { method: 'PATCH', url: `${base}/composite/sobjects`, referenceId, body };
+  return {
+    method: 'PATCH',
+    url: `${base}/composite/sobjects/${write.sobject}/${write.externalIdField!}`,
+    referenceId,
+    body,
+  };
+}
+
+/** A query subrequest's url (the query string URL-encoded, as the Composite resource requires). */
+export function compositeQueryUrl(apiVersion: string, soql: string): string {
+  return `/services/data/v${apiVersion}/query?q=${encodeURIComponent(soql)}`;
+}
 
 export class SalesforceOperations {
   constructor(readonly client: SalesforceClient) {}
@@ -86,6 +180,84 @@ export class SalesforceOperations {
       results.push(...(raw as RawResult[]).map(normaliseResult));
     }
     return results;
+  }
+
+  /**
+   * Several Collections writes and queries in ONE Composite call, which "counts as a single call
+   * toward your API limits" (REST API Developer Guide, "Send Multiple Requests Using Composite"):
+   * the writes in the order given (`collateSubrequests: false`: collated subrequests have no
+   * guaranteed order, and a query must see the writes before it), then the queries. `allOrNone`
+   * false: each write's records succeed or fail on their own, as the same Collections call does.
+   *
+   * The call as a whole runs under the client's rules (timeout, abort, retry; a session expiry is
+   * refreshed and the call sent again). It is idempotent — retried after an ambiguous failure —
+   * only when no write is a create. A subrequest refused as a whole (an error answer: it applied
+   * nothing) is reported in its place and never makes the call be sent again: the other writes
+   * were applied, and a repeated upsert would create again a Task a user deleted meanwhile.
+   */
+  async writeBatch(
+    writes: readonly CollectionsWrite[],
+    queries: readonly string[] = [],
+  ): Promise<WriteBatchOutcome> {
+    const collections = writes.length + queries.length;
+    if (collections === 0) return { writes: [], queries: [] };
+    if (collections > COMPOSITE_COLLECTIONS_OR_QUERIES_LIMIT)
+      throw new Error(
+        `a composite call carries up to ${COMPOSITE_COLLECTIONS_OR_QUERIES_LIMIT} collections and queries (${collections} given)`,
+      );
+    for (const write of writes) {
+      if (write.records.length === 0 || write.records.length > COLLECTION_LIMIT)
+        throw new Error(
+          `a collections write carries 1 to ${COLLECTION_LIMIT} records (${write.records.length} given)`,
+        );
+      if (write.operation === 'upsert' && !write.externalIdField)
+        throw new Error('an upsert needs its external id field');
+    }
+    const parse = (responses: CompositeSubresponse[]): WriteBatchOutcome => {
+      const byReference = new Map(responses.map((response) => [response.referenceId, response]));
+      return {
+        writes: writes.map((write, index) => {
+          const response = byReference.get(`write${index}`);
+          const what = `the ${write.sobject} ${write.operation}`;
+          if (!response || response.httpStatusCode >= 400 || !Array.isArray(response.body))
+            return { error: subrequestError(response, what) };
+          return { results: (response.body as RawResult[]).map(normaliseResult) };
+        }),
+        queries: queries.map((_soql, index) => {
+          const response = byReference.get(`query${index}`);
+          const body = response?.body as { records?: unknown } | undefined;
+          if (!response || response.httpStatusCode >= 400 || !Array.isArray(body?.records))
+            return { error: subrequestError(response, `query ${index}`) };
+          return { records: body.records as Fields[] };
+        }),
+      };
+    };
+    return this.client.call(
+      async (conn) => {
+        const base = `/services/data/v${conn.version}`;
+        const subrequests: CompositeSubrequest[] = [
+          ...writes.map((write, index) => collectionsSubrequest(base, write, `write${index}`)),
+          ...queries.map((soql, index) => ({
+            method: 'GET' as const,
+            url: compositeQueryUrl(conn.version, soql),
+            referenceId: `query${index}`,
+          })),
+        ];
+        const answer = await conn.request<{ compositeResponse?: CompositeSubresponse[] }>({
+          method: 'POST',
+          url: `${base}/composite`,
+          body: JSON.stringify({
+            allOrNone: false,
+            // Available from API 48.0 (before it, subrequests are never collated).
+            ...(Number(conn.version) >= 48 ? { collateSubrequests: false } : {}),
+            compositeRequest: subrequests,
+          }),
+          headers: { 'content-type': 'application/json' },
+        });
+        return parse(answer.compositeResponse ?? []);
+      },
+      { idempotent: writes.every((write) => write.operation !== 'create') },
+    );
   }
 
   async destroy(sobject: string, ids: string[]): Promise<RecordResult[]> {

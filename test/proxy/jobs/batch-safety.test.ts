@@ -23,6 +23,7 @@ import { saveLink } from '../../../proxy/src/store/links';
 import { withTransaction } from '../../../proxy/src/store/transaction';
 import { FLOWS } from '../../../proxy/src/sync';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { withWriteBatch } from '../../support/composite-operations';
 import { captureLogs } from '../../support/logs';
 import { pendingWrite } from '../../support/pending-write';
 
@@ -62,7 +63,7 @@ describe('change batches under faults', () => {
       },
       salesforce: () =>
         Promise.resolve({
-          operations,
+          operations: withWriteBatch(operations),
           integrationUserId: '005000000000001AAA',
           org: { hasDivisions: () => Promise.resolve(true), listUsers: () => Promise.resolve([]) },
         } as unknown as Awaited<ReturnType<SyncDeps['salesforce']>>),
