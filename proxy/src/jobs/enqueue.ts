@@ -7,7 +7,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FlowDefinition } from '../sync';
 import { countSendable, releaseWaitingChanges, unfetchedBatchesDueNow } from '../store/batches';
-import { anyUnprocessedInbox } from '../store/inbox';
+import { anyUnprocessedWebhook } from '../store/inbox';
 import { enqueueJob } from '../store/jobs';
 import type { Queryable } from '../store/transaction';
 import type { SyncDeps } from './deps';
@@ -71,12 +71,12 @@ export const COALESCE_MS = 500;
 const BURST_CHANGES = 10;
 /** How often a burst's flush looks at what it has gathered. */
 const GATHER_POLL_MS = 50;
-/** No new change in the outbox for this long, and none in the inbox: the burst is over. */
+/** No new change in the outbox for this long, and no webhook waiting: the burst is over. */
 const QUIET_MS = 150;
 
 /**
  * A burst's flush, before it sends: gathers changes until a batch is full, nothing more is on its
- * way (the outbox did not grow for QUIET_MS and no inbox message waits), or `until`; says which. A
+ * way (the outbox did not grow for QUIET_MS and no Custompms webhook waits), or `until`; says which. A
  * burst then leaves in a few publish calls of full batches, and its end leaves at once.
  */
 export async function gatherBurst(
@@ -91,7 +91,7 @@ export async function gatherBurst(
     if (waiting !== seen) {
       seen = waiting;
       grewAt = Date.now();
-    } else if (Date.now() - grewAt >= QUIET_MS && !(await anyUnprocessedInbox(deps.pool))) return 'quiet';
+    } else if (Date.now() - grewAt >= QUIET_MS && !(await anyUnprocessedWebhook(deps.pool))) return 'quiet';
     await delay(Math.max(1, Math.min(GATHER_POLL_MS, until - Date.now())));
   }
   return 'due';
@@ -141,13 +141,17 @@ export async function scheduleFlush(
 }
 
 /**
- * The end of a flush job (also when it failed): this process no longer counts on it, and changes
- * put after its last look get a flush of their own — a flush never ends leaving changes without one.
+ * The end of a flush job (also when it failed): changes put after its last look get a flush of
+ * their own — a flush never ends leaving changes without one. In a burst that flush gathers like
+ * any burst's flush (an immediate one would send whatever the last write's time let in: a burst's
+ * batches of 30–150 instead of 200), and a flush this process scheduled that is still gathering
+ * takes them itself (it ends after its due time, so it has not ended yet).
  */
 export async function flushEnded(deps: Pick<SyncDeps, 'pool'>, options: { again: boolean }): Promise<void> {
   const state = flushStates.get(deps.pool);
+  if (state && Date.now() < state.dueAt - FLUSH_MARGIN_MS) return;
   if (state) state.dueAt = 0;
-  if (options.again && (await countSendable(deps.pool)) > 0) await flushAtOnce(deps);
+  if (options.again && (await countSendable(deps.pool)) > 0) await scheduleFlush(deps, { changes: 0 });
 }
 
 /**

@@ -197,9 +197,16 @@ export async function requeueStaleClaims(pool: pg.Pool, staleMs: number): Promis
   return Number(result.rows[0]?.n ?? 0);
 }
 
-/** Whether any inbox message waits to be processed (its work may put changes in the outbox). */
-export async function anyUnprocessedInbox(pool: pg.Pool): Promise<boolean> {
-  const result = await pool.query('SELECT 1 FROM inbox_messages WHERE processed_at IS NULL LIMIT 1');
+/**
+ * Whether a Custompms webhook waits to be processed (its work may put changes in the outbox).
+ * Salesforce's messages do not count: they write to Custompms, and during a burst the
+ * notifications of the burst's own writes arrive all the time — counting them kept a burst's
+ * flush gathering until its due time instead of ending when Custompms went quiet.
+ */
+export async function anyUnprocessedWebhook(pool: pg.Pool): Promise<boolean> {
+  const result = await pool.query(
+    "SELECT 1 FROM inbox_messages WHERE processed_at IS NULL AND source = 'custompms.webhook' LIMIT 1",
+  );
   return (result.rowCount ?? 0) > 0;
 }
 

@@ -4,7 +4,7 @@
  * the next flush instead of trickling out one tiny batch at a time.
  */
 import { flushOutbox, republishOverdue } from '../../../proxy/src/jobs/batches';
-import { COALESCE_MS, gatherBurst, scheduleFlush } from '../../../proxy/src/jobs/enqueue';
+import { COALESCE_MS, flushEnded, gatherBurst, scheduleFlush } from '../../../proxy/src/jobs/enqueue';
 import { buildTaskList } from '../../../proxy/src/jobs/tasks';
 import { TASK } from '../../../proxy/src/jobs/task-names';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from '../../../proxy/src/jobs/deps';
@@ -223,10 +223,12 @@ describe('flushOutbox', () => {
       expect(await countUnbatched(db.pool)).toBe(5);
     });
 
-    it('ends when nothing more is on its way, and gathers while the inbox holds work', async () => {
+    it('ends when nothing more is on its way, and gathers while a Custompms webhook waits', async () => {
       await put('tsk_1');
+      // A Salesforce notification waiting (e.g. of the burst's own writes) does not hold the flush back.
       await db.pool.query(
-        "INSERT INTO inbox_messages (source, dedupe_key, payload) VALUES ('custompms.webhook', 'evt_pending', '{}')",
+        `INSERT INTO inbox_messages (source, dedupe_key, payload)
+         VALUES ('custompms.webhook', 'evt_pending', '{}'), ('salesforce.outbound', 'sf_pending', '{}')`,
       );
       const { pool, looks } = countingOutboxLooks();
       let ended = false;
@@ -237,20 +239,25 @@ describe('flushOutbox', () => {
       await put('tsk_2');
       await db.pool.query("UPDATE inbox_messages SET processed_at = now() WHERE dedupe_key = 'evt_pending'");
       await gathering;
+      expect(await db.pool.query('SELECT 1 FROM inbox_messages WHERE processed_at IS NULL')).toMatchObject({
+        rowCount: 1,
+      });
       expect(await countUnbatched(db.pool)).toBe(2);
     });
   });
 
+  /** The pending flush job: when it is due (ms from now) and how long it gathers. */
+  const flushJob = async () =>
+    (
+      await db.pool.query<{ ms: number; coalesce_ms: number | null }>(
+        `SELECT extract(epoch FROM run_at - now())::float * 1000 AS ms, (payload->>'coalesceMs')::int AS coalesce_ms
+           FROM graphile_worker._private_jobs WHERE key = 'flush_outbox'`,
+      )
+    ).rows[0];
+  const flushRan = () =>
+    db.pool.query("DELETE FROM graphile_worker._private_jobs WHERE key = 'flush_outbox'");
+
   it('schedules a flush at once for a few changes; in a burst it waits in the job to gather a batch', async () => {
-    const flushJob = async () =>
-      (
-        await db.pool.query<{ ms: number; coalesce_ms: number | null }>(
-          `SELECT extract(epoch FROM run_at - now())::float * 1000 AS ms, (payload->>'coalesceMs')::int AS coalesce_ms
-             FROM graphile_worker._private_jobs WHERE key = 'flush_outbox'`,
-        )
-      ).rows[0];
-    const flushRan = () =>
-      db.pool.query("DELETE FROM graphile_worker._private_jobs WHERE key = 'flush_outbox'");
     await scheduleFlush({ pool: db.pool });
     expect(await flushJob()).toEqual({ ms: expect.any(Number), coalesce_ms: null });
     expect((await flushJob())!.ms).toBeLessThanOrEqual(50);
@@ -270,5 +277,38 @@ describe('flushOutbox', () => {
     // Changes others wait for: a flush at once.
     await scheduleFlush({ pool: db.pool }, { awaited: true });
     expect(await flushJob()).toEqual({ ms: expect.any(Number), coalesce_ms: null });
+  });
+
+  it('a flush ending with changes left leaves them a flush: at once for a few, gathering in a burst, none while another gathers', async () => {
+    await put('tsk_left');
+    const start = Date.now();
+    const at = (ms: number) => jest.spyOn(Date, 'now').mockReturnValue(start + ms);
+    try {
+      at(0);
+      await flushEnded({ pool: db.pool }, { again: true });
+      expect(await flushJob()).toEqual({ ms: expect.any(Number), coalesce_ms: null });
+      await flushRan();
+      // A burst: ten changes within the second; the last one's flush gathers.
+      for (let change = 0; change < 9; change++) await scheduleFlush({ pool: db.pool });
+      await flushRan();
+      await scheduleFlush({ pool: db.pool });
+      expect((await flushJob())!.coalesce_ms).toBe(COALESCE_MS);
+      await flushRan();
+      // Another flush ends while that one gathers: it takes the change, nothing more is scheduled.
+      await flushEnded({ pool: db.pool }, { again: true });
+      expect(await flushJob()).toBeUndefined();
+      // Past its due time, the burst still on: the next flush gathers too (not an immediate one
+      // that would send whatever arrived meanwhile in a small batch).
+      at(COALESCE_MS + 200);
+      await flushEnded({ pool: db.pool }, { again: true });
+      expect((await flushJob())!.coalesce_ms).toBe(COALESCE_MS);
+      await flushRan();
+      // The burst over: at once.
+      at(COALESCE_MS + 2_000);
+      await flushEnded({ pool: db.pool }, { again: true });
+      expect(await flushJob()).toEqual({ ms: expect.any(Number), coalesce_ms: null });
+    } finally {
+      jest.restoreAllMocks();
+    }
   });
 });
