@@ -6,7 +6,12 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FlowDefinition } from '../sync';
-import { countSendable, releaseWaitingChanges, unfetchedBatchesDueNow } from '../store/batches';
+import {
+  countSendable,
+  oldestSendableAgeMs,
+  releaseWaitingChanges,
+  unfetchedBatchesDueNow,
+} from '../store/batches';
 import { anyUnprocessedWebhook } from '../store/inbox';
 import { enqueueJob } from '../store/jobs';
 import type { Queryable } from '../store/transaction';
@@ -95,6 +100,19 @@ export async function gatherBurst(
     await delay(Math.max(1, Math.min(GATHER_POLL_MS, until - Date.now())));
   }
   return 'due';
+}
+
+/** The longest a burst's change is held back for its batch to fill (beyond its flush's gathering). */
+export const MAX_HOLD_MS = 1_000;
+
+/**
+ * At a burst flush's due time, whether the partial batch left may wait for the next gathering
+ * flush instead of leaving on its own (one more API call): Custompms webhooks still wait to be
+ * processed, so more changes are on their way, and its oldest change has waited under MAX_HOLD_MS.
+ */
+export async function holdRemainder(deps: Pick<SyncDeps, 'pool'>): Promise<boolean> {
+  if (!(await anyUnprocessedWebhook(deps.pool))) return false;
+  return (await oldestSendableAgeMs(deps.pool)) < MAX_HOLD_MS;
 }
 
 /**

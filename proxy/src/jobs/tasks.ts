@@ -10,7 +10,7 @@ import { requeueStaleClaims } from '../store/inbox';
 import { jobSuperseded } from '../store/jobs';
 import { recordProblem } from '../store/problems';
 import { flushOutbox, republishOverdue } from './batches';
-import { flushEnded, gatherBurst, scheduleDeferredFlush } from './enqueue';
+import { flushEnded, gatherBurst, holdRemainder, scheduleDeferredFlush } from './enqueue';
 import { syncCustompmsRecords } from './apply-set';
 import { syncCustompmsRecord } from './custompms-changes';
 import type { SyncDeps } from './deps';
@@ -137,15 +137,24 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
           await scheduleDeferredFlush(deps, new Date(Date.now() + 5_000 + Math.random() * 5_000));
         });
       try {
-        let gathered =
-          coalesceMs > 0 && !(await outboxAwaited(deps.pool)) ? await gatherBurst(deps, due) : 'due';
-        await flush(gathered === 'full');
+        const bursting = coalesceMs > 0 && !(await outboxAwaited(deps.pool));
+        // Full batches only when gathering filled them, or at the due time while the burst goes on
+        // (the next gathering flush takes the rest: flushEnded).
+        const fullOnly = async (gathered: Awaited<ReturnType<typeof gatherBurst>>) =>
+          gathered === 'full' || (bursting && gathered === 'due' && (await holdRemainder(deps)));
+        let gathered = bursting ? await gatherBurst(deps, due) : 'due';
+        await flush(await fullOnly(gathered));
         while (Date.now() < due) {
           gathered = await gatherBurst(deps, due);
-          if ((await countSendable(deps.pool)) > 0) await flush(gathered === 'full');
+          if ((await countSendable(deps.pool)) > 0) await flush(await fullOnly(gathered));
         }
-        // The remainder the last full batches left waiting for more leaves now.
-        if (gathered === 'full' && (await countSendable(deps.pool)) > 0) await flush();
+        // The remainder the last full batches left waiting for more leaves now, unless the burst goes on.
+        if (
+          gathered === 'full' &&
+          (await countSendable(deps.pool)) > 0 &&
+          !(bursting && (await holdRemainder(deps)))
+        )
+          await flush();
       } catch (error) {
         failed = true;
         throw error;

@@ -120,6 +120,15 @@ export async function countSendable(db: Queryable): Promise<number> {
   return Number(result.rows[0]?.n ?? 0);
 }
 
+/** How long the oldest sendable unbatched row has waited since it was planned, in ms (0: none). */
+export async function oldestSendableAgeMs(db: Queryable): Promise<number> {
+  const result = await db.query<{ ms: number | null }>(
+    `SELECT extract(epoch FROM now() - min(created_at))::float * 1000 AS ms
+       FROM outbox WHERE batch_id IS NULL AND (not_before IS NULL OR not_before <= now())`,
+  );
+  return result.rows[0]?.ms ?? 0;
+}
+
 /**
  * Whether a change waiting in the outbox is one other changes wait for (a customer's Division its
  * projects need, a project's Task its tasks need): holding it back to fill its batch would hold

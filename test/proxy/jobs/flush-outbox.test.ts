@@ -4,7 +4,14 @@
  * the next flush instead of trickling out one tiny batch at a time.
  */
 import { flushOutbox, republishOverdue } from '../../../proxy/src/jobs/batches';
-import { COALESCE_MS, flushEnded, gatherBurst, scheduleFlush } from '../../../proxy/src/jobs/enqueue';
+import {
+  COALESCE_MS,
+  flushEnded,
+  gatherBurst,
+  holdRemainder,
+  MAX_HOLD_MS,
+  scheduleFlush,
+} from '../../../proxy/src/jobs/enqueue';
 import { buildTaskList } from '../../../proxy/src/jobs/tasks';
 import { TASK } from '../../../proxy/src/jobs/task-names';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from '../../../proxy/src/jobs/deps';
@@ -310,5 +317,20 @@ describe('flushOutbox', () => {
     } finally {
       jest.restoreAllMocks();
     }
+  });
+
+  it("a burst's partial batch waits for the next flush while webhooks wait, for at most MAX_HOLD_MS", async () => {
+    await put('tsk_partial');
+    // Nothing more on its way: it leaves.
+    expect(await holdRemainder({ pool: db.pool })).toBe(false);
+    await db.pool.query(
+      "INSERT INTO inbox_messages (source, dedupe_key, payload) VALUES ('custompms.webhook', 'evt_more', '{}')",
+    );
+    expect(await holdRemainder({ pool: db.pool })).toBe(true);
+    // Held long enough: it leaves even though the burst goes on.
+    await db.pool.query(`UPDATE outbox SET created_at = now() - make_interval(secs => $1::float / 1000)`, [
+      MAX_HOLD_MS + 1,
+    ]);
+    expect(await holdRemainder({ pool: db.pool })).toBe(false);
   });
 });
