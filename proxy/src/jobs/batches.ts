@@ -145,7 +145,12 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
   const items = batch.items.filter((item) => !gone.has(`${item.kind}:${item.custompmsId}`));
   const divisions = items.filter((item) => item.kind === 'division');
   const creates = divisions.filter((item) => !item.record.Id);
-  const existing = await reconcileDivisionCreates(deps, salesforce, creates);
+  // Only a batch written before can have created them (an answer lost, a writer died): the first
+  // attempt makes no call to look.
+  const existing =
+    batch.publishCount > 0
+      ? await reconcileDivisionCreates(deps, salesforce, creates)
+      : new Map<string, string>();
   const toCreate = creates.filter((item) => !existing.has(item.custompmsId));
   const found = creates
     .filter((item) => existing.has(item.custompmsId))
