@@ -112,11 +112,11 @@ export async function countUnbatched(db: Queryable): Promise<number> {
   return Number(result.rows[0]?.n ?? 0);
 }
 
-/** Unbatched rows that may be sent now (not held back after a transient refusal). */
+/** Outbox rows that may be sent now: unbatched, and not held back after a transient refusal. */
+const SENDABLE = 'batch_id IS NULL AND (not_before IS NULL OR not_before <= now())';
+
 export async function countSendable(db: Queryable): Promise<number> {
-  const result = await db.query<{ n: string }>(
-    'SELECT count(*) AS n FROM outbox WHERE batch_id IS NULL AND (not_before IS NULL OR not_before <= now())',
-  );
+  const result = await db.query<{ n: string }>(`SELECT count(*) AS n FROM outbox WHERE ${SENDABLE}`);
   return Number(result.rows[0]?.n ?? 0);
 }
 
@@ -124,7 +124,7 @@ export async function countSendable(db: Queryable): Promise<number> {
 export async function oldestSendableAgeMs(db: Queryable): Promise<number> {
   const result = await db.query<{ ms: number | null }>(
     `SELECT extract(epoch FROM now() - min(created_at))::float * 1000 AS ms
-       FROM outbox WHERE batch_id IS NULL AND (not_before IS NULL OR not_before <= now())`,
+       FROM outbox WHERE ${SENDABLE}`,
   );
   return result.rows[0]?.ms ?? 0;
 }
@@ -162,7 +162,7 @@ export async function takeBatch(
     custompms_version: number;
   }>(
     `SELECT flow, custompms_id, kind, record, plan, custompms_version FROM outbox
-     WHERE batch_id IS NULL AND (not_before IS NULL OR not_before <= now())
+     WHERE ${SENDABLE}
      ORDER BY (kind = 'task'), created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [size],
   );
