@@ -5,7 +5,7 @@
  */
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 import { metrics } from '../metrics';
-import { countSendable, outboxAwaited } from '../store/batches';
+import { countSendable, flushHorizonMs, outboxAwaited } from '../store/batches';
 import { requeueStaleClaims } from '../store/inbox';
 import { jobSuperseded } from '../store/jobs';
 import { recordProblem } from '../store/problems';
@@ -124,8 +124,13 @@ export function buildTaskList(deps?: SyncDeps): TaskList {
     // sent early, it goes on gathering until then, sending full batches as they fill (the rest
     // waits for more), and what waits once nothing more is on its way or the time has passed.
     [TASK.flushOutbox]: async (payload) => {
+      // At least until the gathering horizon (migration 0015): this job may have replaced a burst's
+      // gathering flush, and the changes committed until then scheduled no flush of their own.
       const coalesceMs = Math.min(
-        Number((payload as { coalesceMs?: unknown } | null)?.coalesceMs ?? 0),
+        Math.max(
+          Number((payload as { coalesceMs?: unknown } | null)?.coalesceMs ?? 0),
+          await flushHorizonMs(deps.pool),
+        ),
         5_000,
       );
       const due = Date.now() + coalesceMs;

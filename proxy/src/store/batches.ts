@@ -130,6 +130,26 @@ export async function oldestSendableAgeMs(db: Queryable): Promise<number> {
 }
 
 /**
+ * Raises the flush's gathering horizon (migration 0015) to `ms` from now, on the database's clock:
+ * the flush jobs that start from now on gather at least until then.
+ */
+export async function raiseFlushHorizon(db: Queryable, ms: number): Promise<void> {
+  await db.query(
+    `UPDATE outbox_flush_horizon
+        SET gather_until = greatest(gather_until, now() + make_interval(secs => $1::double precision / 1000))`,
+    [ms],
+  );
+}
+
+/** How long until the flush's gathering horizon, in ms (0: passed). */
+export async function flushHorizonMs(db: Queryable): Promise<number> {
+  const result = await db.query<{ ms: number | null }>(
+    `SELECT greatest(0, extract(epoch FROM gather_until - now())::float * 1000) AS ms FROM outbox_flush_horizon`,
+  );
+  return result.rows[0]?.ms ?? 0;
+}
+
+/**
  * Whether a change waiting in the outbox is one other changes wait for (a customer's Division its
  * projects need, a project's Task its tasks need): holding it back to fill its batch would hold
  * them all back.

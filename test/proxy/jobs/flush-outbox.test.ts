@@ -7,6 +7,7 @@ import { flushOutbox, republishOverdue } from '../../../proxy/src/jobs/batches';
 import {
   COALESCE_MS,
   flushEnded,
+  flushLeftovers,
   gatherBurst,
   holdRemainder,
   MAX_HOLD_MS,
@@ -217,6 +218,37 @@ describe('flushOutbox', () => {
     expect(looksAtPublish[0]).toBe(0);
     expect(looksAtPublish).toHaveLength(2);
     expect(await countUnbatched(db.pool)).toBe(0);
+  });
+
+  it("a flush that replaced a burst's gathering one (a restart's leftovers) still takes the changes left to that one", async () => {
+    await put('tsk_first');
+    // A burst: its flush is scheduled to gather for COALESCE_MS…
+    for (let change = 0; change < 10; change++) await scheduleFlush({ pool: db.pool });
+    expect((await flushJob())!.coalesce_ms).toBe(COALESCE_MS);
+    // …and a starting worker replaces it with a flush at once (so could another process, for a
+    // full or awaited batch).
+    await flushLeftovers({ pool: db.pool });
+    expect(await flushJob()).toEqual({ ms: expect.any(Number), coalesce_ms: null });
+    await flushRan();
+    const calls: number[][] = [];
+    const deps = depsPublishing(async (events) => {
+      calls.push(events.map((event) => Number(event.Record_Count__c)));
+      // A change of the burst, committed while that flush runs: its process counts on the
+      // burst's flush (gathering until its due time) and schedules none.
+      if (calls.length === 1) {
+        await put('tsk_late');
+        await scheduleFlush({ pool: db.pool });
+      }
+    });
+    const flush = buildTaskList(deps)[TASK.flushOutbox] as (
+      payload: unknown,
+      helpers: unknown,
+    ) => Promise<void>;
+    await flush({}, {});
+    // Sent by it (or, on a machine slower than the burst's wait, left a flush of its own): a change
+    // with neither waited for the minute sweep.
+    const stranded = (await countUnbatched(db.pool)) > 0 && (await flushJob()) === undefined;
+    expect(stranded).toBe(false);
   });
 
   describe('gatherBurst', () => {
