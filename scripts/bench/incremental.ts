@@ -339,6 +339,35 @@ async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
 }
 
 /** `--explain-slow`: the worker's queued jobs by task. */
+/**
+ * Samples a pool every 5 ms: the most connections open and queries waiting for one, and the share
+ * of samples with any waiting (a saturated pool delays webhooks and jobs alike).
+ */
+function samplePool(pool: pg.Pool): {
+  stop(): { maxConnections: number; maxWaiting: number; waitingSamplesPercent: number };
+} {
+  let samples = 0;
+  let waitingSamples = 0;
+  let maxWaiting = 0;
+  let maxConnections = 0;
+  const timer = setInterval(() => {
+    samples++;
+    if (pool.waitingCount > 0) waitingSamples++;
+    maxWaiting = Math.max(maxWaiting, pool.waitingCount);
+    maxConnections = Math.max(maxConnections, pool.totalCount);
+  }, 5);
+  return {
+    stop() {
+      clearInterval(timer);
+      return {
+        maxConnections,
+        maxWaiting,
+        waitingSamplesPercent: Number(((100 * waitingSamples) / Math.max(1, samples)).toFixed(1)),
+      };
+    },
+  };
+}
+
 async function jobBacklog(pool: pg.Pool): Promise<Record<string, number>> {
   const jobs = await pool.query<{ task_identifier: string; n: number }>(
     `SELECT t.identifier AS task_identifier, count(*)::int AS n FROM graphile_worker._private_jobs j
@@ -430,6 +459,8 @@ async function main(): Promise<void> {
     const usageBefore = sandbox.salesforce.apiUsage();
     const profileDir = process.env.BENCH_CPU_PROF;
     const profiler = profileDir ? await startProfiler() : undefined;
+    // In-process proxy only: how often its pool had queries waiting for a connection.
+    const poolDuringBurst = processes === 0 ? samplePool(sandbox.pool) : undefined;
     const started = performance.now();
     const startedAt = new Date();
     const customer = controls.create('customers', { name: 'Bench customer', is_active: true });
@@ -468,6 +499,7 @@ async function main(): Promise<void> {
       }
     }
     const seconds = (performance.now() - started) / 1000;
+    const pool = poolDuringBurst?.stop();
     if (profiler) await profiler.stop(path.join(profileDir!, 'custompms-burst.cpuprofile'));
     const usage = sandbox.salesforce.apiUsage();
     const { salesforceApiCalls: spent, callsByCategory } = callsSince(usageBefore, usage);
@@ -516,6 +548,7 @@ async function main(): Promise<void> {
       biggestBatch: batches.rows[0]!.biggest,
       callsByCategory,
       timeline: timeline.rows[0],
+      ...(pool ? { poolDuringBurst: pool } : {}),
       custompmsEditBurst: editBurst,
       salesforceBurst: toCustompms,
       ...(burstQueries ? { burstQueries, orgBurstQueries } : {}),
