@@ -167,7 +167,7 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
           batch.items.filter((item) => item.kind === 'task' && !item.plan.write.id),
         )
       : new Map<string, { id: string; deleted: boolean }>();
-  await deleteOrphanedCreates(deps, salesforce, batch.id, createdBefore, gone);
+  await deleteOrphanedCreates(deps, salesforce, batch, createdBefore, gone);
   // One Composite call: the four Collections writes, then the read-back of the written Tasks'
   // SystemModstamp (so `withModstamps` makes no call of its own).
   const results = await writeBatchInOneCall(
@@ -248,27 +248,68 @@ async function writeDirectly(deps: SyncDeps, batch: ChangeBatch): Promise<void> 
 async function deleteOrphanedCreates(
   deps: SyncDeps,
   salesforce: Awaited<ReturnType<SyncDeps['salesforce']>>,
-  batchId: string,
+  batch: ChangeBatch,
   createdBefore: Map<string, { id: string; deleted: boolean }>,
   gone: ReadonlySet<string>,
 ): Promise<void> {
-  const orphans: string[] = [];
-  for (const [custompmsId, task] of createdBefore) {
-    if (!gone.has(`task:${custompmsId}`)) continue;
-    createdBefore.delete(custompmsId);
-    if (!task.deleted) orphans.push(task.id);
+  const orphans: OrphanTask[] = [];
+  for (const item of batch.items) {
+    const task = item.kind === 'task' ? createdBefore.get(item.custompmsId) : undefined;
+    if (!task || !gone.has(`task:${item.custompmsId}`)) continue;
+    createdBefore.delete(item.custompmsId);
+    if (!task.deleted)
+      orphans.push({ flow: item.flow, custompmsId: item.custompmsId, salesforceId: task.id });
   }
+  await deleteOrphanTasks(deps, salesforce, batch.id, orphans);
+}
+
+/** A Task this sync created for a Custompms record deleted since (its write raced the delete). */
+interface OrphanTask {
+  flow: OutboxItem['flow'];
+  custompmsId: string;
+  salesforceId: string;
+}
+
+/**
+ * Deletes orphan Tasks (either write path). One already deleted is fine. A refusal that may pass
+ * (TRANSIENT_RECORD_ERRORS) throws: the caller's retry (the sweep's rewrite, the results job's
+ * retry) deletes it. Any other refusal is an error problem naming the Task for an admin to delete
+ * — never left in the org silently, and never holding up the rest of its batch for good.
+ */
+async function deleteOrphanTasks(
+  deps: SyncDeps,
+  salesforce: Awaited<ReturnType<SyncDeps['salesforce']>>,
+  batchId: string,
+  orphans: readonly OrphanTask[],
+): Promise<void> {
   if (orphans.length === 0) return;
-  const results = await salesforce.operations.destroy('Task', orphans);
-  const failed = results.filter(
-    (result) => !result.success && !result.errors.some((error) => error.statusCode === 'ENTITY_IS_DELETED'),
+  const results = await salesforce.operations.destroy(
+    'Task',
+    orphans.map((orphan) => orphan.salesforceId),
   );
-  // Not deleted: the batch fails and the sweep tries again (nothing is recorded meanwhile).
-  if (failed.length > 0)
-    throw new Error(`Tasks created for records deleted since were not deleted: ${JSON.stringify(failed)}`);
+  const refused = orphans.flatMap((orphan, index) => {
+    const result = results[index];
+    const codes = (result?.errors ?? []).map((error) => error.statusCode);
+    return result?.success || codes.includes('ENTITY_IS_DELETED') ? [] : [{ orphan, codes }];
+  });
+  const forNow = refused.filter(({ codes }) => codes.every((code) => TRANSIENT_RECORD_ERRORS.has(code)));
+  if (forNow.length > 0)
+    throw new Error(
+      `Tasks created for records deleted since were not deleted, for now: ${JSON.stringify(forNow)}`,
+    );
+  for (const { orphan, codes } of refused)
+    await recordProblem(deps.pool, {
+      kind: 'error',
+      code: 'ORPHAN_TASK_NOT_DELETED',
+      flow: orphan.flow,
+      custompmsId: orphan.custompmsId,
+      salesforceId: orphan.salesforceId,
+      message: `the Task ${orphan.salesforceId} was created for ${orphan.custompmsId} as it was being deleted, and could not be deleted (${codes.join(', ') || 'no error given'}): delete it in Salesforce`,
+      payload: { batchId },
+    });
   deps.logger.warn(
-    { batchId, tasks: orphans },
-    'Tasks an earlier attempt created for deleted records were deleted',
+    { batchId, tasks: orphans.map((orphan) => orphan.salesforceId), notDeleted: refused.length },
+    'Tasks created for records deleted since were deleted',
   );
 }
 
@@ -385,17 +426,17 @@ export async function recordBatchResults(
     return !result || (result.success && result.created === true);
   });
   const gone = candidates.length > 0 ? await deletedTaskItems(deps.pool, candidates) : new Set<string>();
-  const recreated = [...gone].flatMap((key) => {
-    const result = byKey.get(key);
-    return result?.success && result.created && result.salesforceId ? [result.salesforceId] : [];
-  });
-  if (recreated.length > 0) {
-    await salesforce.operations.destroy('Task', recreated);
-    deps.logger.warn(
-      { batchId, tasks: recreated },
-      'Tasks re-created for deleted records were deleted again',
-    );
-  }
+  await deleteOrphanTasks(
+    deps,
+    salesforce,
+    batch.id,
+    candidates.flatMap((item) => {
+      const result = byKey.get(keyOf(item));
+      return gone.has(keyOf(item)) && result?.success && result.created && result.salesforceId
+        ? [{ flow: item.flow, custompmsId: item.custompmsId, salesforceId: result.salesforceId }]
+        : [];
+    }),
+  );
   if (gone.size > 0) skipped = new Set([...skipped, ...gone]);
   const linked: OutboxItem[] = [];
   let deferred = 0;

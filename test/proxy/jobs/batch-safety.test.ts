@@ -250,6 +250,50 @@ describe('change batches under faults', () => {
     expect(await statuses()).toEqual(['completed']);
   });
 
+  it('apex path: a Task for a deleted record that cannot be deleted is shown; one refused for now is retried', async () => {
+    await put('tsk_7');
+    await flushOutbox(deps(publishing));
+    const batchId = (await db.pool.query<{ id: string }>('SELECT id FROM change_batches')).rows[0]!.id;
+    const linked = pendingWrite('tasks', 'tsk_7').link;
+    await saveLink(db.pool, {
+      ...linked,
+      salesforceId: '00T000000000007AAA',
+      custompms: { ...linked.custompms, version: 2, deleted: true },
+      salesforce: { ...linked.salesforce, deleted: true },
+    });
+    const refusals = [
+      [{ statusCode: 'UNABLE_TO_LOCK_ROW', message: 'unable to obtain exclusive access to this record' }],
+      [{ statusCode: 'INSUFFICIENT_ACCESS_OR_READONLY', message: 'insufficient access rights on object id' }],
+    ];
+    const operations = {
+      ...publishing,
+      query: function* () {},
+      destroy: (_object: string, ids: string[]) =>
+        Promise.resolve(ids.map(() => ({ success: false, errors: refusals.shift()! }))),
+    };
+    const results = [
+      {
+        kind: 'task' as const,
+        key: 'tsk_7',
+        success: true,
+        salesforceId: '00T000000000077AAA',
+        created: true,
+      },
+    ];
+    // Locked for now: the recording fails as a whole (its job retries), nothing recorded yet.
+    await expect(recordBatchResults(deps(operations), batchId, results)).rejects.toThrow(/for now/);
+    expect(await statuses()).toEqual(['published']);
+    // Refused for good: an error naming the Task, and the batch completes.
+    await recordBatchResults(deps(operations), batchId, results);
+    const problems = await db.pool.query(
+      "SELECT kind, custompms_id, salesforce_id FROM sync_problems WHERE code = 'ORPHAN_TASK_NOT_DELETED'",
+    );
+    expect(problems.rows).toEqual([
+      { kind: 'error', custompms_id: 'tsk_7', salesforce_id: '00T000000000077AAA' },
+    ]);
+    expect(await statuses()).toEqual(['completed']);
+  });
+
   it('a validation error is still a shown error at once', async () => {
     await put('tsk_3');
     await flushOutbox(deps(publishing));
