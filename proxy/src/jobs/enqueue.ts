@@ -13,7 +13,7 @@ import {
   releaseWaitingChanges,
   unfetchedBatchesDueNow,
 } from '../store/batches';
-import { anyUnprocessedWebhook } from '../store/inbox';
+import { custompmsWebhooksArriving } from '../store/inbox';
 import { enqueueJob } from '../store/jobs';
 import type { Queryable } from '../store/transaction';
 import type { SyncDeps } from './deps';
@@ -77,12 +77,12 @@ export const COALESCE_MS = 500;
 const BURST_CHANGES = 10;
 /** How often a burst's flush looks at what it has gathered. */
 const GATHER_POLL_MS = 50;
-/** No new change in the outbox for this long, and no webhook waiting: the burst is over. */
+/** No new change in the outbox for this long, and no webhook arriving: the burst is over. */
 const QUIET_MS = 150;
 
 /**
  * A burst's flush, before it sends: gathers changes until a batch is full, nothing more is on its
- * way (the outbox did not grow for QUIET_MS and no Custompms webhook waits), or `until`; says which. A
+ * way (the outbox did not grow for QUIET_MS and no Custompms webhook is arriving), or `until`; says which. A
  * burst then leaves in a few publish calls of full batches, and its end leaves at once.
  */
 export async function gatherBurst(
@@ -97,7 +97,8 @@ export async function gatherBurst(
     if (waiting !== seen) {
       seen = waiting;
       grewAt = Date.now();
-    } else if (Date.now() - grewAt >= QUIET_MS && !(await anyUnprocessedWebhook(deps.pool))) return 'quiet';
+    } else if (Date.now() - grewAt >= QUIET_MS && !(await custompmsWebhooksArriving(deps.pool, QUIET_MS)))
+      return 'quiet';
     await delay(Math.max(1, Math.min(GATHER_POLL_MS, until - Date.now())));
   }
   return 'due';
@@ -108,11 +109,12 @@ export const MAX_HOLD_MS = 1_000;
 
 /**
  * At a burst flush's due time, whether the partial batch left may wait for the next gathering
- * flush instead of leaving on its own (one more API call): Custompms webhooks still wait to be
- * processed, so more changes are on their way, and its oldest change has waited under MAX_HOLD_MS.
+ * flush instead of leaving on its own (one more API call): Custompms webhooks are still arriving
+ * (waiting, or received within QUIET_MS), so more changes are on their way, and its oldest change
+ * has waited under MAX_HOLD_MS.
  */
 export async function holdRemainder(deps: Pick<SyncDeps, 'pool'>): Promise<boolean> {
-  if (!(await anyUnprocessedWebhook(deps.pool))) return false;
+  if (!(await custompmsWebhooksArriving(deps.pool, QUIET_MS))) return false;
   return (await oldestSendableAgeMs(deps.pool)) < MAX_HOLD_MS;
 }
 

@@ -198,16 +198,21 @@ export async function requeueStaleClaims(pool: pg.Pool, staleMs: number): Promis
 }
 
 /**
- * Whether a Custompms webhook waits to be processed (its work may put changes in the outbox).
- * Salesforce's messages do not count: they write to Custompms, and during a burst the
- * notifications of the burst's own writes arrive all the time — counting them kept a burst's
- * flush gathering until its due time instead of ending when Custompms went quiet.
+ * Whether Custompms webhooks are still arriving: one waits to be processed (its work may put
+ * changes in the outbox), or one was received within `recentMs` (the worker may have caught up
+ * with the intake between two deliveries of a burst). Salesforce's messages do not count: they
+ * write to Custompms, and during a burst the notifications of the burst's own writes arrive all
+ * the time — counting them kept a burst's flush gathering until its due time instead of ending
+ * when Custompms went quiet.
  */
-export async function anyUnprocessedWebhook(pool: pg.Pool): Promise<boolean> {
-  const result = await pool.query(
-    "SELECT 1 FROM inbox_messages WHERE processed_at IS NULL AND source = 'custompms.webhook' LIMIT 1",
+export async function custompmsWebhooksArriving(pool: pg.Pool, recentMs: number): Promise<boolean> {
+  const result = await pool.query<{ arriving: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM inbox_messages WHERE processed_at IS NULL AND source = 'custompms.webhook')
+         OR EXISTS (SELECT 1 FROM inbox_messages WHERE source = 'custompms.webhook'
+                      AND received_at > now() - make_interval(secs => $1::double precision / 1000)) AS arriving`,
+    [recentMs],
   );
-  return (result.rowCount ?? 0) > 0;
+  return result.rows[0]?.arriving === true;
 }
 
 /** Statements a `GroupedInboxWriter` keeps in flight at once (of the pool's connections). */

@@ -351,13 +351,26 @@ describe('flushOutbox', () => {
     }
   });
 
-  it("a burst's partial batch waits for the next flush while webhooks wait, for at most MAX_HOLD_MS", async () => {
+  it("a burst's partial batch waits for the next flush while webhooks arrive, for at most MAX_HOLD_MS", async () => {
     await put('tsk_partial');
     // Nothing more on its way: it leaves.
     expect(await holdRemainder({ pool: db.pool })).toBe(false);
     await db.pool.query(
       "INSERT INTO inbox_messages (source, dedupe_key, payload) VALUES ('custompms.webhook', 'evt_more', '{}')",
     );
+    expect(await holdRemainder({ pool: db.pool })).toBe(true);
+    // Processed, but received within the quiet window (the worker caught up between two deliveries
+    // of a burst): still arriving. (Stamped ahead so that a slow machine cannot age it meanwhile.)
+    await db.pool.query(
+      "UPDATE inbox_messages SET processed_at = now(), received_at = now() + interval '1 minute' WHERE dedupe_key = 'evt_more'",
+    );
+    expect(await holdRemainder({ pool: db.pool })).toBe(true);
+    // Received a while ago and processed: Custompms went quiet, it leaves.
+    await db.pool.query(
+      "UPDATE inbox_messages SET received_at = now() - interval '1 second' WHERE dedupe_key = 'evt_more'",
+    );
+    expect(await holdRemainder({ pool: db.pool })).toBe(false);
+    await db.pool.query("UPDATE inbox_messages SET processed_at = NULL WHERE dedupe_key = 'evt_more'");
     expect(await holdRemainder({ pool: db.pool })).toBe(true);
     // Held long enough: it leaves even though the burst goes on.
     await db.pool.query(`UPDATE outbox SET created_at = now() - make_interval(secs => $1::float / 1000)`, [
