@@ -150,8 +150,8 @@ export async function scheduleFlush(
   // That is one database round trip less per change in a burst.
   if (gathering) return;
   const wait = state.recent.length >= BURST_CHANGES ? COALESCE_MS : 0;
-  // Before the job exists: whichever flush job runs next (this one, or one that replaced it
-  // without a wait) starts after this and gathers until then, when this process counts on it.
+  // First: whichever flush job runs next (this one, or one that replaces it without a wait)
+  // starts after this and gathers until the due time this process counts on (migration 0015).
   if (wait > 0) await raiseFlushHorizon(deps.pool, wait);
   const next = await enqueueJob(
     deps.pool,
