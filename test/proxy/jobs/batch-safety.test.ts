@@ -217,19 +217,27 @@ describe('change batches under faults', () => {
     expect(await statuses()).toEqual(['completed']);
   });
 
-  it('apex path: a Task the org created anyway for a record deleted since is deleted again, nothing recorded', async () => {
-    await put('tsk_6');
+  /**
+   * A batch announcing a new Task for `id`, which the org fetched; then the Custompms delete of the
+   * record was applied (its linked Task `salesforceId` deleted); then the org's upsert ran: a
+   * deleted Task does not match Custompms_Id__c, so it made a new one. Returns the batch id.
+   */
+  async function batchForRecordDeletedSince(id: string, salesforceId: string): Promise<string> {
+    await put(id);
     await flushOutbox(deps(publishing));
     const batchId = (await db.pool.query<{ id: string }>('SELECT id FROM change_batches')).rows[0]!.id;
-    // The org fetched the batch, then the Custompms delete of tsk_6 was applied (its Task deleted),
-    // then the org's upsert ran: a deleted Task does not match Custompms_Id__c, so it made a new one.
-    const linked = pendingWrite('tasks', 'tsk_6').link;
+    const linked = pendingWrite('tasks', id).link;
     await saveLink(db.pool, {
       ...linked,
-      salesforceId: '00T000000000006AAA',
+      salesforceId,
       custompms: { ...linked.custompms, version: 2, deleted: true },
       salesforce: { ...linked.salesforce, deleted: true },
     });
+    return batchId;
+  }
+
+  it('apex path: a Task the org created anyway for a record deleted since is deleted again, nothing recorded', async () => {
+    const batchId = await batchForRecordDeletedSince('tsk_6', '00T000000000006AAA');
     const destroyed: string[][] = [];
     const operations = {
       ...publishing,
@@ -251,16 +259,7 @@ describe('change batches under faults', () => {
   });
 
   it('apex path: a Task for a deleted record that cannot be deleted is shown; one refused for now is retried', async () => {
-    await put('tsk_7');
-    await flushOutbox(deps(publishing));
-    const batchId = (await db.pool.query<{ id: string }>('SELECT id FROM change_batches')).rows[0]!.id;
-    const linked = pendingWrite('tasks', 'tsk_7').link;
-    await saveLink(db.pool, {
-      ...linked,
-      salesforceId: '00T000000000007AAA',
-      custompms: { ...linked.custompms, version: 2, deleted: true },
-      salesforce: { ...linked.salesforce, deleted: true },
-    });
+    const batchId = await batchForRecordDeletedSince('tsk_7', '00T000000000007AAA');
     const refusals = [
       [{ statusCode: 'UNABLE_TO_LOCK_ROW', message: 'unable to obtain exclusive access to this record' }],
       [{ statusCode: 'INSUFFICIENT_ACCESS_OR_READONLY', message: 'insufficient access rights on object id' }],
