@@ -272,7 +272,7 @@ interface OrphanTask {
 
 /**
  * Deletes orphan Tasks (either write path). One already deleted is fine. A refusal that may pass
- * (TRANSIENT_RECORD_ERRORS) throws: the caller's retry (the sweep's rewrite, the results job's
+ * (isTransientRefusal) throws: the caller's retry (the sweep's rewrite, the results job's
  * retry) deletes it. Any other refusal is an error problem naming the Task for an admin to delete
  * — never left in the org silently, and never holding up the rest of its batch for good.
  */
@@ -292,7 +292,7 @@ async function deleteOrphanTasks(
     const codes = (result?.errors ?? []).map((error) => error.statusCode);
     return result?.success || codes.includes('ENTITY_IS_DELETED') ? [] : [{ orphan, codes }];
   });
-  const forNow = refused.filter(({ codes }) => codes.every((code) => TRANSIENT_RECORD_ERRORS.has(code)));
+  const forNow = refused.filter(({ codes }) => isTransientRefusal(codes));
   if (forNow.length > 0)
     throw new Error(
       `Tasks created for records deleted since were not deleted, for now: ${JSON.stringify(forNow)}`,
@@ -512,6 +512,11 @@ export const TRANSIENT_RECORD_ERRORS: ReadonlySet<string> = new Set([
   'REQUEST_RUNNING_TOO_LONG',
   'QUERY_TIMEOUT',
 ]);
+/** A refusal given only transient codes (one without any code is not: nothing says it will pass). */
+function isTransientRefusal(codes: readonly string[]): boolean {
+  return codes.length > 0 && codes.every((code) => TRANSIENT_RECORD_ERRORS.has(code));
+}
+
 /** Transient refusals of one record before it is recorded as an error after all. */
 export const MAX_TRANSIENT_ATTEMPTS = 10;
 
@@ -523,7 +528,7 @@ async function deferTransientFailure(
 ): Promise<boolean> {
   if (result.success) return false;
   const codes = (result.errors ?? []).map((error) => error.statusCode);
-  if (codes.length === 0 || !codes.every((code) => TRANSIENT_RECORD_ERRORS.has(code))) return false;
+  if (!isTransientRefusal(codes)) return false;
   const attempts = await outboxAttempts(deps.pool, item.flow, item.custompmsId);
   if (attempts + 1 >= MAX_TRANSIENT_ATTEMPTS) return false;
   const delayMs = Math.min(300_000, 1_000 * 2 ** attempts) * (0.5 + Math.random() / 2);

@@ -293,6 +293,24 @@ describe('change batches under faults', () => {
     expect(await statuses()).toEqual(['completed']);
   });
 
+  it('apex path: a refused delete of such a Task with no error code is shown, not retried for ever', async () => {
+    const batchId = await batchForRecordDeletedSince('tsk_8', '00T000000000008AAA');
+    const operations = {
+      ...publishing,
+      query: function* () {},
+      destroy: (_object: string, ids: string[]) =>
+        Promise.resolve(ids.map(() => ({ success: false, errors: [] }))),
+    };
+    await recordBatchResults(deps(operations), batchId, [
+      { kind: 'task', key: 'tsk_8', success: true, salesforceId: '00T000000000088AAA', created: true },
+    ]);
+    const problems = await db.pool.query(
+      "SELECT salesforce_id FROM sync_problems WHERE code = 'ORPHAN_TASK_NOT_DELETED'",
+    );
+    expect(problems.rows).toEqual([{ salesforce_id: '00T000000000088AAA' }]);
+    expect(await statuses()).toEqual(['completed']);
+  });
+
   it('a validation error is still a shown error at once', async () => {
     await put('tsk_3');
     await flushOutbox(deps(publishing));
